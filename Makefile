@@ -1,0 +1,27 @@
+# `make benchmark` and `make test` set themselves up: they create .venv and install
+# requirements.txt on first use (and again whenever requirements.txt changes).
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+READY := $(VENV)/.requirements-installed
+
+.PHONY: benchmark test test-all venv clean
+
+$(READY): requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	touch $(READY)
+
+venv: $(READY)
+
+benchmark: $(READY)
+	$(PY) -m harness run --suite default
+
+test: $(READY)
+	$(PY) -m pytest
+
+test-all: $(READY)
+	$(PY) -m pytest -m ""
+
+clean:
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,1 @@
+"""Experiment definitions: short, declarative subclasses of harness.Experiment."""

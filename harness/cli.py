@@ -1,0 +1,93 @@
+"""Command line: `python -m harness list | run | report`."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from .errors import HarnessError
+from .store import DEFAULT_DB
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m harness", description="Benchmark regularization of Keras networks by cross-validation.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("list", help="list the built-in experiments, one per line")
+
+    run = sub.add_parser("run", help="run experiments by name or by path to a .py file")
+    run.add_argument("experiments", nargs="*", metavar="NAME|PATH", help="experiment names or files defining Experiment subclasses")
+    run.add_argument("--suite", choices=["default"], help="run the default suite (what `make benchmark` runs)")
+    run.add_argument("--quick", action="store_true", help="every variant, but 3 folds and a few epochs: a smoke test")
+    run.add_argument("--folds", type=int, metavar="K", help="number of folds (splits) instead of the experiment's")
+    run.add_argument("--epochs", type=int, metavar="N", help="maximum epochs instead of the experiment's")
+    run.add_argument("--seed", type=int, metavar="S", help="experiment seed instead of the experiment's")
+    run.add_argument("--data-dir", type=Path, metavar="DIR", help="cache folder for downloaded datasets (default $HARNESS_DATA_DIR or ~/.cache/regbench)")
+    run.add_argument("--engine", default="keras", choices=["keras"], help="training engine: keras, one model.fit per fold")
+    _store_options(run)
+    run.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    rep = sub.add_parser("report", help="rewrite every report from the results store")
+    _store_options(rep)
+    return parser
+
+
+def _store_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--db", type=Path, default=DEFAULT_DB, help=f"results database (default {DEFAULT_DB})")
+    parser.add_argument("--reports-dir", type=Path, default=Path("reports"), help="where reports are written (default reports/)")
+
+
+def _list() -> int:
+    from .registry import builtin
+
+    for name, cls in builtin().items():
+        suite = " [default suite]" if cls.in_default_suite else ""
+        print(f"{name}  {cls.description}{suite}")
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    from .registry import default_suite, resolve
+
+    if not args.experiments and not args.suite:
+        raise HarnessError("name at least one experiment (or a .py file), or pass --suite default")
+    classes = (default_suite() if args.suite else []) + resolve(args.experiments)
+    experiments = [
+        cls().configured(quick=args.quick, folds=args.folds, epochs=args.epochs, seed=args.seed)
+        for cls in dict.fromkeys(classes)
+    ]
+    from .runner import run_experiments
+
+    run_experiments(
+        experiments, db=args.db, reports_dir=args.reports_dir, data_dir=args.data_dir,
+        engine=args.engine, progress=False if args.no_progress else None,
+    )
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from . import report
+    from .store import Store
+
+    if not args.db.exists():
+        raise HarnessError(f"no results database at {args.db}; run an experiment first")
+    with Store(args.db) as store:
+        page = report.write_all(store, args.reports_dir)
+    print(f"report: {page.resolve()}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "list":
+            return _list()
+        if args.command == "run":
+            return _run(args)
+        return _report(args)
+    except HarnessError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted: finished folds are in the store", file=sys.stderr)
+        return 130

@@ -1,0 +1,105 @@
+"""The reference engine: one ordinary `model.fit` per (variant, fold)."""
+from __future__ import annotations
+
+import math
+import time
+from typing import Any, Sequence
+
+import keras
+import numpy as np
+
+from ..experiment import Experiment, Variant
+from ..folds import FoldData, Job
+from .base import Emit, TrainedMember, finish, first_nan_epoch
+
+
+def loss_for(exp: Experiment, n_model_outputs: int) -> keras.losses.Loss:
+    """MSE for regression; binary or sparse categorical cross-entropy for classification."""
+    if exp.task == "regression":
+        return keras.losses.MeanSquaredError()
+    if n_model_outputs == 1:
+        return keras.losses.BinaryCrossentropy()
+    return keras.losses.SparseCategoricalCrossentropy()
+
+
+def targets_for(y: np.ndarray | None, n_model_outputs: int) -> np.ndarray | None:
+    """Binary single-output models take float targets; the others take y as it is."""
+    if y is None or n_model_outputs != 1:
+        return y
+    return y.astype("float32")
+
+
+def batches(x: np.ndarray, y: np.ndarray, batch_size: int, shuffle_seed: int | None = None) -> "tf.data.Dataset":
+    """One epoch of (x, y) batches, freshly shuffled on every pass when a seed is given.
+
+    Repeated with `steps_per_epoch = ceil(n / batch_size)`, this is `fit(x, y, shuffle=True)`
+    (a new permutation each epoch, the last batch partial) without the per-epoch cost of
+    rebuilding the input pipeline, which dominates `fit` on small data.
+    """
+    import tensorflow as tf
+
+    dataset = tf.data.Dataset.from_tensor_slices((x, y))
+    if shuffle_seed is not None:
+        dataset = dataset.shuffle(len(x), seed=shuffle_seed, reshuffle_each_iteration=True)
+    return dataset.batch(batch_size)
+
+
+def build_member(exp: Experiment, variant: Variant, fd: FoldData, seed: int) -> keras.Model:
+    """The experiment's own model for one member, its initial weights drawn from `seed`."""
+    keras.utils.set_random_seed(seed)
+    return exp.build_model(variant, fd.n_inputs, fd.n_outputs)
+
+
+def fit_member(exp: Experiment, variant: Variant, fd: FoldData, seed: int) -> TrainedMember:
+    """Train one model with `model.fit`, early stopping as the experiment's protocol says."""
+    start = time.perf_counter()
+    model = build_member(exp, variant, fd, seed)
+    n_out = int(model.outputs[0].shape[-1])
+    model.compile(optimizer=exp.make_optimizer(variant), loss=loss_for(exp, n_out))
+    callbacks: list[Any] = [keras.callbacks.TerminateOnNaN()]
+    stopper = None
+    if exp.patience is not None:
+        stopper = keras.callbacks.EarlyStopping(
+            monitor="val_loss", patience=exp.patience, min_delta=exp.min_delta,
+            restore_best_weights=True,
+        )
+        callbacks.append(stopper)
+    validation = None
+    if fd.x_val is not None:
+        validation = batches(fd.x_val, targets_for(fd.y_val, n_out), exp.batch_size).cache()
+    steps = math.ceil(len(fd.x_fit) / exp.batch_size)
+    training = batches(fd.x_fit, targets_for(fd.y_fit, n_out), exp.batch_size, shuffle_seed=seed)
+    history = model.fit(
+        training.repeat().prefetch(2), steps_per_epoch=steps, epochs=exp.epochs,
+        validation_data=validation, shuffle=False, verbose=0, callbacks=callbacks,
+    ).history
+    loss = [float(v) for v in history.get("loss", [])]
+    val_loss = [float(v) for v in history.get("val_loss", [])]
+    epochs = len(loss)
+    nan_epoch = first_nan_epoch(loss)
+    failure = f"training loss became NaN at epoch {nan_epoch}" if nan_epoch else None
+    best_epoch = stopper.best_epoch + 1 if stopper is not None and val_loss else epochs
+    return TrainedMember(model, loss, val_loss, epochs, best_epoch, time.perf_counter() - start, failure)
+
+
+class KerasFitEngine:
+    """One `model.fit` per job, in job order."""
+
+    name = "keras"
+
+    def plan(self, exp: Experiment, folds: Sequence[FoldData], jobs: Sequence[Job]) -> list[str]:
+        """Notes for the report on how the jobs will be trained."""
+        return [f"Engine: keras, one model.fit per split ({len(jobs)} fits)."]
+
+    def run(
+        self, exp: Experiment, dataset: str, folds: Sequence[FoldData], jobs: Sequence[Job], emit: Emit
+    ) -> None:
+        for job in jobs:
+            fd = folds[job.fold]
+            try:
+                trained = fit_member(exp, job.variant, fd, job.seed)
+                record = finish(exp, dataset, job, fd, trained, self.name)
+            except Exception as exc:  # a fold that fails is recorded and the run goes on
+                record = finish(exp, dataset, job, fd, None, self.name, error=f"{type(exc).__name__}: {exc}")
+            keras.backend.clear_session(free_memory=False)
+            emit(record)

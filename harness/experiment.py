@@ -1,0 +1,370 @@
+"""The experiment definition users subclass, the Variant type and the Dataset container.
+
+An experiment is declarative: class attributes hold the settings, a few methods return the
+data, the splitter, the preprocessor and the model. A subclass overrides only what differs.
+Nothing here imports TensorFlow at module level, so listing experiments stays fast.
+"""
+from __future__ import annotations
+
+import copy
+import dataclasses
+import hashlib
+import json
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from .errors import HarnessError
+
+if TYPE_CHECKING:  # pragma: no cover
+    import keras
+
+TASKS = ("classification", "regression")
+PROTOCOLS = ("validation", "heaton")
+
+#: score name -> True when greater is better
+SCORES: dict[str, bool] = {
+    "accuracy": True,
+    "log_loss": False,
+    "rmse": False,
+    "mae": False,
+}
+DEFAULT_SCORE = {"classification": "accuracy", "regression": "rmse"}
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One regularization setting: penalties, dropout, weight decay, plus free-form settings.
+
+    `l1` and `l2` go on the hidden Dense kernels as a Keras `kernel_regularizer` (both set =
+    L1L2); `dropout` follows each hidden layer; `weight_decay` is the optimizer's decoupled
+    decay. `settings` holds anything else a model builder may read (e.g. `hidden`).
+    """
+
+    name: str
+    l1: float = 0.0
+    l2: float = 0.0
+    dropout: float = 0.0
+    weight_decay: float = 0.0
+    settings: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name.strip():
+            raise HarnessError(f"variant name must be a non-empty string, got {self.name!r}")
+        for attr in ("l1", "l2", "weight_decay"):
+            value = getattr(self, attr)
+            if not _is_real(value) or not math.isfinite(value) or value < 0:
+                raise HarnessError(
+                    f"variant {self.name!r}: {attr} must be a finite number >= 0, got {value!r}"
+                )
+        if not _is_real(self.dropout) or not 0 <= self.dropout < 1:
+            raise HarnessError(
+                f"variant {self.name!r}: dropout must be in [0, 1), got {self.dropout!r}"
+            )
+        object.__setattr__(self, "settings", dict(self.settings))
+
+    @property
+    def penalty(self) -> str:
+        """'none', 'L1', 'L2' or 'L1L2': the kernel penalty this variant applies."""
+        if self.l1 and self.l2:
+            return "L1L2"
+        return "L1" if self.l1 else ("L2" if self.l2 else "none")
+
+    def config(self) -> dict[str, Any]:
+        """The full configuration as plain JSON-able data."""
+        return dataclasses.asdict(self)
+
+    def config_hash(self) -> str:
+        """A stable short hash of the configuration (name included)."""
+        text = json.dumps(self.config(), sort_keys=True, default=str)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _is_real(value: Any) -> bool:
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+
+
+@dataclass
+class Dataset:
+    """Features, target and task of one experiment. Rows keep their original index."""
+
+    name: str
+    X: pd.DataFrame
+    y: pd.Series
+    task: str
+
+    def __post_init__(self) -> None:
+        if self.task not in TASKS:
+            raise HarnessError(f"dataset {self.name!r}: task must be one of {TASKS}, got {self.task!r}")
+        if not isinstance(self.X, pd.DataFrame):
+            self.X = pd.DataFrame(np.asarray(self.X)).add_prefix("x")
+        if not isinstance(self.y, pd.Series):
+            self.y = pd.Series(np.asarray(self.y), index=self.X.index, name="target")
+        if len(self.X) != len(self.y):
+            raise HarnessError(
+                f"dataset {self.name!r}: {len(self.X)} feature rows but {len(self.y)} targets"
+            )
+        self.X.columns = [str(c) for c in self.X.columns]
+
+    @property
+    def classes(self) -> np.ndarray:
+        """Sorted class labels (classification only)."""
+        return np.unique(self.y.to_numpy())
+
+
+def standard_variants() -> list[Variant]:
+    """The nine variants of the default suite."""
+    return [
+        Variant("none"),
+        Variant("L1 1e-4", l1=1e-4),
+        Variant("L1 1e-3", l1=1e-3),
+        Variant("L2 1e-4", l2=1e-4),
+        Variant("L2 1e-3", l2=1e-3),
+        Variant("L1L2 1e-4", l1=1e-4, l2=1e-4),
+        Variant("dropout 0.2", dropout=0.2),
+        Variant("dropout 0.5", dropout=0.5),
+        Variant("dropout 0.2 + L2 1e-4", dropout=0.2, l2=1e-4),
+    ]
+
+
+class Experiment:
+    """Base class of every experiment. Subclass it and override only what differs.
+
+    Required: `load_data`. Everything else has a default: an MLP with `hidden_units`, the
+    standard variants, stratified (classification) or plain (regression) shuffled K-fold,
+    Adam, early stopping on a validation split carved out of each training fold.
+    """
+
+    #: short identifier used on the command line; default: the class name in kebab-case
+    name: ClassVar[str | None] = None
+    description: ClassVar[str] = ""
+    #: the source this experiment follows and what it reported (shown in the report)
+    source: ClassVar[str] = ""
+    task: ClassVar[str] = "classification"
+    in_default_suite: ClassVar[bool] = False
+
+    seed: int = 42
+    folds: int = 5
+    variants: Sequence[Variant] = tuple(standard_variants())
+
+    # model
+    hidden_units: Sequence[int] = (50, 25)
+    activation: str = "relu"
+
+    # training
+    epochs: int = 100
+    batch_size: int = 32
+    optimizer: str = "adam"
+    learning_rate: float = 1e-3
+    #: early-stopping patience in epochs; None trains every epoch with no early stopping
+    patience: int | None = 10
+    min_delta: float = 0.0
+    #: 'validation' (early stopping on a split of the training fold) or 'heaton'
+    #: (early stopping on the scored split, as in Heaton's Part 5.5)
+    protocol: str = "validation"
+    validation_fraction: float = 0.1
+    #: score name (see SCORES); None: accuracy for classification, RMSE for regression
+    score: str | None = None
+    #: regression: train on a z-scored target (fitted per training fold), score in raw units
+    standardize_target: bool = True
+    #: True: every variant on a fold shares the fold's seed (same init, split and batch
+    #: order: a paired design); False: the variant name is mixed into the seed too
+    paired_seeds: bool = True
+    #: the number of epochs `--quick` trains
+    quick_epochs: int = 5
+
+    # ------------------------------------------------------------------ hooks
+    def load_data(self, data_dir: Path) -> Dataset:
+        """Return the Dataset. `data_dir` is the cache folder for downloaded files."""
+        raise NotImplementedError(f"{type(self).__name__} must define load_data()")
+
+    def splitter(self) -> Any:
+        """A scikit-learn splitter; the same splits serve every variant."""
+        from sklearn.model_selection import KFold, StratifiedKFold
+
+        if self.task == "classification":
+            return StratifiedKFold(n_splits=self.folds, shuffle=True, random_state=self.seed)
+        return KFold(n_splits=self.folds, shuffle=True, random_state=self.seed)
+
+    def preprocessor(self, X: pd.DataFrame) -> Any:
+        """An unfitted scikit-learn transformer, fitted anew on each training fold.
+
+        Default: numeric columns median-imputed and standardized, the others one-hot encoded.
+        """
+        from sklearn.compose import ColumnTransformer
+        from sklearn.impute import SimpleImputer
+        from sklearn.pipeline import make_pipeline
+        from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+        numeric = [c for c in X.columns if pd.api.types.is_numeric_dtype(X[c])]
+        categorical = [c for c in X.columns if c not in numeric]
+        return ColumnTransformer(
+            [
+                ("numeric", make_pipeline(SimpleImputer(strategy="median"), StandardScaler()), numeric),
+                ("categorical", OneHotEncoder(handle_unknown="ignore", sparse_output=False), categorical),
+            ]
+        )
+
+    def build_model(self, variant: Variant, n_inputs: int, n_outputs: int) -> "keras.Model":
+        """An uncompiled Keras model for one variant. Default: the harness MLP."""
+        from .models import mlp
+
+        return mlp(
+            n_inputs,
+            n_outputs,
+            hidden=variant.settings.get("hidden", self.hidden_units),
+            activation=variant.settings.get("activation", self.activation),
+            output_activation=self.output_activation(n_outputs),
+            l1=variant.l1,
+            l2=variant.l2,
+            dropout=variant.dropout,
+            layer_l1=variant.settings.get("layer_l1"),
+            layer_l2=variant.settings.get("layer_l2"),
+            layer_dropout=variant.settings.get("layer_dropout"),
+        )
+
+    def output_activation(self, n_outputs: int) -> str:
+        if self.task == "regression":
+            return "linear"
+        return "sigmoid" if n_outputs == 1 else "softmax"
+
+    def make_optimizer(self, variant: Variant) -> "keras.optimizers.Optimizer":
+        """The optimizer for one variant; `variant.weight_decay` becomes its `weight_decay`."""
+        import keras
+
+        kwargs: dict[str, Any] = {"learning_rate": self.learning_rate}
+        if variant.weight_decay:
+            kwargs["weight_decay"] = variant.weight_decay
+        kwargs.update(variant.settings.get("optimizer_kwargs", {}))
+        try:
+            return keras.optimizers.get({"class_name": self.optimizer, "config": kwargs})
+        except (ValueError, TypeError) as exc:
+            raise HarnessError(f"{self.name}: cannot make optimizer {self.optimizer!r}: {exc}") from None
+
+    def source_results(self) -> list[dict[str, Any]]:
+        """What the source reported, as rows {'what': ..., 'reported': ...} for the report."""
+        return []
+
+    # ------------------------------------------------------------------ derived
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "name" not in cls.__dict__ or cls.__dict__["name"] is None:
+            cls.name = re.sub(r"(?<!^)(?=[A-Z])", "-", cls.__name__).lower()
+
+    @property
+    def score_name(self) -> str:
+        return self.score or DEFAULT_SCORE[self.task]
+
+    @property
+    def greater_is_better(self) -> bool:
+        return SCORES[self.score_name]
+
+    def configured(
+        self,
+        *,
+        quick: bool = False,
+        folds: int | None = None,
+        epochs: int | None = None,
+        seed: int | None = None,
+    ) -> "Experiment":
+        """A copy with command-line overrides applied (`--quick`, `--folds`, `--epochs`, `--seed`)."""
+        exp = copy.copy(self)
+        if quick:
+            exp.folds, exp.epochs = 3, min(self.epochs, self.quick_epochs)
+            exp._quick = True
+        if folds is not None:
+            if folds < 2:
+                raise HarnessError(f"--folds must be at least 2, got {folds}")
+            exp.folds = folds
+        if epochs is not None:
+            if epochs < 1:
+                raise HarnessError(f"--epochs must be at least 1, got {epochs}")
+            exp.epochs = epochs
+        if seed is not None:
+            exp.seed = seed
+        exp._split_overrides = {"n_splits": exp.folds} if (quick or folds is not None) else {}
+        if quick:
+            exp._split_overrides["n_repeats"] = 1
+        return exp
+
+    def make_splitter(self) -> Any:
+        """`splitter()` with `--folds`/`--quick` applied to its `n_splits` (and `n_repeats`)."""
+        splitter = self.splitter()
+        overrides = getattr(self, "_split_overrides", {})
+        if overrides and hasattr(splitter, "get_params"):
+            params = splitter.get_params()
+            splitter.set_params(**{k: v for k, v in overrides.items() if k in params})
+        return splitter
+
+    def check(self) -> None:
+        """Raise HarnessError for settings that cannot work."""
+        if self.task not in TASKS:
+            raise HarnessError(f"{self.name}: task must be one of {TASKS}, got {self.task!r}")
+        if self.protocol not in PROTOCOLS:
+            raise HarnessError(f"{self.name}: protocol must be one of {PROTOCOLS}, got {self.protocol!r}")
+        if self.score_name not in SCORES:
+            raise HarnessError(f"{self.name}: unknown score {self.score_name!r}; choose from {sorted(SCORES)}")
+        if self.task == "regression" and self.score_name in ("accuracy", "log_loss"):
+            raise HarnessError(f"{self.name}: score {self.score_name!r} needs a classification task")
+        if self.task == "classification" and self.score_name in ("rmse", "mae"):
+            raise HarnessError(f"{self.name}: score {self.score_name!r} needs a regression task")
+        if not self.variants:
+            raise HarnessError(f"{self.name}: no variants")
+        names = [v.name for v in self.variants]
+        duplicated = sorted({n for n in names if names.count(n) > 1})
+        if duplicated:
+            raise HarnessError(f"{self.name}: duplicate variant names {duplicated}")
+        if self.patience is not None and self.patience < 0:
+            raise HarnessError(f"{self.name}: patience must be >= 0 or None, got {self.patience}")
+        if not 0 < self.validation_fraction < 1:
+            raise HarnessError(
+                f"{self.name}: validation_fraction must be in (0, 1), got {self.validation_fraction}"
+            )
+        if self.epochs < 1 or self.batch_size < 1:
+            raise HarnessError(f"{self.name}: epochs and batch_size must be >= 1")
+
+    def settings(self) -> dict[str, Any]:
+        """The training settings, as recorded with every run."""
+        return {
+            "task": self.task,
+            "score": self.score_name,
+            "epochs": self.epochs,
+            "batch_size": self.batch_size,
+            "optimizer": self.optimizer,
+            "learning_rate": self.learning_rate,
+            "patience": self.patience,
+            "min_delta": self.min_delta,
+            "protocol": self.protocol,
+            "validation_fraction": self.validation_fraction if self.uses_validation_split else None,
+            "standardize_target": self.standardize_target if self.task == "regression" else None,
+            "seed": self.seed,
+            "paired_seeds": self.paired_seeds,
+            "hidden_units": list(self.hidden_units),
+            "activation": self.activation,
+            "quick": getattr(self, "_quick", False),
+        }
+
+    @property
+    def uses_validation_split(self) -> bool:
+        return self.patience is not None and self.protocol == "validation"
+
+    def protocol_description(self) -> str:
+        if self.patience is None:
+            return f"no early stopping: every member trains {self.epochs} epochs on its whole training fold"
+        stop = (
+            f"early stopping (patience {self.patience}, min_delta {self.min_delta}, best weights restored)"
+        )
+        if self.protocol == "heaton":
+            return (
+                f"heaton: {stop} watching the scored split itself, as in Heaton's Part 5.5; "
+                "this flatters the scores"
+            )
+        return (
+            f"validation: {stop} watching a {self.validation_fraction:.0%} validation split carved "
+            "out of each training fold; the scored split is never seen in training"
+        )

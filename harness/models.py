@@ -1,0 +1,70 @@
+"""The default model builder: an MLP with kernel penalties on hidden layers and dropout after them."""
+from __future__ import annotations
+
+from typing import Sequence
+
+import keras
+
+from .errors import HarnessError
+
+
+def kernel_penalty(l1: float, l2: float) -> keras.regularizers.Regularizer | None:
+    """Keras' own regularizer for (l1, l2): None, L1, L2 or L1L2."""
+    if l1 and l2:
+        return keras.regularizers.L1L2(l1=l1, l2=l2)
+    if l1:
+        return keras.regularizers.L1(l1)
+    if l2:
+        return keras.regularizers.L2(l2)
+    return None
+
+
+def _per_layer(value: Sequence[float] | None, default: float, n: int, what: str) -> list[float]:
+    if value is None:
+        return [default] * n
+    values = list(value)
+    if len(values) != n:
+        raise HarnessError(f"{what} has {len(values)} entries for {n} hidden layers")
+    if any(v < 0 for v in values):
+        raise HarnessError(f"{what} must be >= 0, got {values}")
+    return values
+
+
+def mlp(
+    n_inputs: int,
+    n_outputs: int,
+    *,
+    hidden: Sequence[int] = (50, 25),
+    activation: str = "relu",
+    output_activation: str = "softmax",
+    l1: float = 0.0,
+    l2: float = 0.0,
+    dropout: float = 0.0,
+    layer_l1: Sequence[float] | None = None,
+    layer_l2: Sequence[float] | None = None,
+    layer_dropout: Sequence[float] | None = None,
+) -> keras.Sequential:
+    """A Sequential MLP. Penalties go on hidden Dense kernels only (not biases, not the output
+    layer); `Dropout` follows each hidden layer whose rate is > 0. `layer_*` give one value per
+    hidden layer and override the scalar.
+    """
+    n = len(hidden)
+    l1s = _per_layer(layer_l1, l1, n, "layer_l1")
+    l2s = _per_layer(layer_l2, l2, n, "layer_l2")
+    rates = _per_layer(layer_dropout, dropout, n, "layer_dropout")
+    if any(not 0 <= r < 1 for r in rates):
+        raise HarnessError(f"dropout rates must be in [0, 1), got {rates}")
+    layers: list[keras.layers.Layer] = [keras.Input((n_inputs,), name="features")]
+    for i, units in enumerate(hidden, start=1):
+        layers.append(
+            keras.layers.Dense(
+                int(units),
+                activation=activation,
+                kernel_regularizer=kernel_penalty(l1s[i - 1], l2s[i - 1]),
+                name=f"hidden_{i}",
+            )
+        )
+        if rates[i - 1] > 0:
+            layers.append(keras.layers.Dropout(rates[i - 1], name=f"dropout_{i}"))
+    layers.append(keras.layers.Dense(n_outputs, activation=output_activation, name="output"))
+    return keras.Sequential(layers, name="mlp")

@@ -1,0 +1,91 @@
+"""Finding experiments: the built-in ones under experiments/, and user files given by path."""
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import inspect
+import sys
+from pathlib import Path
+from types import ModuleType
+
+from .errors import HarnessError
+from .experiment import Experiment
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+EXPERIMENTS_DIR = REPO_ROOT / "experiments"
+
+
+def experiment_classes(module: ModuleType) -> list[type[Experiment]]:
+    """Concrete Experiment subclasses defined in `module` (not imported into it), in source order.
+
+    A class that sets `abstract = True` in its own body is a base for others and is skipped.
+    """
+    found = [
+        obj
+        for obj in vars(module).values()
+        if inspect.isclass(obj)
+        and issubclass(obj, Experiment)
+        and obj is not Experiment
+        and obj.__module__ == module.__name__
+        and not obj.__dict__.get("abstract", False)
+    ]
+    return sorted(found, key=lambda cls: inspect.getsourcelines(cls)[1])
+
+
+def builtin() -> dict[str, type[Experiment]]:
+    """name -> class for every experiment in experiments/*.py."""
+    if str(REPO_ROOT) not in sys.path:
+        sys.path.insert(0, str(REPO_ROOT))
+    registry: dict[str, type[Experiment]] = {}
+    for path in sorted(EXPERIMENTS_DIR.glob("*.py")):
+        if path.name.startswith("_"):
+            continue
+        module = importlib.import_module(f"experiments.{path.stem}")
+        for cls in experiment_classes(module):
+            if cls.name in registry:
+                raise HarnessError(f"two experiments are named {cls.name!r}: {registry[cls.name].__name__} and {cls.__name__}")
+            registry[cls.name] = cls
+    return registry
+
+
+def default_suite() -> list[type[Experiment]]:
+    return [cls for cls in builtin().values() if cls.in_default_suite]
+
+
+def load_file(path: Path) -> list[type[Experiment]]:
+    """The experiments a user's .py file defines."""
+    path = Path(path)
+    if not path.is_file():
+        raise HarnessError(f"no such experiment file: {path}")
+    module_name = f"user_experiment_{abs(hash(str(path.resolve())))}"
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    if spec is None or spec.loader is None:
+        raise HarnessError(f"cannot load {path}: not a Python file")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    try:
+        spec.loader.exec_module(module)
+    except HarnessError:
+        raise
+    except Exception as exc:  # the user's code: report it in one line
+        raise HarnessError(f"cannot load {path}: {type(exc).__name__}: {exc}") from None
+    classes = experiment_classes(module)
+    if not classes:
+        raise HarnessError(f"{path} defines no subclass of harness.Experiment")
+    return classes
+
+
+def resolve(specs: list[str]) -> list[type[Experiment]]:
+    """Experiment classes from names or paths, in the order given, without repeats."""
+    classes: list[type[Experiment]] = []
+    known: dict[str, type[Experiment]] | None = None
+    for spec in specs:
+        if spec.endswith(".py") or "/" in spec or Path(spec).is_file():
+            found = load_file(Path(spec))
+        else:
+            known = known if known is not None else builtin()
+            if spec not in known:
+                raise HarnessError(f"unknown experiment {spec!r}; 'python -m harness list' shows the known ones")
+            found = [known[spec]]
+        classes.extend(cls for cls in found if cls not in classes)
+    return classes

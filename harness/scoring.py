@@ -1,0 +1,53 @@
+"""Scores of a trained Keras model on one fold: the experiment's score plus the task's metrics."""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from sklearn import metrics
+
+from .experiment import Experiment
+from .folds import FoldData
+
+
+class FoldFailed(Exception):
+    """A fold that could not produce a score (NaN loss, NaN predictions, a model error)."""
+
+
+def predict(model: Any, x: np.ndarray, chunk: int = 8192) -> np.ndarray:
+    """Inference-mode outputs, in chunks, without `predict`'s per-call overhead."""
+    parts = [np.asarray(model(x[i : i + chunk], training=False)) for i in range(0, len(x), chunk)]
+    return np.concatenate(parts) if parts else np.zeros((0, 1), dtype="float32")
+
+
+def _probabilities(outputs: np.ndarray) -> np.ndarray:
+    if outputs.ndim == 1 or outputs.shape[1] == 1:
+        p1 = outputs.reshape(-1)
+        return np.column_stack([1 - p1, p1])
+    return outputs
+
+
+def task_metrics(exp: Experiment, fd: FoldData, outputs: np.ndarray, y_raw: np.ndarray) -> dict[str, float]:
+    """accuracy and log loss (classification) or rmse and mae (regression)."""
+    if not np.isfinite(outputs).all():
+        raise FoldFailed("the model's predictions are NaN or infinite")
+    if exp.task == "classification":
+        proba = _probabilities(outputs.astype("float64"))
+        proba = np.clip(proba, 1e-15, 1.0)
+        proba /= proba.sum(axis=1, keepdims=True)
+        return {
+            "accuracy": float(np.mean(proba.argmax(axis=1) == y_raw)),
+            "log_loss": float(metrics.log_loss(y_raw, proba, labels=np.arange(proba.shape[1]))),
+        }
+    pred = fd.to_raw(outputs.reshape(-1).astype("float64"))
+    return {
+        "rmse": float(np.sqrt(metrics.mean_squared_error(y_raw, pred))),
+        "mae": float(metrics.mean_absolute_error(y_raw, pred)),
+    }
+
+
+def evaluate(exp: Experiment, model: Any, fd: FoldData) -> dict[str, float]:
+    """`test_<metric>` and `train_<metric>` for every metric of the task."""
+    test = task_metrics(exp, fd, predict(model, fd.x_test), fd.y_test_raw)
+    train = task_metrics(exp, fd, predict(model, fd.x_fit), fd.y_fit_raw)
+    return {**{f"test_{k}": v for k, v in test.items()}, **{f"train_{k}": v for k, v in train.items()}}

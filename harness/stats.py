@@ -1,0 +1,157 @@
+"""Statistics over stored folds: per-variant summaries, Heaton's running table, paired tests.
+
+Standard deviations are population standard deviations (`statistics.pstdev`), as in Heaton's
+notebooks, so the report's figures can be set beside his.
+"""
+from __future__ import annotations
+
+import math
+import statistics
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+from scipy import stats as sps
+
+from .engines.base import decode_weights
+
+
+def pstdev(values: Sequence[float]) -> float:
+    values = list(values)
+    return statistics.pstdev(values) if len(values) > 1 else 0.0
+
+
+def baseline_variant(variants: Sequence[str]) -> str:
+    """The variant others are compared to: 'none' when there is one, else the first."""
+    return "none" if "none" in variants else variants[0]
+
+
+def variant_summary(folds: pd.DataFrame, greater_is_better: bool, order: Sequence[str] | None = None) -> pd.DataFrame:
+    """One row per variant, best mean score first; failed folds counted, not averaged."""
+    rows = []
+    names = list(order) if order is not None else list(dict.fromkeys(folds["variant"]))
+    for name in names:
+        group = folds[folds["variant"] == name]
+        ok = group[group["status"] == "ok"]
+        scores = ok["score"].astype(float)
+        rows.append(
+            {
+                "variant": name,
+                "folds": len(group),
+                "failed": int((group["status"] != "ok").sum()),
+                "mean": scores.mean() if len(ok) else math.nan,
+                "stdev": pstdev(scores) if len(ok) else math.nan,
+                "min": scores.min() if len(ok) else math.nan,
+                "max": scores.max() if len(ok) else math.nan,
+                "mean_epochs": ok["epochs"].mean() if len(ok) else math.nan,
+                "mean_best_epoch": ok["best_epoch"].mean() if len(ok) else math.nan,
+                "mean_train": ok["train_score"].astype(float).mean() if len(ok) else math.nan,
+                "seconds": group["seconds"].sum(),
+            }
+        )
+    table = pd.DataFrame(rows)
+    table["gap"] = table["mean_train"] - table["mean"]
+    table = table.sort_values("mean", ascending=not greater_is_better, na_position="last", kind="stable")
+    return table.reset_index(drop=True)
+
+
+def heaton_table(folds: pd.DataFrame) -> pd.DataFrame:
+    """Heaton's per-split columns for one variant: running mean and pstdev of the ok folds."""
+    rows, scores, epochs = [], [], []
+    for _, fold in folds.sort_values("fold").iterrows():
+        ok = fold["status"] == "ok"
+        if ok:
+            scores.append(float(fold["score"]))
+            epochs.append(int(fold["epochs"]))
+        rows.append(
+            {
+                "split": int(fold["fold"]) + 1,
+                "score": float(fold["score"]) if ok else math.nan,
+                "mean_score": float(np.mean(scores)) if scores else math.nan,
+                "stdev": pstdev(scores) if scores else math.nan,
+                "epochs": int(fold["epochs"]),
+                "mean_epochs": int(np.mean(epochs)) if epochs else 0,
+                "seconds": float(fold["seconds"]),
+                "status": fold["status"],
+                "reason": fold["reason"],
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def corrected_paired_ttest(differences: Sequence[float], test_train_ratio: float) -> tuple[float, float, float]:
+    """Nadeau and Bengio's corrected resampled t-test on per-fold differences.
+
+    Fold scores share training rows, so the plain paired t-test is too confident; the variance
+    is inflated by (1/J + n_test/n_train). Returns (p-value, ci_low, ci_high) at 95%.
+    """
+    d = np.asarray(differences, dtype=float)
+    j = len(d)
+    if j < 2:
+        return math.nan, math.nan, math.nan
+    mean, var = d.mean(), d.var(ddof=1)
+    se = math.sqrt((1.0 / j + test_train_ratio) * var)
+    if se == 0:
+        return (1.0 if mean == 0 else 0.0), mean, mean
+    t = mean / se
+    p = 2 * sps.t.sf(abs(t), df=j - 1)
+    half = sps.t.ppf(0.975, df=j - 1) * se
+    return float(p), mean - half, mean + half
+
+
+def paired_comparison(
+    folds: pd.DataFrame, baseline: str, greater_is_better: bool, test_train_ratio: float
+) -> pd.DataFrame:
+    """Each variant against the baseline on the same folds: difference, CI, p-values, wins."""
+    ok = folds[folds["status"] == "ok"]
+    base = ok[ok["variant"] == baseline].set_index("fold")["score"].astype(float)
+    rows = []
+    for name in dict.fromkeys(folds["variant"]):
+        if name == baseline:
+            continue
+        other = ok[ok["variant"] == name].set_index("fold")["score"].astype(float)
+        common = base.index.intersection(other.index)
+        diff = (other[common] - base[common]).to_numpy()
+        better = diff > 0 if greater_is_better else diff < 0
+        worse = diff < 0 if greater_is_better else diff > 0
+        p, low, high = corrected_paired_ttest(diff, test_train_ratio)
+        wilcoxon_p = math.nan
+        if len(diff) >= 2 and np.any(diff != 0):
+            wilcoxon_p = float(sps.wilcoxon(diff).pvalue)
+        rows.append(
+            {
+                "variant": name,
+                "pairs": len(diff),
+                "mean_difference": float(diff.mean()) if len(diff) else math.nan,
+                "ci_low": low,
+                "ci_high": high,
+                "p_corrected": p,
+                "p_wilcoxon": wilcoxon_p,
+                "wins": int(better.sum()),
+                "losses": int(worse.sum()),
+            }
+        )
+    columns = ["variant", "pairs", "mean_difference", "ci_low", "ci_high", "p_corrected", "p_wilcoxon", "wins", "losses"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def kernel_arrays(weights: dict[str, np.ndarray]) -> list[np.ndarray]:
+    return [value for name, value in weights.items() if name.endswith("kernel")]
+
+
+def weight_summary(folds: pd.DataFrame, threshold: float = 1e-3) -> pd.DataFrame:
+    """Per variant, over ok folds: mean max |w|, mean L2 norm and share of kernel weights below
+    `threshold` in magnitude (all Dense kernels, biases excluded)."""
+    rows = []
+    for name, group in folds[folds["status"] == "ok"].groupby("variant", sort=False):
+        per_fold = []
+        for blob in group["weights"]:
+            if blob is None:
+                continue
+            flat = np.concatenate([k.ravel() for k in kernel_arrays(decode_weights(blob))] or [np.zeros(0)])
+            if flat.size:
+                per_fold.append((np.abs(flat).max(), math.sqrt(float(np.sum(flat**2))), float(np.mean(np.abs(flat) < threshold))))
+        if per_fold:
+            arr = np.array(per_fold)
+            rows.append({"variant": name, "max_abs": arr[:, 0].mean(), "l2_norm": arr[:, 1].mean(), "near_zero": arr[:, 2].mean()})
+    return pd.DataFrame(rows, columns=["variant", "max_abs", "l2_norm", "near_zero"])

@@ -1,0 +1,101 @@
+"""Datasets: the download cache with its checksum, offline skipping, Heaton's preprocessing."""
+import hashlib
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import experiments.heaton as heaton
+from harness import HarnessError, load_results
+from harness.data import CHECKSUMS, cached_file, sklearn_dataset
+from harness.errors import DataUnavailable
+from harness.runner import prepare
+from tests.conftest import TinyRegression, run_quietly
+
+UNREACHABLE = "http://127.0.0.1:9/jh-simple-dataset.csv"
+
+
+def write_jh_simple(folder, n=140, seed=0):
+    """A file with jh-simple-dataset.csv's columns and kinds of values (not its data)."""
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame({
+        "id": np.arange(1, n + 1),
+        "job": rng.choice(["vv", "kd", "pe", "11", "e2"], n),
+        "area": rng.choice(list("abcd"), n),
+        "income": rng.normal(50000, 12000, n).round(1),
+        "aspect": rng.normal(50, 10, n),
+        "subscriptions": rng.integers(0, 3, n),
+        "dist_healthy": rng.random(n),
+        "save_rate": rng.integers(0, 100, n),
+        "dist_unhealthy": rng.random(n),
+        "age": rng.integers(18, 80, n),
+        "pop_dense": rng.random(n),
+        "retail_dense": rng.random(n),
+        "crime": rng.random(n),
+        "product": np.array(list("abcdefg"))[np.arange(n) % 7],
+    })
+    frame["income"] = frame["income"].astype(object)
+    frame.loc[[3, 10, 50], "income"] = "NA"
+    frame.loc[[20], "income"] = "?"
+    folder.mkdir(parents=True, exist_ok=True)
+    frame.to_csv(folder / "jh-simple-dataset.csv", index=False)
+    return frame
+
+
+def test_heaton_preprocessing_on_a_local_copy(tmp_path):
+    raw = write_jh_simple(tmp_path)
+    exp = heaton.HeatonProduct().configured(folds=3)
+    prepared = prepare(exp, tmp_path)
+    data = prepared.data
+    assert data.task == "classification" and "product" not in data.X and "id" not in data.X
+    assert data.X["income"].isna().sum() == 4  # 'NA' and '?' read as missing
+    fd = prepared.folds[0]
+    # 5 job + 4 area one-hot, income, 4 z-scored (aspect, save_rate, subscriptions, age), 5 passed through
+    assert fd.n_inputs == 5 + 4 + 1 + 4 + 5
+    assert fd.n_outputs == 7
+    onehot = fd.x_fit[:, :9]
+    assert set(np.unique(onehot)) <= {0.0, 1.0} and (onehot.sum(axis=1) == 2).all()
+    zscored = fd.x_fit[:, 9:14]
+    np.testing.assert_allclose(zscored.mean(axis=0), 0, atol=1e-5)
+    np.testing.assert_allclose(zscored.std(axis=0), 1, atol=1e-4)
+    passthrough = fd.x_fit[:, 14:]
+    expected = raw.loc[data.X.index[fd.fit_index], ["dist_healthy", "dist_unhealthy", "pop_dense", "retail_dense", "crime"]]
+    np.testing.assert_allclose(passthrough, expected.to_numpy(), rtol=1e-6)
+    assert (tmp_path / CHECKSUMS).read_text().split()[0] == hashlib.sha256(
+        (tmp_path / "jh-simple-dataset.csv").read_bytes()).hexdigest()
+
+
+def test_heaton_regression_target_is_raw_age_with_product_one_hot(tmp_path):
+    raw = write_jh_simple(tmp_path)
+    prepared = prepare(heaton.HeatonAge().configured(folds=3), tmp_path)
+    fd = prepared.folds[0]
+    assert fd.n_outputs == 1 and fd.target_mean == 0.0 and fd.target_std == 1.0
+    np.testing.assert_allclose(fd.y_fit, raw["age"].to_numpy()[fd.fit_index])
+    assert fd.n_inputs == 5 + 4 + 7 + 1 + 3 + 5  # job, area, product one-hot; income; 3 z-scored; 5 raw
+
+
+def test_checksum_mismatch_is_an_error(tmp_path):
+    write_jh_simple(tmp_path)
+    cached_file(UNREACHABLE, tmp_path)  # records the checksum
+    with open(tmp_path / "jh-simple-dataset.csv", "a") as handle:
+        handle.write("9999,vv,a,1,1,1,0.5,1,0.5,30,0.5,0.5,0.5,a\n")
+    with pytest.raises(HarnessError, match="SHA-256"):
+        cached_file(UNREACHABLE, tmp_path)
+
+
+def test_offline_and_uncached_is_skipped_and_the_rest_runs(workdir, monkeypatch):
+    monkeypatch.setattr(heaton, "JH_SIMPLE_URL", UNREACHABLE)
+    with pytest.raises(DataUnavailable, match="--data-dir"):
+        heaton.HeatonAge().load_data(workdir.data)
+    outcomes, printed = run_quietly([heaton.HeatonAge().configured(quick=True), TinyRegression()], workdir)
+    skipped = [line for line in printed.splitlines() if line.startswith("skipped heaton-age:")]
+    assert len(skipped) == 1
+    assert [o.experiment for o in outcomes if o.skipped] == ["heaton-age"]
+    assert set(load_results(workdir.db)["experiment"]) == {"tiny-regression"}
+
+
+@pytest.mark.parametrize("name,rows,task", [("wine", 178, "classification"), ("breast_cancer", 569, "classification"),
+                                            ("diabetes", 442, "regression")])
+def test_bundled_datasets_need_no_network(name, rows, task):
+    data = sklearn_dataset(name)
+    assert len(data.X) == rows and data.task == task

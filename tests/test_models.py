@@ -1,0 +1,75 @@
+"""The default builder: penalties on hidden kernels only, dropout after hidden layers."""
+import keras
+import numpy as np
+import pytest
+
+from harness import HarnessError, Variant
+from harness.models import mlp
+from tests.conftest import TinyClassification
+
+
+def numpy_penalty(model, l1s, l2s):
+    """l1·Σ|w| + l2·Σw² over each hidden layer's kernel, from the weights as NumPy arrays."""
+    total = 0.0
+    for i, (l1, l2) in enumerate(zip(l1s, l2s), start=1):
+        kernel = model.get_layer(f"hidden_{i}").kernel.numpy().astype("float64")
+        total += l1 * np.abs(kernel).sum() + l2 * np.square(kernel).sum()
+    return total
+
+
+@pytest.mark.parametrize("l1,l2", [(0.0, 0.0), (1e-2, 0.0), (0.0, 1e-2), (3e-3, 5e-2)])
+def test_penalty_matches_numpy_over_hidden_kernels_only(l1, l2):
+    keras.utils.set_random_seed(3)
+    model = mlp(6, 3, hidden=(7, 5), l1=l1, l2=l2)
+    model(np.zeros((1, 6), dtype="float32"))
+    penalty = float(sum(float(loss) for loss in model.losses))
+    expected = numpy_penalty(model, [l1, l1], [l2, l2])
+    assert penalty == pytest.approx(expected, rel=1e-5, abs=1e-12)
+    assert model.get_layer("output").kernel_regularizer is None
+    for i in (1, 2):
+        assert model.get_layer(f"hidden_{i}").bias_regularizer is None
+    if l1 or l2:
+        assert expected > 0  # the check above compared a real penalty, not two zeros
+
+
+def test_per_layer_penalties_and_dropout():
+    keras.utils.set_random_seed(4)
+    model = mlp(4, 2, hidden=(6, 3), layer_l1=[0.0, 1e-2], layer_l2=[2e-2, 0.0], layer_dropout=[0.5, 0.0])
+    model(np.zeros((1, 4), dtype="float32"))
+    assert float(sum(float(v) for v in model.losses)) == pytest.approx(
+        numpy_penalty(model, [0.0, 1e-2], [2e-2, 0.0]), rel=1e-5)
+    names = [layer.name for layer in model.layers]
+    assert names == ["hidden_1", "dropout_1", "hidden_2", "output"]
+    assert model.get_layer("dropout_1").rate == 0.5
+
+
+def test_dropout_follows_every_hidden_layer():
+    model = mlp(4, 2, hidden=(6, 3), dropout=0.2)
+    assert [layer.name for layer in model.layers] == ["hidden_1", "dropout_1", "hidden_2", "dropout_2", "output"]
+
+
+def test_experiment_builder_reads_variant():
+    exp = TinyClassification()
+    model = exp.build_model(Variant("v", l2=1e-3, settings={"hidden": (4, 4)}), 5, 3)
+    assert [layer.units for layer in model.layers if isinstance(layer, keras.layers.Dense)] == [4, 4, 3]
+    assert model.layers[-1].activation.__name__ == "softmax"
+
+
+@pytest.mark.parametrize("kwargs,message", [
+    ({"l1": -1e-3}, "l1 must be a finite number >= 0"),
+    ({"l2": -1.0}, "l2 must be a finite number >= 0"),
+    ({"dropout": 1.0}, "dropout must be in [0, 1)"),
+    ({"dropout": -0.1}, "dropout must be in [0, 1)"),
+    ({"weight_decay": float("nan")}, "weight_decay must be a finite number >= 0"),
+])
+def test_variant_rejects_bad_settings(kwargs, message):
+    with pytest.raises(HarnessError, match=message.replace("[", r"\[").replace(")", r"\)")):
+        Variant("bad", **kwargs)
+
+
+def test_variant_penalty_name_and_hash():
+    assert Variant("a", l1=1e-4, l2=1e-4).penalty == "L1L2"
+    assert Variant("a", l2=1e-4).penalty == "L2"
+    assert Variant("a").penalty == "none"
+    assert Variant("a", l2=1e-4).config_hash() == Variant("a", l2=1e-4).config_hash()
+    assert Variant("a", l2=1e-4).config_hash() != Variant("a", l2=1e-3).config_hash()

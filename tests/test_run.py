@@ -1,0 +1,121 @@
+"""End to end with the keras engine: reproducibility, early-stopping epochs, failed folds, reports."""
+import re
+
+import keras
+import numpy as np
+import pandas as pd
+import pytest
+
+from harness import Variant, load_results
+from tests.conftest import TinyClassification, TinyRegression, run_quietly
+
+
+@pytest.mark.parametrize("engine", ["keras"])
+def test_same_seed_gives_identical_fold_scores(workdir, engine):
+    run_quietly([TinyClassification(), TinyRegression()], workdir, engine=engine)
+    first = load_results(workdir.db)
+    run_quietly([TinyClassification(), TinyRegression()], workdir, engine=engine)
+    second = load_results(workdir.db)
+    assert first["run_id"].iloc[0] != second["run_id"].iloc[0]
+    assert set(first["engine"]) == {engine}
+    assert len(first) == 8 and (first["status"] == "ok").all()
+    cols = ["experiment", "variant", "fold", "seed", "score", "train_score", "epochs"]
+    pd.testing.assert_frame_equal(first[cols].reset_index(drop=True), second[cols].reset_index(drop=True))
+    assert first["loss"].tolist() == second["loss"].tolist()
+    reseeded = TinyClassification().configured(seed=7)
+    run_quietly([reseeded], workdir, engine=engine)
+    other = load_results(workdir.db, experiment="tiny-classification")
+    assert set(other["seed"]).isdisjoint(first["seed"])  # every job's seed follows the experiment seed
+
+
+class EarlyStopped(TinyClassification):
+    name = "early-stopped"
+    epochs = 40
+    patience = 2
+    learning_rate = 0.05
+    variants = (Variant("none"),)
+
+
+class NeverStops(EarlyStopped):
+    name = "never-stops"
+    epochs = 4
+    patience = 50
+
+
+def keras_best_epoch(val_loss, min_delta=0.0):
+    """EarlyStopping's rule: an epoch is best when it improves on the best by more than min_delta."""
+    best, best_epoch = None, 0
+    for epoch, value in enumerate(val_loss, start=1):
+        if best is None or value - min_delta < best:
+            best, best_epoch = value, epoch
+    return best_epoch
+
+
+@pytest.mark.parametrize("engine", ["keras"])
+def test_epochs_trained_and_best_epoch(workdir, engine):
+    run_quietly([EarlyStopped(), NeverStops()], workdir, engine=engine)
+    folds = load_results(workdir.db)
+    for _, row in folds.iterrows():
+        assert row["epochs"] == len(row["loss"]) == len(row["val_loss"])
+        assert row["best_epoch"] == keras_best_epoch(row["val_loss"])
+        if row["experiment"] == "never-stops":
+            assert row["epochs"] == 4  # early stopping never fired: every epoch trained
+        elif row["epochs"] < 40:
+            assert row["epochs"] - row["best_epoch"] == 2  # stopped after `patience` epochs without gain
+    assert (folds.query("experiment == 'early-stopped'")["epochs"] < 40).any()
+
+
+class NaNVariant(TinyClassification):
+    """A variant whose model produces NaN, beside one that trains normally."""
+
+    name = "nan-fold"
+    variants = (Variant("fine"), Variant("poisoned", settings={"poison": True}))
+
+    def build_model(self, variant, n_inputs, n_outputs):
+        model = super().build_model(variant, n_inputs, n_outputs)
+        if not variant.settings.get("poison"):
+            return model
+        inputs = keras.Input((n_inputs,))
+        poisoned = keras.layers.Lambda(lambda x: x * float("nan"))(inputs)
+        return keras.Model(inputs, model(poisoned))
+
+
+def test_nan_fold_is_recorded_failed_and_the_run_goes_on(workdir):
+    outcomes, printed = run_quietly([NaNVariant(), TinyRegression()], workdir)
+    folds = load_results(workdir.db)
+    poisoned = folds[folds["variant"] == "poisoned"]
+    assert len(poisoned) == 2 and (poisoned["status"] == "failed").all()
+    assert poisoned["reason"].str.contains("NaN").all()
+    assert (folds[folds["variant"] != "poisoned"]["status"] == "ok").all()
+    assert {o.experiment for o in outcomes} == {"nan-fold", "tiny-regression"}
+    assert "FAILED" in printed
+    page = (workdir.reports / "nan-fold" / "index.html").read_text()
+    assert "Failed splits" in page and "NaN" in page
+
+
+class Hostile(TinyClassification):
+    name = "hostile"
+    variants = (Variant("none"), Variant("<script>alert(1)</script>", l2=1e-3))
+
+
+def test_report_lists_every_variant_and_escapes_names(workdir):
+    run_quietly([Hostile(), TinyRegression()], workdir)
+    page = (workdir.reports / "hostile" / "index.html").read_text()
+    assert "<script>" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    comparison = page.split("<h2>Comparison of variants</h2>")[1].split("<h2>")[0]
+    for name in ("none", "&lt;script&gt;alert(1)&lt;/script&gt;"):
+        assert f'<td class="name">{name}</td>' in comparison
+    assert "data:image/png;base64," in page  # figures are embedded: one self-contained file
+    assert not re.search(r'src="(?!data:)', page)
+    index = (workdir.reports / "index.html").read_text()
+    assert 'href="hostile/index.html"' in index and 'href="tiny-regression/index.html"' in index
+    folds_csv = pd.read_csv(workdir.reports / "hostile" / "folds.csv")
+    assert {"variant", "fold", "score"} <= set(folds_csv.columns) and len(folds_csv) == 4
+    summary_csv = pd.read_csv(workdir.reports / "hostile" / "summary.csv")
+    assert set(summary_csv["variant"]) == {"none", "<script>alert(1)</script>"}
+    stored = load_results(workdir.db, experiment="hostile")
+    for variant, group in stored.groupby("variant"):
+        row = summary_csv.set_index("variant").loc[variant]
+        assert row["mean"] == pytest.approx(group["score"].mean())
+        assert row["stdev"] == pytest.approx(group["score"].std(ddof=0))
