@@ -9,7 +9,7 @@ import keras
 import numpy as np
 
 from ..experiment import Experiment, Variant
-from ..folds import FoldData, Job
+from ..folds import FoldData, Job, derive_seed
 from .base import Emit, TrainedMember, finish, first_nan_epoch
 
 
@@ -44,10 +44,40 @@ def batches(x: np.ndarray, y: np.ndarray, batch_size: int, shuffle_seed: int | N
     return dataset.batch(batch_size)
 
 
+def _reseeded(initializer: Any, seed: int) -> Any:
+    config = keras.initializers.serialize(initializer)
+    if isinstance(config, dict) and "seed" in config.get("config", {}):
+        config["config"]["seed"] = seed
+        return keras.initializers.deserialize(config)
+    return initializer
+
+
+def initial_weights(model: keras.Model, seed: int) -> list[np.ndarray]:
+    """Fresh initial values for `model.weights`, drawn from `seed`.
+
+    Every weight a layer made with an `<name>_initializer` (Dense kernels and biases, PReLU
+    alphas, ...) is drawn anew from that same initializer, reseeded from (seed, weight index);
+    other weights keep their values. Both engines start a member from these values, so a job's
+    seed fixes its initial weights whichever engine trains it, without rebuilding the model.
+    """
+    drawn: dict[int, np.ndarray] = {}
+    index = 0
+    for layer in model._flatten_layers(include_self=False):
+        for variable in layer._trainable_variables + layer._non_trainable_variables:
+            initializer = getattr(layer, f"{variable.name}_initializer", None)
+            if initializer is not None:
+                values = _reseeded(initializer, derive_seed(seed, index))(tuple(variable.shape), dtype=variable.dtype)
+                drawn[id(variable)] = np.asarray(values)
+            index += 1
+    return [drawn.get(id(v), v.numpy()) for v in model.weights]
+
+
 def build_member(exp: Experiment, variant: Variant, fd: FoldData, seed: int) -> keras.Model:
     """The experiment's own model for one member, its initial weights drawn from `seed`."""
     keras.utils.set_random_seed(seed)
-    return exp.build_model(variant, fd.n_inputs, fd.n_outputs)
+    model = exp.build_model(variant, fd.n_inputs, fd.n_outputs)
+    model.set_weights(initial_weights(model, seed))
+    return model
 
 
 def fit_member(exp: Experiment, variant: Variant, fd: FoldData, seed: int) -> TrainedMember:
