@@ -23,7 +23,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--epochs", type=int, metavar="N", help="maximum epochs instead of the experiment's")
     run.add_argument("--seed", type=int, metavar="S", help="experiment seed instead of the experiment's")
     run.add_argument("--data-dir", type=Path, metavar="DIR", help="cache folder for downloaded datasets (default $HARNESS_DATA_DIR or ~/.cache/regbench)")
-    run.add_argument("--engine", default="keras", choices=["keras"], help="training engine: keras, one model.fit per fold")
+    run.add_argument("--engine", default="auto", choices=["auto", "keras", "stacked"],
+                     help="auto (default): stack members of one architecture into one Keras model where "
+                          "supported, one fit per fold otherwise; keras: one model.fit per fold; stacked: stack or fail")
     _store_options(run)
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
 

@@ -166,7 +166,7 @@ def run_experiments(
     db: str | Path = DEFAULT_DB,
     reports_dir: str | Path = "reports",
     data_dir: str | Path | None = None,
-    engine: str = "keras",
+    engine: str = "auto",
     stream: TextIO | None = None,
     progress: bool | None = None,
 ) -> list[Outcome]:
@@ -202,6 +202,8 @@ def _train(item: Prepared, trainer: Any, store: Store, bar: Progress, reports_di
     exp = item.exp
     run_id = store.start_run(exp.name, item.data.name, run_settings(item, item.notes), trainer.name)
     outcome = Outcome(exp.name, run_id=run_id)
+    for note in item.notes:  # why some variants fall back to one fit per split
+        bar.write(f"{exp.name}: {note}")
     start = time.perf_counter()
 
     def emit(record: FoldRecord) -> None:

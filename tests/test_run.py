@@ -10,7 +10,7 @@ from harness import Variant, load_results
 from tests.conftest import TinyClassification, TinyRegression, run_quietly
 
 
-@pytest.mark.parametrize("engine", ["keras"])
+@pytest.mark.parametrize("engine", ["keras", "stacked"])
 def test_same_seed_gives_identical_fold_scores(workdir, engine):
     run_quietly([TinyClassification(), TinyRegression()], workdir, engine=engine)
     first = load_results(workdir.db)
@@ -51,7 +51,7 @@ def keras_best_epoch(val_loss, min_delta=0.0):
     return best_epoch
 
 
-@pytest.mark.parametrize("engine", ["keras"])
+@pytest.mark.parametrize("engine", ["keras", "stacked"])
 def test_epochs_trained_and_best_epoch(workdir, engine):
     run_quietly([EarlyStopped(), NeverStops()], workdir, engine=engine)
     folds = load_results(workdir.db)

@@ -1,0 +1,498 @@
+"""The stacked engine: every member (variant × fold) of one architecture trained as one Keras model.
+
+One `model.fit` costs the same framework overhead whether it trains one small network or fifty,
+so members that share an architecture are stacked (weights with a leading member axis) and
+trained together. What keeps them independent, exactly as if each were trained alone:
+- each member's loss is the mean over its own batch of its own fold's rows, in its own order;
+  the objective is the *sum* of member losses, so each member gets its own gradient;
+- Adam (and the other supported optimizers) keep per-weight state, so members don't interact;
+  members grouped together take the same number of steps per epoch (a short last batch is
+  padded and masked), so the step count the optimizer sees is each member's own;
+- penalties, dropout rates and weight decay are per member;
+- early stopping is per member, with `keras.callbacks.EarlyStopping(restore_best_weights=True)`
+  semantics; nothing global (clipping by norm, schedules, stopping) sees all members.
+After training, each member's weights go into the experiment's own Keras model, which is scored
+the same way as with the keras engine.
+"""
+from __future__ import annotations
+
+import itertools
+import math
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator, Sequence
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from ..errors import HarnessError
+from ..experiment import Experiment, Variant
+from ..folds import FoldData, Job, derive_seed
+from .base import Emit, TrainedMember, finish, first_nan_epoch
+from .keras_fit import KerasFitEngine, initial_weights, loss_for, targets_for
+from .stacked_layers import (
+    StackedActivation, StackedDense, StackedDropout, StackedL1L2, StackedModel, stateless_optimizer,
+)
+
+#: optimizers whose update is elementwise (per weight): safe to share across members
+ELEMENTWISE_OPTIMIZERS = ("SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adamax", "Nadam", "Adadelta", "Lion")
+#: members per stacked model, and bytes of one epoch's input arrays: bounds memory
+MAX_MEMBERS = 256
+MAX_EPOCH_BYTES = 256 * 2**20
+
+#: member order within an epoch: (member seed, epoch, rows) -> permutation of range(rows)
+OrderFn = Callable[[int, int, int], np.ndarray]
+
+
+def member_order(seed: int, epoch: int, rows: int) -> np.ndarray:
+    """A member's batch order for one epoch: a fresh permutation, reproducible from its seed."""
+    return np.random.default_rng([seed, epoch]).permutation(rows)
+
+
+class Unsupported(Exception):
+    """Why a member's model or optimizer cannot be stacked."""
+
+
+@dataclass(frozen=True)
+class Architecture:
+    """What members must share to be stacked: the layer ops (Dense / Activation), and where
+    Dropout may sit; penalties, dropout rates and weight decay may differ per member."""
+
+    ops: tuple[tuple[Any, ...], ...]
+    n_inputs: int
+
+
+@dataclass
+class MemberSpec:
+    """One member's stackable description, read off its own Keras model and optimizer."""
+
+    architecture: Architecture
+    l1: list[float]
+    l2: list[float]
+    dropout: dict[int, float]
+    weight_decay: float
+    optimizer_key: tuple[Any, ...]
+    optimizer_config: dict[str, Any]
+    loss_kind: str
+
+
+def _activation_name(activation: Any) -> str:
+    name = keras.activations.serialize(activation)
+    if not isinstance(name, str) or keras.activations.get(name) is not activation:
+        raise Unsupported(f"activation {activation!r} is not a built-in Keras activation")
+    return name
+
+
+def _penalty(regularizer: Any) -> tuple[float, float]:
+    if regularizer is None:
+        return 0.0, 0.0
+    config = regularizer.get_config()
+    if type(regularizer) in (keras.regularizers.L1, keras.regularizers.L2, keras.regularizers.L1L2):
+        return float(config.get("l1", 0.0)), float(config.get("l2", 0.0))
+    raise Unsupported(f"kernel regularizer {type(regularizer).__name__} is not L1, L2 or L1L2")
+
+
+def describe_model(model: keras.Model) -> tuple[Architecture, list[float], list[float], dict[int, float]]:
+    """The stackable structure of a Sequential model of Dense, Dropout and Activation layers."""
+    if not isinstance(model, keras.Sequential):
+        raise Unsupported(f"the model is a {type(model).__name__}, not a keras.Sequential")
+    ops: list[tuple[Any, ...]] = []
+    l1s: list[float] = []
+    l2s: list[float] = []
+    dropout: dict[int, float] = {}
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.Dense):
+            for attr in ("bias_regularizer", "activity_regularizer", "kernel_constraint", "bias_constraint"):
+                if getattr(layer, attr, None) is not None:
+                    raise Unsupported(f"Dense layer {layer.name!r} has a {attr.replace('_', ' ')}")
+            if getattr(layer, "lora_enabled", False) or layer.dtype_policy.name != "float32":
+                raise Unsupported(f"Dense layer {layer.name!r} is not a plain float32 Dense")
+            l1, l2 = _penalty(layer.kernel_regularizer)
+            ops.append(("dense", layer.units, _activation_name(layer.activation), layer.use_bias))
+            l1s.append(l1)
+            l2s.append(l2)
+        elif isinstance(layer, keras.layers.Dropout):
+            if layer.noise_shape is not None:
+                raise Unsupported(f"Dropout layer {layer.name!r} has a noise_shape")
+            position = len(ops)
+            if position in dropout:
+                raise Unsupported("two Dropout layers in a row")
+            dropout[position] = float(layer.rate)
+        elif isinstance(layer, keras.layers.Activation):
+            ops.append(("activation", _activation_name(layer.activation)))
+        elif isinstance(layer, keras.layers.InputLayer):
+            continue
+        else:
+            raise Unsupported(f"layer {layer.name!r} ({type(layer).__name__}) is not Dense, Dropout or Activation")
+        if getattr(layer, "activity_regularizer", None) is not None:
+            raise Unsupported(f"layer {layer.name!r} has an activity regularizer")
+    if not any(op[0] == "dense" for op in ops):
+        raise Unsupported("the model has no Dense layer")
+    return Architecture(tuple(ops), int(model.inputs[0].shape[-1])), l1s, l2s, dropout
+
+
+def describe_optimizer(optimizer: keras.optimizers.Optimizer) -> tuple[float, tuple[Any, ...], dict[str, Any]]:
+    """(weight decay, grouping key, config without weight decay) of an elementwise optimizer."""
+    name = type(optimizer).__name__
+    if name not in ELEMENTWISE_OPTIMIZERS:
+        raise Unsupported(f"optimizer {name} is not one of the elementwise optimizers {', '.join(ELEMENTWISE_OPTIMIZERS)}")
+    config = optimizer.get_config()
+    for key in ("clipnorm", "global_clipnorm", "gradient_accumulation_steps", "loss_scale_factor"):
+        if config.get(key) is not None:
+            raise Unsupported(f"optimizer option {key} would couple members")
+    if config.get("use_ema"):
+        raise Unsupported("optimizer option use_ema is not supported")
+    if not isinstance(config.get("learning_rate"), (int, float)):
+        raise Unsupported("learning-rate schedules are not supported")
+    if getattr(optimizer, "_exclude_from_weight_decay", None) or getattr(optimizer, "_exclude_from_weight_decay_pattern", None):
+        raise Unsupported("exclude_from_weight_decay is not supported")
+    weight_decay = float(config.pop("weight_decay", None) or 0.0)
+    config.pop("name", None)
+    key = (name, tuple(sorted((k, repr(v)) for k, v in config.items())))
+    return weight_decay, key, config
+
+
+def describe_member(exp: Experiment, variant: Variant, fd: FoldData, model: keras.Model | None = None) -> MemberSpec:
+    model = model if model is not None else exp.build_model(variant, fd.n_inputs, fd.n_outputs)
+    architecture, l1, l2, dropout = describe_model(model)
+    n_out = int(model.outputs[0].shape[-1])
+    loss = loss_for(exp, n_out)
+    kind = {"SparseCategoricalCrossentropy": "sparse_categorical_crossentropy",
+            "BinaryCrossentropy": "binary_crossentropy",
+            "MeanSquaredError": "mean_squared_error"}[type(loss).__name__]
+    weight_decay, key, config = describe_optimizer(exp.make_optimizer(variant))
+    return MemberSpec(architecture, l1, l2, dropout, weight_decay, key, config, kind)
+
+
+@dataclass
+class Member:
+    """One member to train: its job and fold, and the Keras model of its variant (shared by the
+    variant's members, holding no member's weights until one is written into it)."""
+
+    job: Job
+    fold: FoldData
+    spec: MemberSpec
+    template: keras.Model
+
+
+@dataclass
+class StackedResult:
+    """One member's outcome: its final weights (in its Keras model's `get_weights()` order)."""
+
+    weights: list[np.ndarray]
+    loss: list[float]
+    val_loss: list[float]
+    epochs: int
+    best_epoch: int
+    failure: str | None
+
+    def into(self, model: keras.Model, seconds: float) -> TrainedMember:
+        """Write the weights into the member's own Keras model."""
+        model.set_weights(self.weights)
+        return TrainedMember(model, self.loss, self.val_loss, self.epochs, self.best_epoch, seconds, self.failure)
+
+
+@dataclass
+class Group:
+    """Members that can share one stacked model."""
+
+    key: tuple[Any, ...]
+    jobs: list[Job] = field(default_factory=list)
+
+
+def steps_per_epoch(fd: FoldData, batch_size: int) -> int:
+    return math.ceil(len(fd.x_fit) / batch_size)
+
+
+class StackedEngine:
+    """Trains stackable members together; with `fallback`, the rest with one fit per fold."""
+
+    def __init__(
+        self, fallback: bool = True, order: OrderFn = member_order, max_members: int = MAX_MEMBERS,
+        jit_compile: bool = False,
+    ) -> None:
+        self.fallback = fallback
+        self.order = order
+        self.max_members = max_members
+        self.jit_compile = jit_compile
+        self.name = "auto" if fallback else "stacked"
+        self._unsupported: dict[str, str] = {}
+        self._templates: dict[tuple[Any, ...], tuple[keras.Model, MemberSpec | None]] = {}
+
+    def template(self, exp: Experiment, variant: Variant, fd: FoldData) -> tuple[keras.Model, MemberSpec | None]:
+        """The variant's Keras model for this fold's shapes, and its stackable spec (None if it
+        cannot be stacked; the reason goes to `_unsupported`). Built once per variant and shape."""
+        key = (exp.name, variant.config_hash(), fd.n_inputs, fd.n_outputs)
+        if key not in self._templates:
+            model = exp.build_model(variant, fd.n_inputs, fd.n_outputs)
+            try:
+                spec: MemberSpec | None = describe_member(exp, variant, fd, model)
+            except Unsupported as exc:
+                spec = None
+                self._unsupported[variant.name] = str(exc)
+            self._templates[key] = (model, spec)
+        return self._templates[key]
+
+    # ------------------------------------------------------------------ planning
+    def partition(self, exp: Experiment, folds: Sequence[FoldData], jobs: Sequence[Job]) -> tuple[list[Group], list[Job]]:
+        """Stackable jobs grouped by what members must share; and the jobs that cannot stack."""
+        groups: dict[tuple[Any, ...], Group] = {}
+        rest: list[Job] = []
+        for job in jobs:
+            fd = folds[job.fold]
+            _, spec = self.template(exp, job.variant, fd)
+            if spec is None:
+                rest.append(job)
+                continue
+            key = (spec.architecture, spec.optimizer_key, spec.loss_kind, steps_per_epoch(fd, exp.batch_size),
+                   fd.n_outputs, fd.x_val is not None)
+            groups.setdefault(key, Group(key)).jobs.append(job)
+        if rest and not self.fallback:
+            name = rest[0].variant.name
+            reason = self._unsupported[name]
+            raise HarnessError(f"--engine stacked cannot train variant {name!r}: {reason}; use --engine auto")
+        return list(groups.values()), rest
+
+    def chunks(self, exp: Experiment, folds: Sequence[FoldData], group: Group) -> list[list[Job]]:
+        """A group split so that a stacked model's epoch arrays stay within MAX_EPOCH_BYTES."""
+        fd = folds[group.jobs[0].fold]
+        steps = steps_per_epoch(fd, exp.batch_size)
+        per_member = steps * exp.batch_size * (fd.n_inputs + 2) * 4
+        size = max(1, min(self.max_members, MAX_EPOCH_BYTES // max(per_member, 1)))
+        return [group.jobs[i : i + size] for i in range(0, len(group.jobs), size)]
+
+    def plan(self, exp: Experiment, folds: Sequence[FoldData], jobs: Sequence[Job]) -> list[str]:
+        groups, rest = self.partition(exp, folds, jobs)
+        stacked = sum(len(g.jobs) for g in groups)
+        n_models = sum(len(self.chunks(exp, folds, g)) for g in groups)
+        notes = []
+        if stacked:
+            notes.append(
+                f"Engine: stacked. {stacked} of {len(jobs)} members (variant × split) trained as "
+                f"{n_models} stacked Keras model(s); each member's own weights were then scored in "
+                "the experiment's own Keras model. A member's time is its stacked model's time "
+                "divided by its members."
+            )
+        for name, reason in self._unsupported.items():
+            notes.append(f"Variant {name!r} trained with one model.fit per split (keras engine): {reason}.")
+        return notes
+
+    # ------------------------------------------------------------------ training
+    def run(self, exp: Experiment, dataset: str, folds: Sequence[FoldData], jobs: Sequence[Job], emit: Emit) -> None:
+        groups, rest = self.partition(exp, folds, jobs)
+        position = {job.key: i for i, job in enumerate(jobs)}
+        for group in groups:
+            for chunk in self.chunks(exp, folds, group):
+                for job, record in sorted(self.train_chunk(exp, dataset, folds, chunk), key=lambda jr: position[jr[0].key]):
+                    emit(record)
+        if rest:
+            KerasFitEngine().run(exp, dataset, folds, rest, emit)
+
+    def train_chunk(self, exp: Experiment, dataset: str, folds: Sequence[FoldData], jobs: Sequence[Job]):
+        """Train one stacked model; return (job, FoldRecord) for each of its members."""
+        start = time.perf_counter()
+        members = []
+        for job in jobs:
+            template, spec = self.template(exp, job.variant, folds[job.fold])
+            members.append(Member(job, folds[job.fold], spec, template))
+        try:
+            results = train_members(exp, members, self.order, self.jit_compile)
+        except Exception as exc:  # a chunk that cannot train fails its members; the run goes on
+            reason = f"{type(exc).__name__}: {exc}"
+            return [(m.job, finish(exp, dataset, m.job, m.fold, None, "stacked", error=reason)) for m in members]
+        seconds = (time.perf_counter() - start) / len(members)
+        return [
+            (m.job, finish(exp, dataset, m.job, m.fold, result.into(m.template, seconds), "stacked"))
+            for m, result in zip(members, results)
+        ]
+
+
+# ---------------------------------------------------------------------- the stacked model
+def build_stacked(members: Sequence[Member], seed: int) -> StackedModel:
+    """A StackedModel whose member m starts from member m's own Keras model's initial weights."""
+    specs = [m.spec for m in members]
+    count = len(members)
+    architecture = specs[0].architecture
+    dropout_positions = sorted(set().union(*(s.dropout for s in specs)))
+    layers: list[keras.layers.Layer] = []
+    dense_index = 0
+    for position, op in enumerate(architecture.ops):
+        if position in dropout_positions:
+            rates = [s.dropout.get(position, 0.0) for s in specs]
+            layers.append(StackedDropout(rates, seed=derive_seed(seed, "dropout", position)))
+        if op[0] == "dense":
+            _, units, activation, use_bias = op
+            l1 = [s.l1[dense_index] for s in specs]
+            l2 = [s.l2[dense_index] for s in specs]
+            penalty = StackedL1L2(l1, l2) if any(l1) or any(l2) else None
+            layers.append(StackedDense(count, units, activation, use_bias, kernel_regularizer=penalty))
+            dense_index += 1
+        else:
+            layers.append(StackedActivation(op[1]))
+    if len(architecture.ops) in dropout_positions:
+        rates = [s.dropout.get(len(architecture.ops), 0.0) for s in specs]
+        layers.append(StackedDropout(rates, seed=derive_seed(seed, "dropout", len(architecture.ops))))
+    model = StackedModel(layers, count, specs[0].loss_kind, [s.weight_decay for s in specs])
+    model(np.zeros((count, 1, architecture.n_inputs), dtype="float32"))
+    starts = [initial_weights(m.template, m.job.seed) for m in members]
+    for variable, index in zip(model.trainable_variables, _dense_weight_indices(members[0].template)):
+        variable.assign(np.stack([weights[index] for weights in starts]))
+    return model
+
+
+def _dense_weight_indices(template: keras.Model) -> list[int]:
+    """Positions in `template.weights` of each Dense kernel and bias, in the stacked model's
+    variable order (kernel, bias, kernel, bias, ...)."""
+    position = {id(v): i for i, v in enumerate(template.weights)}
+    indices = []
+    for layer in template.layers:
+        if isinstance(layer, keras.layers.Dense):
+            indices.append(position[id(layer.kernel)])
+            if layer.bias is not None:
+                indices.append(position[id(layer.bias)])
+    return indices
+
+
+def _padded(arrays: Sequence[np.ndarray], dtype: str) -> tuple[np.ndarray, np.ndarray]:
+    """Stack per-member arrays of different lengths: (members, longest, ...) and a row mask."""
+    longest = max(len(a) for a in arrays)
+    out = np.zeros((len(arrays), longest) + arrays[0].shape[1:], dtype=dtype)
+    mask = np.zeros((len(arrays), longest), dtype="float32")
+    for m, a in enumerate(arrays):
+        out[m, : len(a)] = a
+        mask[m, : len(a)] = 1.0
+    return out, mask
+
+
+def epoch_indices(
+    sizes: Sequence[int], seeds: Sequence[int], batch_size: int, steps: int, order: OrderFn,
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Endless epochs: each yields row indices and a row mask, both (steps, members, batch):
+    every member's rows in its own fresh order, its short last batch padded and masked."""
+    members, width = len(sizes), steps * batch_size
+    for epoch in itertools.count():
+        indices = np.zeros((members, width), dtype="int32")
+        mask = np.zeros((members, width), dtype="float32")
+        for m, size in enumerate(sizes):
+            indices[m, :size] = order(seeds[m], epoch, size)
+            mask[m, :size] = 1.0
+        shape = (members, steps, batch_size)
+        yield indices.reshape(shape).swapaxes(0, 1), mask.reshape(shape).swapaxes(0, 1)
+
+
+class MemberStopping:
+    """Per-member `EarlyStopping(monitor='val_loss', restore_best_weights=True)`, and NaN checks.
+
+    Keras' rule, member by member: an epoch improves when val_loss - min_delta < best (the
+    first epoch always does); `wait` counts epochs since the last improvement; a member stops
+    when wait >= patience (never at the first epoch). Stopped members keep being stepped (their
+    updates touch only their own weights) but their history ends and their best weights are
+    kept; a member whose training loss is NaN stops at once.
+    """
+
+    def __init__(self, members: int, patience: int | None, min_delta: float) -> None:
+        self.patience, self.min_delta = patience, abs(min_delta)
+        self.loss: list[list[float]] = [[] for _ in range(members)]
+        self.val_loss: list[list[float]] = [[] for _ in range(members)]
+        self.active = np.ones(members, dtype=bool)
+        self.best = np.full(members, np.nan)
+        self.has_best = np.zeros(members, dtype=bool)
+        self.best_epoch = np.zeros(members, dtype=int)
+        self.wait = np.zeros(members, dtype=int)
+        self.best_weights: list[np.ndarray] | None = None
+
+    def update(self, epoch: int, loss: np.ndarray, val: np.ndarray | None, weights: Callable[[], list[np.ndarray]]) -> None:
+        """Record one epoch; `weights()` gives the stacked weights now (read only if needed)."""
+        active = np.flatnonzero(self.active)
+        for m in active:
+            self.loss[m].append(float(loss[m]))
+            if val is not None:
+                self.val_loss[m].append(float(val[m]))
+        self.active[active[~np.isfinite(loss[active])]] = False
+        if self.patience is None or val is None:
+            return
+        members = np.flatnonzero(self.active)
+        self.wait[members] += 1
+        with np.errstate(invalid="ignore"):
+            improved = members[~self.has_best[members] | (val[members] - self.min_delta < self.best[members])]
+        if len(improved):
+            self.best[improved] = val[improved]
+            self.has_best[improved] = True
+            self.best_epoch[improved] = epoch
+            self.wait[improved] = 0
+            current = weights()
+            if self.best_weights is None:
+                self.best_weights = [w.copy() for w in current]
+            for best, now in zip(self.best_weights, current):
+                best[improved] = now[improved]
+        if epoch > 0:
+            stopped = members[(self.wait[members] >= self.patience) & ~np.isin(members, improved)]
+            self.active[stopped] = False
+
+
+def train_members(
+    exp: Experiment, members: Sequence[Member], order: OrderFn = member_order, jit_compile: bool = False,
+) -> list[StackedResult]:
+    """Train members of one architecture as one stacked model; return each member's outcome.
+
+    With `jit_compile`, each epoch's steps run as one XLA-compiled loop. On this project's 2-core
+    CPU it measured no faster (0.28-0.36 s per member either way, `python -m harness.perf`), and
+    it costs a compilation per chunk shape, so it is off by default. XLA's kernels round some functions (tanh, exp) differently from TensorFlow's by an ulp
+    or two, so weights then agree with a plain fit to float32 rounding amplified by training,
+    not bit for bit; without it the arithmetic is TensorFlow's own.
+    """
+    spec = members[0].spec
+    folds = [m.fold for m in members]
+    n_out = int(members[0].template.outputs[0].shape[-1])
+    steps = steps_per_epoch(folds[0], exp.batch_size)
+    if any(steps_per_epoch(fd, exp.batch_size) != steps for fd in folds):
+        raise ValueError("stacked members must take the same number of steps per epoch")
+    if any((m.spec.architecture, m.spec.optimizer_key, m.spec.loss_kind) != (spec.architecture, spec.optimizer_key, spec.loss_kind) for m in members):
+        raise ValueError("stacked members must share architecture, optimizer settings and loss")
+    seeds = [m.job.seed for m in members]
+    keras.utils.set_random_seed(seeds[0])
+    model = build_stacked(members, seeds[0])
+    optimizer = stateless_optimizer(spec.optimizer_key[0], spec.optimizer_config)
+
+    y_fit = [targets_for(fd.y_fit, n_out) for fd in folds]
+    y_dtype = y_fit[0].dtype
+    x_train, _ = _padded([fd.x_fit for fd in folds], "float32")
+    y_train, _ = _padded(y_fit, str(y_dtype))
+    model.set_training_data(x_train, y_train)
+    sizes = [len(fd.x_fit) for fd in folds]
+
+    validation = None
+    if folds[0].x_val is not None:
+        x_val, val_mask = _padded([fd.x_val for fd in folds], "float32")
+        y_val, _ = _padded([targets_for(fd.y_val, n_out) for fd in folds], str(y_dtype))
+        x_val, y_val, val_mask = tf.constant(x_val), tf.constant(y_val), tf.constant(val_mask)
+        validation = tf.function(lambda: model.member_losses(x_val, y_val, val_mask), jit_compile=jit_compile)
+    # The epoch loop: each call runs one epoch's steps as one compiled function (a `model.fit`
+    # would add per-epoch bookkeeping that costs as much as a small epoch); per-member early
+    # stopping after each epoch.
+    train_epoch = model.make_train_epoch(optimizer, jit_compile)
+    stopper = MemberStopping(len(members), exp.patience, exp.min_delta)
+    weights_now = lambda: [v.numpy() for v in model.trainable_variables]  # noqa: E731
+    for epoch, (indices, mask) in zip(range(exp.epochs), epoch_indices(sizes, seeds, exp.batch_size, steps, order)):
+        member_loss = train_epoch(tf.constant(indices), tf.constant(mask)).numpy()
+        val = validation().numpy() if validation is not None else None
+        stopper.update(epoch, member_loss, val, weights_now)
+        if not stopper.active.any():
+            break
+
+    early_stopping = exp.patience is not None and stopper.best_weights is not None
+    final = stopper.best_weights if early_stopping else [v.numpy() for v in model.trainable_variables]
+    results = []
+    for m, member in enumerate(members):
+        positions = _dense_weight_indices(member.template)  # a stackable model has only Dense weights
+        weights: list[np.ndarray] = [np.empty(0)] * len(positions)
+        for value, index in zip(final, positions):
+            weights[index] = value[m]
+        loss, val_loss = stopper.loss[m], stopper.val_loss[m]
+        nan_epoch = first_nan_epoch(loss)
+        failure = f"training loss became NaN at epoch {nan_epoch}" if nan_epoch else None
+        best_epoch = int(stopper.best_epoch[m]) + 1 if early_stopping and val_loss else len(loss)
+        results.append(StackedResult(weights, loss, val_loss, len(loss), best_epoch, failure))
+    return results

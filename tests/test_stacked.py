@@ -1,0 +1,170 @@
+"""The stacked engine against plain Keras: same losses, same weights, same early stopping."""
+import math
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from harness import Variant, load_results
+from harness.engines.keras_fit import build_member, loss_for, targets_for
+from harness.engines.stacked import Member, StackedEngine, member_order, train_members
+from harness.errors import HarnessError
+from harness.runner import prepare
+from tests.conftest import TinyClassification, TinyRegression, run_quietly
+
+
+class Equivalence(TinyClassification):
+    """Small enough to train in seconds; folds of unequal size (61 rows, 3 folds)."""
+
+    name = "equivalence"
+    folds = 3
+    epochs = 6
+    batch_size = 16  # training folds of 40 and 41 rows: 3 steps each, last batches of 8 and 9
+    hidden_units = (7, 5)
+    activation = "relu"
+    patience = None
+    learning_rate = 0.01
+
+    def load_data(self, data_dir):
+        from tests.conftest import tiny_classification
+        return tiny_classification(n=61)
+
+
+def reference_fit(exp, variant, fd, seed, epochs=None):
+    """A plain Keras model.fit of the member's own model, fed the member's batches in the same
+    order, with Keras' own EarlyStopping when the experiment has a patience."""
+    model = build_member(exp, variant, fd, seed)
+    n_out = int(model.outputs[0].shape[-1])
+    model.compile(optimizer=exp.make_optimizer(variant), loss=loss_for(exp, n_out))
+    y = targets_for(fd.y_fit, n_out)
+    steps = math.ceil(len(fd.x_fit) / exp.batch_size)
+
+    def batches():
+        for epoch in range(exp.epochs):
+            rows = member_order(seed, epoch, len(fd.x_fit))
+            for s in range(steps):
+                take = rows[s * exp.batch_size:(s + 1) * exp.batch_size]
+                yield fd.x_fit[take], y[take]
+
+    data = tf.data.Dataset.from_generator(batches, output_signature=(
+        tf.TensorSpec((None, fd.n_inputs), tf.float32), tf.TensorSpec((None,), tf.as_dtype(y.dtype))))
+    callbacks, validation = [], None
+    if exp.patience is not None:
+        stopper = keras.callbacks.EarlyStopping(patience=exp.patience, min_delta=exp.min_delta, restore_best_weights=True)
+        callbacks.append(stopper)
+        validation = (fd.x_val, targets_for(fd.y_val, n_out))
+    history = model.fit(data, steps_per_epoch=steps, epochs=exp.epochs, validation_data=validation,
+                        shuffle=False, verbose=0, callbacks=callbacks).history
+    best = callbacks[0].best_epoch + 1 if callbacks else len(history["loss"])
+    return model, history, best
+
+
+def stacked_members(exp, tmp_path):
+    prepared = prepare(exp, tmp_path)
+    engine = StackedEngine(fallback=False)
+    members = []
+    for job in prepared.jobs:
+        fd = prepared.folds[job.fold]
+        template, spec = engine.template(exp, job.variant, fd)
+        members.append(Member(job, fd, spec, template))
+    return members
+
+
+def assert_same_training(exp, members, trained, rtol=2e-5, atol=2e-5):
+    for member, result in zip(members, trained):
+        model, history, best = reference_fit(exp, member.job.variant, member.fold, member.job.seed)
+        assert result.epochs == len(history["loss"]), member.job.variant.name
+        assert result.best_epoch == best
+        np.testing.assert_allclose(result.loss, history["loss"], rtol=rtol, atol=atol)
+        if "val_loss" in history:
+            np.testing.assert_allclose(result.val_loss, history["val_loss"], rtol=rtol, atol=atol)
+        for own, ref in zip(result.weights, model.get_weights()):
+            np.testing.assert_allclose(own, ref, rtol=rtol, atol=atol, err_msg=f"{member.job.variant.name} fold {member.job.fold}")
+
+
+VARIANTS = (
+    Variant("none"),
+    Variant("L1", l1=3e-3),
+    Variant("L2", l2=1e-2),
+    Variant("L1L2", l1=2e-3, l2=5e-3),
+    Variant("weight decay", weight_decay=0.05),
+    Variant("per-layer", settings={"layer_l1": [1e-2, 0.0], "layer_l2": [0.0, 2e-2]}),
+)
+
+
+def test_members_match_plain_fit_without_early_stopping(tmp_path):
+    exp = Equivalence()
+    exp.variants = VARIANTS
+    members = stacked_members(exp, tmp_path)
+    assert len({len(m.fold.x_fit) for m in members}) > 1  # folds of different sizes share the stack
+    trained = train_members(exp, members)
+    assert len(trained) == len(VARIANTS) * 3
+    assert_same_training(exp, members, trained)
+
+
+@pytest.mark.parametrize("jit_compile", [False, True])
+def test_tanh_regression_members_match_plain_fit(tmp_path, jit_compile):
+    """tanh, MSE, with and without XLA. Batched and plain matmuls (and XLA's tanh) round an ulp
+    apart; Adam divides each gradient by its running magnitude, so for weights whose gradient is
+    near zero that ulp grows to ~1e-4 within a few epochs: the tolerance. Measured on this
+    setup: the same member agrees to 1.2e-7; a 10% wrong L2 differs by 1.1e-2 and another batch
+    order by 6.4e-2, so the check still tells a right member from a wrong one."""
+    exp = Equivalence()
+    exp.task, exp.load_data, exp.activation = "regression", TinyRegression().load_data, "tanh"
+    exp.variants = VARIANTS[:3]
+    members = stacked_members(exp, tmp_path)
+    assert_same_training(exp, members, train_members(exp, members, jit_compile=jit_compile), rtol=1e-4, atol=1e-4)
+
+
+def test_members_stop_early_at_their_own_epochs_with_their_own_best_weights(tmp_path):
+    exp = Equivalence()
+    exp.variants = (Variant("none"), Variant("L2", l2=3e-2), Variant("L1", l1=1e-2))
+    exp.epochs, exp.patience, exp.learning_rate = 60, 3, 0.05
+    members = stacked_members(exp, tmp_path)
+    trained = train_members(exp, members)
+    epochs = [t.epochs for t in trained]
+    assert len(set(epochs)) > 1 and min(epochs) < exp.epochs  # they really stopped, and apart
+    assert_same_training(exp, members, trained, rtol=1e-4, atol=1e-4)
+
+
+def test_a_member_trains_the_same_alone_or_beside_others(tmp_path):
+    """Nothing couples members: not other penalties, dropout, decay, nor a member gone NaN."""
+    exp = Equivalence()
+    exp.variants = (Variant("target", l2=1e-3),)
+    alone = stacked_members(exp, tmp_path)[:1]
+    result_alone = train_members(exp, alone)[0]
+    exp.variants = (Variant("target", l2=1e-3), Variant("dropout", dropout=0.5), Variant("decay", weight_decay=0.3),
+                    Variant("exploding", l2=1e38))
+    crowd = [m for m in stacked_members(exp, tmp_path) if m.job.fold == 0]
+    results = train_members(exp, crowd)
+    assert results[3].failure and "NaN" in results[3].failure
+    np.testing.assert_allclose(results[0].loss, result_alone.loss, rtol=1e-6)
+    for a, b in zip(results[0].weights, result_alone.weights):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+
+
+class WithPReLU(TinyClassification):
+    name = "with-prelu"
+    variants = (Variant("none"), Variant("prelu", settings={"prelu": True}))
+
+    def build_model(self, variant, n_inputs, n_outputs):
+        if not variant.settings.get("prelu"):
+            return super().build_model(variant, n_inputs, n_outputs)
+        return keras.Sequential([keras.Input((n_inputs,)), keras.layers.Dense(8), keras.layers.PReLU(),
+                                 keras.layers.Dense(n_outputs, activation="softmax")])
+
+
+def test_auto_falls_back_to_one_fit_per_fold_and_says_why(workdir):
+    run_quietly([WithPReLU()], workdir, engine="auto")
+    folds = load_results(workdir.db)
+    engines = folds.groupby("variant")["engine"].agg(set).to_dict()
+    assert engines == {"none": {"stacked"}, "prelu": {"keras"}}
+    assert (folds["status"] == "ok").all()
+    page = (workdir.reports / "with-prelu" / "index.html").read_text()
+    assert "Variant &#39;prelu&#39; trained with one model.fit per split" in page and "PReLU" in page
+
+
+def test_engine_stacked_refuses_what_it_cannot_stack(workdir):
+    with pytest.raises(HarnessError, match="cannot train variant 'prelu'.*PReLU"):
+        run_quietly([WithPReLU()], workdir, engine="stacked")
