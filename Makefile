@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 READY := $(VENV)/.requirements-installed
 
-.PHONY: benchmark test test-all venv clean
+.PHONY: benchmark perf test test-all venv clean
 
 $(READY): requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -16,6 +16,10 @@ venv: $(READY)
 
 benchmark: $(READY)
 	$(PY) -m harness run --suite default
+
+# the same grid trained by the stacked engine, one Keras fit per fold and scikit-learn (~8 min)
+perf: $(READY)
+	$(PY) -m harness.perf
 
 test: $(READY)
 	$(PY) -m pytest
