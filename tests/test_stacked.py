@@ -3,6 +3,7 @@ import math
 
 import keras
 import numpy as np
+import pandas as pd
 import pytest
 import tensorflow as tf
 
@@ -168,3 +169,53 @@ def test_auto_falls_back_to_one_fit_per_fold_and_says_why(workdir):
 def test_engine_stacked_refuses_what_it_cannot_stack(workdir):
     with pytest.raises(HarnessError, match="cannot train variant 'prelu'.*PReLU"):
         run_quietly([WithPReLU()], workdir, engine="stacked")
+
+
+class DropoutAgreement(TinyClassification):
+    name = "dropout-agreement"
+    folds = 5
+    epochs = 30
+    batch_size = 32
+    hidden_units = (32, 16)
+    patience = None
+    variants = (Variant("none"), Variant("dropout 0.5", dropout=0.5))
+
+    def load_data(self, data_dir):
+        from tests.conftest import tiny_classification
+        return tiny_classification(n=400, seed=self.seed)
+
+
+@pytest.mark.slow
+def test_with_dropout_both_engines_agree_statistically(workdir):
+    """The engines draw batch orders and dropout masks from different random streams, so a
+    member's numbers differ between them; over 4 seeds × 5 folds the stacked engine's final
+    training loss and test log loss must match one model.fit per fold in distribution (paired
+    t-test at 1%, means within 5%), with and without dropout."""
+    from scipy import stats
+
+    frames = []
+    for seed in range(4):
+        for engine in ("keras", "stacked"):
+            exp = DropoutAgreement().configured(seed=seed)
+            run_quietly([exp], workdir, engine=engine)
+            frames.append(load_results(workdir.db).assign(data_seed=seed))  # the run just made
+    folds = pd.concat(frames)
+    assert set(folds["engine"]) == {"keras", "stacked"}
+    assert (folds["status"] == "ok").all()
+    folds["final_loss"] = folds["loss"].map(lambda losses: losses[-1])
+    folds["test_log_loss"] = folds["metrics"].map(lambda m: m["test_log_loss"])
+    wide = folds.pivot_table(index=["variant", "data_seed", "fold"], columns="engine",
+                             values=["final_loss", "test_log_loss"])
+    none, dropout = wide.loc["none"], wide.loc["dropout 0.5"]
+    assert len(dropout) == 20
+    for variant, table in (("none", none), ("dropout", dropout)):
+        for column in ("final_loss", "test_log_loss"):
+            keras_values, stacked_values = table[(column, "keras")], table[(column, "stacked")]
+            p_value = stats.ttest_rel(stacked_values, keras_values).pvalue
+            ratio = stacked_values.mean() / keras_values.mean()
+            print(f"{variant} {column}: stacked/keras mean {ratio:.4f}, paired t-test p={p_value:.3f}")
+            assert p_value > 0.01, (variant, column)
+            assert abs(ratio - 1) < 0.05, (variant, column)
+    # the check has power: dropout 0.5 raises the training loss well above no dropout's
+    for engine in ("keras", "stacked"):
+        assert dropout[("final_loss", engine)].mean() > 1.3 * none[("final_loss", engine)].mean()
