@@ -385,7 +385,7 @@ def epoch_indices(
 class MemberStopping:
     """Per-member `EarlyStopping(monitor='val_loss', restore_best_weights=True)`, and NaN checks.
 
-    Keras' rule, member by member: an epoch improves when val_loss - min_delta < best (the
+    Keras' rule, member by member: an epoch improves when val_loss + min_delta < best (the
     first epoch always does); `wait` counts epochs since the last improvement; a member stops
     when wait >= patience (never at the first epoch). Stopped members keep being stepped (their
     updates touch only their own weights) but their history ends and their best weights are
@@ -416,7 +416,7 @@ class MemberStopping:
         members = np.flatnonzero(self.active)
         self.wait[members] += 1
         with np.errstate(invalid="ignore"):
-            improved = members[~self.has_best[members] | (val[members] - self.min_delta < self.best[members])]
+            improved = members[~self.has_best[members] | (val[members] + self.min_delta < self.best[members])]
         if len(improved):
             self.best[improved] = val[improved]
             self.has_best[improved] = True
