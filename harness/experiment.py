@@ -37,6 +37,19 @@ SCORES: dict[str, bool] = {
 DEFAULT_SCORE = {"classification": "accuracy", "regression": "rmse"}
 
 
+@dataclass
+class Section:
+    """An experiment's own part of its report (`Experiment.report_sections`): a heading, a
+    paragraph, a figure (a base64 PNG, e.g. from `harness.report.figures.to_base64`) and a
+    table; with `csv`, the table is also written beside the page under that file name."""
+
+    title: str
+    text: str = ""
+    figure: str | None = None
+    table: pd.DataFrame | None = None
+    csv: str | None = None
+
+
 @dataclass(frozen=True)
 class Variant:
     """One regularization setting: penalties, dropout, weight decay, plus free-form settings.
@@ -248,6 +261,11 @@ class Experiment:
 
     def source_results(self) -> list[dict[str, Any]]:
         """What the source reported, as rows {'what': ..., 'reported': ...} for the report."""
+        return []
+
+    def report_sections(self, folds: pd.DataFrame) -> list[Section]:
+        """Sections of this experiment's own in its report, computed from the stored folds of
+        the run (`harness.load_results` columns, plus `weights`). None by default."""
         return []
 
     # ------------------------------------------------------------------ derived

@@ -222,6 +222,6 @@ def _train(item: Prepared, trainer: Any, store: Store, bar: Progress, reports_di
         raise
     store.finish_run(run_id)
     outcome.seconds = time.perf_counter() - start
-    outcome.page = report.write_experiment_report(store, exp.name, reports_dir, run_id)
+    outcome.page = report.write_experiment_report(store, exp.name, reports_dir, run_id, exp)
     bar.write(f"{exp.name}: {outcome.ok} folds ok, {outcome.failed} failed, {outcome.seconds:.1f} s → {outcome.page}")
     return outcome

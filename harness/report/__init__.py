@@ -113,12 +113,53 @@ def experiment_context(store: Store, experiment: str, run_id: str) -> dict[str, 
     }
 
 
-def write_experiment_report(store: Store, experiment: str, reports_dir: Path, run_id: str | None = None) -> Path:
-    """Write reports/<experiment>/index.html, folds.csv and summary.csv; return the page's path."""
+def _find_experiment(name: str) -> Any:
+    """The built-in experiment called `name`, or None (a user's file is not known by name)."""
+    from ..registry import builtin
+
+    try:
+        cls = builtin().get(name)
+    except Exception:  # a broken experiments/ module must not stop the other reports
+        return None
+    return cls() if cls else None
+
+
+def experiment_sections(exp: Any, folds: pd.DataFrame, folder: Path) -> list[dict[str, Any]]:
+    """The experiment's own report sections, tables exported as CSV; a section that fails says
+    why on the page instead of losing the report."""
+    if exp is None:
+        return []
+    try:
+        sections = exp.report_sections(folds)
+    except Exception as exc:  # noqa: BLE001 - reported on the page
+        return [{"title": "Experiment-specific analysis", "text": "", "figure": None, "table": None,
+                 "csv": None, "error": f"{type(exc).__name__}: {exc}"}]
+    rendered = []
+    for section in sections:
+        table = section.table
+        if table is not None and section.csv:
+            table.to_csv(folder / section.csv, index=False)
+        rendered.append({
+            "title": section.title, "text": section.text, "figure": section.figure, "csv": section.csv,
+            "error": None,
+            "table": None if table is None else {"columns": [str(c) for c in table.columns],
+                                                  "rows": table.to_dict(orient="split")["data"]},
+        })
+    return rendered
+
+
+def write_experiment_report(
+    store: Store, experiment: str, reports_dir: Path, run_id: str | None = None, exp: Any = None,
+) -> Path:
+    """Write reports/<experiment>/index.html, folds.csv and summary.csv (and the experiment's
+    own sections and their CSVs); return the page's path. `exp` defaults to the built-in
+    experiment of that name, when there is one."""
     run_id = run_id or store.latest_run_ids()[experiment]
     context = experiment_context(store, experiment, run_id)
     folder = Path(reports_dir) / slug(experiment)
     folder.mkdir(parents=True, exist_ok=True)
+    context["sections"] = experiment_sections(exp if exp is not None else _find_experiment(experiment),
+                                              context["folds"], folder)
     export = context.pop("folds").drop(columns=["weights", "loss", "val_loss", "config", "metrics"])
     metrics = pd.json_normalize(store.folds(run_id=run_id)["metrics"].tolist())
     pd.concat([export.reset_index(drop=True), metrics], axis=1).to_csv(folder / "folds.csv", index=False)

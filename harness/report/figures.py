@@ -93,3 +93,15 @@ def weight_bars(weights: pd.DataFrame) -> str | None:
         ax.grid(axis="x", alpha=0.3)
     fig.tight_layout()
     return to_base64(fig)
+
+
+def weight_histograms(values: dict[str, np.ndarray]) -> str | None:
+    """Histograms of |w| per variant (one panel each, shared axes)."""
+    values = {name: np.abs(np.asarray(v, dtype=float)) for name, v in values.items() if len(v)}
+    if not values:
+        return None
+    frame = pd.concat([pd.DataFrame({"|w|": v, "variant": name}) for name, v in values.items()], ignore_index=True)
+    grid = sns.displot(frame, x="|w|", col="variant", col_wrap=min(len(values), 4), bins=40,
+                       height=2.6, aspect=1.3, color="#4c72b0", facet_kws={"sharey": False})
+    grid.set_titles("{col_name}")
+    return to_base64(grid.figure)
