@@ -69,3 +69,26 @@ def test_report_sections_render_escaped_export_csv_and_survive_errors(workdir):
     broken = (workdir.reports / "broken-sections" / "index.html").read_text()
     assert "could not be computed: ValueError: no such column" in broken
     assert "Comparison of variants" in broken  # the rest of the report is still there
+
+
+def test_brownlee_grid_table_matches_a_direct_computation():
+    from experiments import brownlee
+
+    variants = brownlee.grid_variants()
+    assert len(variants) == 1 + 3 * 6 + 1 and len({v.name for v in variants}) == len(variants)
+    rng = np.random.default_rng(0)
+    rows = []
+    for variant in variants:
+        for fold in range(5):
+            rows.append({"variant": variant.name, "config": variant.config(), "fold": fold,
+                         "status": "failed" if (variant.name == "L2 1e-03" and fold == 0) else "ok",
+                         "score": rng.uniform(0.7, 0.9)})
+    folds = pd.DataFrame(rows)
+    table = brownlee.grid_table(folds)
+    assert len(table) == 18 and set(table["penalty"]) == {"L1", "L2", "L1L2"}
+    for penalty, strength, l1, l2 in (("L1", 1e-1, 1e-1, 0.0), ("L2", 1e-3, 0.0, 1e-3), ("L1L2", 1e-6, 1e-6, 1e-6)):
+        picked = [r["score"] for r in rows if r["config"]["l1"] == l1 and r["config"]["l2"] == l2
+                  and not r["config"]["settings"] and r["status"] == "ok"]
+        row = table[(table["penalty"] == penalty) & (table["strength"] == strength)].iloc[0]
+        assert row["count"] == len(picked)
+        np.testing.assert_allclose([row["mean"], row["std"]], [np.mean(picked), np.std(picked, ddof=1)])
