@@ -10,7 +10,6 @@ L1 on the inputs, L2 elsewhere). It reports no figures of its own. Here: L1, L2 
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
-import numpy as np
 import pandas as pd
 from sklearn.datasets import make_moons
 
@@ -87,7 +86,7 @@ class BrownleeGrid(Experiment):
             ax.axhline(baseline.mean(), color="grey", linestyle="--", label="none")
         ax.set_xscale("log")
         ax.set_xlabel("penalty strength (coefficient on Σ|w| and/or Σw²)")
-        ax.set_ylabel(f"mean test {folds.attrs.get('score', 'score')} ± sd over folds")
+        ax.set_ylabel("mean test accuracy ± sd over folds")
         ax.grid(alpha=0.3)
         ax.legend()
         fig.tight_layout()

@@ -24,7 +24,7 @@ import random
 import numpy as np
 import pandas as pd
 from harness import Dataset, Experiment, Section, Variant
-from harness.engines.base import decode_weights
+from harness.stats import fold_kernels
 
 SOURCE = ("J. McCaffrey, \"Neural Network L2 Regularization Using Python\", Visual Studio Magazine "
           "(shared/seeds/000_8d721c800687eb43.txt)")
@@ -69,17 +69,6 @@ class DemoSplit:
 
     def __repr__(self) -> str:
         return f"DemoSplit(train=first {self.n_train} rows, test=the rest, repeats={self.n_repeats})"
-
-
-def kernel_magnitudes(folds: pd.DataFrame) -> pd.DataFrame:
-    """Per variant and split: all kernel weights' max |w| and L2 norm (biases left out)."""
-    rows = []
-    for _, fold in folds[folds["status"] == "ok"].iterrows():
-        kernels = [w for name, w in decode_weights(fold["weights"]).items() if name.endswith("kernel")]
-        flat = np.concatenate([k.ravel() for k in kernels])
-        rows.append({"variant": fold["variant"], "fold": fold["fold"], "max_abs": float(np.abs(flat).max()),
-                     "l2_norm": float(np.sqrt(np.sum(flat ** 2))), "values": flat})
-    return pd.DataFrame(rows)
 
 
 class McCaffreyDemo(Experiment):
@@ -138,7 +127,7 @@ class McCaffreyDemo(Experiment):
     def report_sections(self, folds):
         from harness.report.figures import weight_histograms
 
-        magnitudes = kernel_magnitudes(folds)
+        magnitudes = fold_kernels(folds)
         if magnitudes.empty:
             return []
         order = list(dict.fromkeys(folds["variant"]))

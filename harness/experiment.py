@@ -264,7 +264,7 @@ class Experiment:
         return []
 
     def report_sections(self, folds: pd.DataFrame) -> list[Section]:
-        """Sections of this experiment's own in its report, computed from the stored folds of
+        """This experiment's own sections of its report, computed from the stored folds of
         the run (`harness.load_results` columns, plus `weights`). None by default."""
         return []
 

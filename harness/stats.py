@@ -139,19 +139,24 @@ def kernel_arrays(weights: dict[str, np.ndarray]) -> list[np.ndarray]:
     return [value for name, value in weights.items() if name.endswith("kernel")]
 
 
+def fold_kernels(folds: pd.DataFrame) -> pd.DataFrame:
+    """One row per ok fold with stored weights: variant, fold, and `values`, all its Dense
+    kernel weights flattened (biases excluded); plus `max_abs` and `l2_norm` of those."""
+    rows = []
+    for _, fold in folds[folds["status"] == "ok"].iterrows():
+        if fold["weights"] is None:
+            continue
+        flat = np.concatenate([k.ravel() for k in kernel_arrays(decode_weights(fold["weights"]))] or [np.zeros(0)])
+        if flat.size:
+            rows.append({"variant": fold["variant"], "fold": fold["fold"], "values": flat,
+                         "max_abs": float(np.abs(flat).max()), "l2_norm": math.sqrt(float(np.sum(flat.astype("float64") ** 2)))})
+    return pd.DataFrame(rows, columns=["variant", "fold", "values", "max_abs", "l2_norm"])
+
+
 def weight_summary(folds: pd.DataFrame, threshold: float = 1e-3) -> pd.DataFrame:
     """Per variant, over ok folds: mean max |w|, mean L2 norm and share of kernel weights below
     `threshold` in magnitude (all Dense kernels, biases excluded)."""
-    rows = []
-    for name, group in folds[folds["status"] == "ok"].groupby("variant", sort=False):
-        per_fold = []
-        for blob in group["weights"]:
-            if blob is None:
-                continue
-            flat = np.concatenate([k.ravel() for k in kernel_arrays(decode_weights(blob))] or [np.zeros(0)])
-            if flat.size:
-                per_fold.append((np.abs(flat).max(), math.sqrt(float(np.sum(flat**2))), float(np.mean(np.abs(flat) < threshold))))
-        if per_fold:
-            arr = np.array(per_fold)
-            rows.append({"variant": name, "max_abs": arr[:, 0].mean(), "l2_norm": arr[:, 1].mean(), "near_zero": arr[:, 2].mean()})
-    return pd.DataFrame(rows, columns=["variant", "max_abs", "l2_norm", "near_zero"])
+    kernels = fold_kernels(folds)
+    kernels["near_zero"] = [float(np.mean(np.abs(v) < threshold)) for v in kernels["values"]]
+    summary = kernels.groupby("variant", sort=False)[["max_abs", "l2_norm", "near_zero"]].mean().reset_index()
+    return summary[["variant", "max_abs", "l2_norm", "near_zero"]]

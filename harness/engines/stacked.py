@@ -19,7 +19,6 @@ from __future__ import annotations
 import itertools
 import math
 import time
-from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Sequence
 

@@ -217,7 +217,7 @@ class StackedModel(keras.Model):
                 sizes.append(size)
         return variables, sizes, np.concatenate(l1, 1), np.concatenate(l2, 1)
 
-    def make_train_epoch(self, optimizer: keras.optimizers.Optimizer, jit_compile: bool = False, fuse_update: bool = True) -> Any:
+    def make_train_epoch(self, optimizer: keras.optimizers.Optimizer, jit_compile: bool = False) -> Any:
         """The compiled one-epoch training function (see the class docstring)."""
         variables, sizes, l1, l2 = self._flat_layout()
         shapes = [tuple(v.shape) for v in variables]
@@ -260,7 +260,8 @@ class StackedModel(keras.Model):
             [flat], optimizer_state = optimizer.stateless_apply(optimizer_state, [gradient], [flat])
             return flat, optimizer_state, penalty
 
-        update = tf.function(apply_update, jit_compile=True) if fuse_update else apply_update
+        # elementwise work over all (M, P) weights: one compiled loop instead of a dozen passes
+        update = tf.function(apply_update, jit_compile=True)
 
         def train_epoch(indices: Any, masks: Any) -> Any:
             flat = ops.concatenate([ops.reshape(v.value, (self.members, -1)) for v in variables], axis=1)
