@@ -24,6 +24,7 @@ import random
 import numpy as np
 import pandas as pd
 from harness import Dataset, Experiment, Section, Variant
+from harness.folds import FixedSplit
 from harness.stats import fold_kernels
 
 SOURCE = ("J. McCaffrey, \"Neural Network L2 Regularization Using Python\", Visual Studio Magazine "
@@ -50,25 +51,6 @@ def make_data(n_rows: int, inputs_seed: int, generator_seed: int = 3) -> tuple[n
     x = np.random.default_rng(inputs_seed).uniform(-10.0, 10.0, size=(n_rows, N_IN))
     logits = np.tanh(x @ ih + hb) @ ho + ob
     return x, logits.argmax(axis=1)
-
-
-class DemoSplit:
-    """The demo's one split (the first `n_train` rows train, the rest test), repeated with a
-    different training seed each time: the spread is the training's own, not the data's."""
-
-    def __init__(self, n_train: int, n_repeats: int) -> None:
-        self.n_train, self.n_repeats = n_train, n_repeats
-
-    def get_n_splits(self, X=None, y=None, groups=None) -> int:
-        return self.n_repeats
-
-    def split(self, X, y=None, groups=None):
-        n = len(X)
-        for _ in range(self.n_repeats):
-            yield np.arange(self.n_train), np.arange(self.n_train, n)
-
-    def __repr__(self) -> str:
-        return f"DemoSplit(train=first {self.n_train} rows, test=the rest, repeats={self.n_repeats})"
 
 
 class McCaffreyDemo(Experiment):
@@ -102,7 +84,7 @@ class McCaffreyDemo(Experiment):
                        pd.Series(np.concatenate([y_train, y_test]), name="class"), "classification")
 
     def splitter(self):
-        return DemoSplit(200, self.repeats)
+        return FixedSplit(200, self.repeats)
 
     def build_model(self, variant, n_inputs, n_outputs):
         """10-8-4, tanh then softmax, with the demo's L2 on both layers' kernels."""

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
@@ -172,7 +172,7 @@ def prepare_fold(
         y_val = None if val_index is None else scale(target[val_index])
         n_outputs = 1
 
-    if exp.protocol == "heaton" and exp.patience is not None:
+    if (exp.protocol == "heaton" and exp.patience is not None) or exp.test_curve:
         x_val, y_val, val_index = x_test, y_test, test_index
     return FoldData(
         fold=fold,
@@ -202,3 +202,77 @@ def _as_float32(values: Any) -> np.ndarray:
         return np.asarray(values, dtype="float32")
     except (TypeError, ValueError) as exc:
         raise HarnessError(f"preprocessed features are not numeric ({exc}); one-hot encode text columns") from None
+
+
+class TrainingSizeSplit:
+    """Splits for learning curves on generated data: the same large test set, training sets
+    of growing size drawn from fresh data.
+
+    The rows are laid out as `repeats` blocks of `block` candidate training rows followed by
+    `n_test` test rows. Split (size n, repeat r) trains on n rows drawn without replacement
+    from block r (seeded by `random_state`, n and r) and scores the test rows; with
+    `draw=False` it takes block r's first n rows instead. Splits run size by size:
+    split i is (sizes[i // repeats], i % repeats), as `size_and_repeat(i)` says.
+    """
+
+    def __init__(self, sizes: Sequence[int], repeats: int, block: int, n_test: int,
+                 random_state: int = 0, draw: bool = True) -> None:
+        sizes = [int(n) for n in sizes]
+        if not sizes or min(sizes) < 1 or max(sizes) > block:
+            raise HarnessError(f"TrainingSizeSplit: sizes must be between 1 and block={block}, got {sizes}")
+        if repeats < 1 or n_test < 1:
+            raise HarnessError("TrainingSizeSplit: repeats and n_test must be >= 1")
+        self.sizes, self.repeats, self.block, self.n_test = sizes, int(repeats), int(block), int(n_test)
+        self.random_state, self.draw = random_state, draw
+
+    def get_n_splits(self, X: Any = None, y: Any = None, groups: Any = None) -> int:
+        return len(self.sizes) * self.repeats
+
+    def size_and_repeat(self, split: int) -> tuple[int, int]:
+        return self.sizes[split // self.repeats], split % self.repeats
+
+    def split(self, X: Any, y: Any = None, groups: Any = None):
+        expected = self.repeats * self.block + self.n_test
+        if len(X) != expected:
+            raise HarnessError(
+                f"TrainingSizeSplit expects {self.repeats} blocks of {self.block} rows plus {self.n_test} "
+                f"test rows ({expected} rows), got {len(X)}"
+            )
+        test = np.arange(self.repeats * self.block, expected)
+        for i in range(self.get_n_splits()):
+            n, r = self.size_and_repeat(i)
+            start = r * self.block
+            if self.draw:
+                rng = np.random.default_rng(derive_seed(self.random_state, n, r))
+                train = np.sort(start + rng.choice(self.block, size=n, replace=False))
+            else:
+                train = np.arange(start, start + n)
+            yield train, test
+
+    def __repr__(self) -> str:
+        return (f"TrainingSizeSplit(sizes={self.sizes}, repeats={self.repeats}, block={self.block}, "
+                f"n_test={self.n_test}, random_state={self.random_state}, draw={self.draw})")
+
+
+class FixedSplit:
+    """One fixed split (the first `n_train` rows train, the rest are scored), repeated
+    `repeats` times: each repeat has its own seed, so the spread is the training's own
+    (initialization, batch order), not the data's."""
+
+    def __init__(self, n_train: int, repeats: int) -> None:
+        if n_train < 1 or repeats < 1:
+            raise HarnessError(f"FixedSplit: n_train and repeats must be >= 1, got {n_train}, {repeats}")
+        self.n_train, self.repeats = int(n_train), int(repeats)
+
+    def get_n_splits(self, X: Any = None, y: Any = None, groups: Any = None) -> int:
+        return self.repeats
+
+    def split(self, X: Any, y: Any = None, groups: Any = None):
+        n = len(X)
+        if n <= self.n_train:
+            raise HarnessError(f"FixedSplit: {n} rows leave none to score after the first {self.n_train}")
+        for _ in range(self.repeats):
+            yield np.arange(self.n_train), np.arange(self.n_train, n)
+
+    def __repr__(self) -> str:
+        return f"FixedSplit(train=first {self.n_train} rows, test=the rest, repeats={self.repeats})"

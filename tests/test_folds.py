@@ -4,6 +4,7 @@ import pandas as pd
 import pytest
 from sklearn.base import BaseEstimator, TransformerMixin
 
+from harness.errors import HarnessError
 from harness.folds import derive_seed, make_jobs
 from harness.runner import prepare
 from tests.conftest import TinyClassification, TinyRegression, tiny_classification
@@ -94,3 +95,37 @@ def test_jobs_and_seeds():
     unpaired = make_jobs(exp, 2)
     assert unpaired[0].seed != unpaired[2].seed
     assert len({j.key for j in jobs}) == 4
+
+
+def test_training_size_split_draws_each_size_from_its_own_block():
+    from harness.folds import TrainingSizeSplit
+
+    split = TrainingSizeSplit([5, 20, 40], repeats=3, block=40, n_test=30, random_state=1)
+    X = np.zeros((3 * 40 + 30, 2))
+    splits = list(split.split(X))
+    assert len(splits) == split.get_n_splits() == 9
+    for i, (train, test) in enumerate(splits):
+        n, r = split.size_and_repeat(i)
+        assert len(train) == n == [5, 20, 40][i // 3] and r == i % 3
+        assert len(set(train)) == n and train.min() >= r * 40 and train.max() < (r + 1) * 40
+        np.testing.assert_array_equal(test, np.arange(120, 150))
+    again = [train for train, _ in TrainingSizeSplit([5, 20, 40], 3, 40, 30, random_state=1).split(X)]
+    assert all(np.array_equal(a, b) for a, (b, _) in zip(again, splits))
+    first_rows = [train for train, _ in TrainingSizeSplit([5], 1, 40, 30, draw=False).split(np.zeros((70, 1)))]
+    np.testing.assert_array_equal(first_rows[0], np.arange(5))
+    with pytest.raises(HarnessError, match="expects 3 blocks of 40 rows plus 30 test rows"):
+        list(split.split(np.zeros((100, 2))))
+    with pytest.raises(HarnessError, match="sizes must be between 1 and block"):
+        TrainingSizeSplit([50], 1, 40, 10)
+
+
+def test_fixed_split_repeats_one_split():
+    from harness.folds import FixedSplit
+
+    splits = list(FixedSplit(8, 3).split(np.zeros((10, 1))))
+    assert len(splits) == 3
+    for train, test in splits:
+        np.testing.assert_array_equal(train, np.arange(8))
+        np.testing.assert_array_equal(test, [8, 9])
+    with pytest.raises(HarnessError, match="leave none to score"):
+        list(FixedSplit(10, 1).split(np.zeros((10, 1))))
