@@ -18,6 +18,7 @@ def _parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run experiments by name or by path to a .py file")
     run.add_argument("experiments", nargs="*", metavar="NAME|PATH", help="experiment names or files defining Experiment subclasses")
     run.add_argument("--suite", choices=["default"], help="run the default suite (what `make benchmark` runs)")
+    run.add_argument("--full", action="store_true", help="the full version of long experiments (their full_settings); the reduced one otherwise")
     run.add_argument("--quick", action="store_true", help="every variant, but 3 folds and a few epochs: a smoke test")
     run.add_argument("--folds", type=int, metavar="K", help="number of folds (splits) instead of the experiment's")
     run.add_argument("--epochs", type=int, metavar="N", help="maximum epochs instead of the experiment's")
@@ -55,7 +56,7 @@ def _run(args: argparse.Namespace) -> int:
         raise HarnessError("name at least one experiment (or a .py file), or pass --suite default")
     classes = (default_suite() if args.suite else []) + resolve(args.experiments)
     experiments = [
-        cls().configured(quick=args.quick, folds=args.folds, epochs=args.epochs, seed=args.seed)
+        cls().configured(quick=args.quick, folds=args.folds, epochs=args.epochs, seed=args.seed, full=args.full)
         for cls in dict.fromkeys(classes)
     ]
     from .runner import run_experiments

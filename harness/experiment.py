@@ -98,6 +98,15 @@ class Variant:
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+def _plain(value: Any) -> Any:
+    """JSON-able form of a setting (tuples to lists, other objects to their repr)."""
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    return repr(value)
+
+
 def _is_real(value: Any) -> bool:
     return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
 
@@ -190,6 +199,14 @@ class Experiment:
     paired_seeds: bool = True
     #: the number of epochs `--quick` trains
     quick_epochs: int = 5
+    #: record the scored split's loss after every epoch (stored as `val_loss`) for learning
+    #: curves on the test data; it never stops training, so it needs `patience = None`
+    test_curve: bool = False
+    #: attribute overrides that make the full version of a long experiment (`--full`); the
+    #: class attributes themselves are the reduced version `make benchmark` runs
+    full_settings: ClassVar[Mapping[str, Any]] = {}
+    #: True when `full_settings` were applied
+    full: bool = False
 
     # ------------------------------------------------------------------ hooks
     def load_data(self, data_dir: Path) -> Dataset:
@@ -268,6 +285,14 @@ class Experiment:
         the run (`harness.load_results` columns, plus `weights`). None by default."""
         return []
 
+    def baselines(self) -> dict[str, Any]:
+        """Non-network models scored beside the variants: name -> unfitted scikit-learn
+        estimator. Each is cloned per fold, fitted on the fold's whole preprocessed training
+        rows (in training units: the standardized target for regression; no early stopping)
+        and scored on the same folds as the networks (a `random_state` left at None gets the
+        fold's seed). Names must differ from variant names. None by default."""
+        return {}
+
     # ------------------------------------------------------------------ derived
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -289,9 +314,17 @@ class Experiment:
         folds: int | None = None,
         epochs: int | None = None,
         seed: int | None = None,
+        full: bool = False,
     ) -> "Experiment":
-        """A copy with command-line overrides applied (`--quick`, `--folds`, `--epochs`, `--seed`)."""
+        """A copy with command-line overrides applied (`--full`, `--quick`, `--folds`, `--epochs`,
+        `--seed`); `--full` applies `full_settings` first, so the others still override it."""
         exp = copy.copy(self)
+        if full and self.full_settings:
+            for attr, value in self.full_settings.items():
+                if not hasattr(exp, attr):
+                    raise HarnessError(f"{self.name}: full_settings names unknown attribute {attr!r}")
+                setattr(exp, attr, value)
+            exp.full = True
         if quick:
             exp.folds, exp.epochs = 3, min(self.epochs, self.quick_epochs)
             exp._quick = True
@@ -345,6 +378,11 @@ class Experiment:
             )
         if self.epochs < 1 or self.batch_size < 1:
             raise HarnessError(f"{self.name}: epochs and batch_size must be >= 1")
+        if self.test_curve and self.patience is not None:
+            raise HarnessError(
+                f"{self.name}: test_curve records the test loss for plots and needs patience=None; "
+                "to stop on the scored split use protocol='heaton'"
+            )
 
     def settings(self) -> dict[str, Any]:
         """The training settings, as recorded with every run."""
@@ -365,6 +403,9 @@ class Experiment:
             "hidden_units": list(self.hidden_units),
             "activation": self.activation,
             "quick": getattr(self, "_quick", False),
+            "test_curve": self.test_curve,
+            "version": ("full" if self.full else "reduced") if self.full_settings else None,
+            "full_settings": {k: _plain(v) for k, v in self.full_settings.items()},
         }
 
     @property
@@ -373,7 +414,11 @@ class Experiment:
 
     def protocol_description(self) -> str:
         if self.patience is None:
-            return f"no early stopping: every member trains {self.epochs} epochs on its whole training fold"
+            text = f"no early stopping: every member trains {self.epochs} epochs on its whole training fold"
+            if self.test_curve:
+                text += ("; the scored split's loss is recorded after every epoch for the learning "
+                         "curves only (it never stops or steers training)")
+            return text
         stop = (
             f"early stopping (patience {self.patience}, min_delta {self.min_delta}, best weights restored)"
         )

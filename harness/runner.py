@@ -1,10 +1,14 @@
 """The run: prepare every experiment (data, checks, folds), train its jobs, store, report.
 
 All inputs are checked before anything trains, so bad input stops the run with nothing lost;
-a fold that fails while training is recorded as failed and the run goes on.
+a fold that fails while training is recorded as failed and the run goes on. An experiment's
+scikit-learn baselines (`Experiment.baselines`) are fitted and scored here, on the same
+preprocessed folds as the networks, and stored as rows of their own (engine "sklearn").
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import platform
 import sys
 import time
@@ -18,10 +22,11 @@ from tqdm.auto import tqdm
 from . import report
 from .data import default_data_dir
 from .engines import get_engine
-from .engines.base import FoldRecord
-from .errors import DataUnavailable
+from .engines.base import Emit, FoldRecord
+from .errors import DataUnavailable, HarnessError
 from .experiment import Dataset, Experiment
-from .folds import FoldData, Job, check_dataset, make_jobs, make_splits, prepare_fold
+from .folds import FoldData, Job, check_dataset, derive_seed, make_jobs, make_splits, prepare_fold
+from .scoring import FoldFailed, score_outputs, scored_rows
 from .stats import pstdev
 from .store import DEFAULT_DB, Store
 
@@ -36,6 +41,8 @@ class Prepared:
     folds: list[FoldData]
     jobs: list[Job] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    #: name -> unfitted scikit-learn estimator, checked (`check_baselines`)
+    baselines: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -90,22 +97,150 @@ class Progress:
         self.bar.close()
 
 
-def _n_jobs(exp: Experiment) -> int:
-    try:
-        return len(exp.variants) * exp.make_splitter().get_n_splits()
-    except Exception:
-        return 0
+def _n_jobs(item: Prepared) -> int:
+    """Fits the progress bar counts for one experiment: networks and baselines."""
+    return len(item.jobs) + len(item.baselines) * len(item.folds)
 
 
 def prepare(exp: Experiment, data_dir: Path) -> Prepared:
     """Load, check and split one experiment; raises HarnessError on bad input."""
     exp.check()
+    baselines = check_baselines(exp)
     data = exp.load_data(Path(data_dir))
     splitter = exp.make_splitter()
     check_dataset(exp, data, splitter)
     splits = make_splits(exp, data, splitter)
     folds = [prepare_fold(exp, data, i, train, test) for i, (train, test) in enumerate(splits)]
-    return Prepared(exp, data, splitter, folds, make_jobs(exp, len(folds)))
+    return Prepared(exp, data, splitter, folds, make_jobs(exp, len(folds)), baselines=baselines)
+
+
+# ---------------------------------------------------------------- scikit-learn baselines
+BASELINE_ENGINE = "sklearn"
+
+
+def check_baselines(exp: Experiment) -> dict[str, Any]:
+    """`exp.baselines()`, checked before anything trains: names are non-empty strings that no
+    variant uses, values are scikit-learn estimators (fit, predict, clonable) of the task's kind."""
+    from sklearn.base import clone, is_classifier, is_regressor
+
+    try:
+        baselines = dict(exp.baselines() or {})
+    except HarnessError:
+        raise
+    except Exception as exc:  # the user's code: report it in one line
+        raise HarnessError(f"{exp.name}: baselines() failed: {type(exc).__name__}: {exc}") from None
+    variants = {v.name for v in exp.variants}
+    for name, estimator in baselines.items():
+        if not isinstance(name, str) or not name.strip():
+            raise HarnessError(f"{exp.name}: baseline names must be non-empty strings, got {name!r}")
+        if name in variants:
+            raise HarnessError(f"{exp.name}: baseline {name!r} has the name of a variant; give it another name")
+        if not (callable(getattr(estimator, "fit", None)) and callable(getattr(estimator, "predict", None))):
+            raise HarnessError(f"{exp.name}: baseline {name!r} is not a scikit-learn estimator (no fit/predict): {estimator!r}")
+        try:
+            clone(estimator)
+        except Exception as exc:  # noqa: BLE001 - any reason clone refuses it
+            raise HarnessError(f"{exp.name}: baseline {name!r} cannot be cloned: {exc}") from None
+        wrong = is_classifier(estimator) if exp.task == "regression" else is_regressor(estimator)
+        if wrong:
+            kind = "classifier" if exp.task == "regression" else "regressor"
+            raise HarnessError(f"{exp.name}: baseline {name!r} is a {kind} but the task is {exp.task}")
+    return baselines
+
+
+def baseline_config(name: str, estimator: Any) -> dict[str, Any]:
+    """What the store keeps as a baseline's configuration (JSON-able)."""
+    cls = type(estimator)
+    return {"name": name, "kind": "baseline", "estimator": repr(estimator),
+            "class": f"{cls.__module__}.{cls.__qualname__}"}
+
+
+def baseline_training_rows(exp: Experiment, fd: FoldData) -> tuple[np.ndarray, np.ndarray]:
+    """A baseline's training rows: the fold's fit rows plus the validation rows carved out of
+    the training fold, if any (baselines do not stop early, so they get the whole training
+    fold); in training units. Validation rows that are scored rows (protocol 'heaton') are
+    left out."""
+    x, y = [fd.x_fit], [fd.y_fit]
+    carved = fd.x_val is not None and fd.val_index is not None
+    if carved and not np.isin(fd.val_index, fd.test_index).any():
+        x.append(fd.x_val)
+        y.append(fd.y_val)
+    target = np.concatenate(y)
+    return np.concatenate(x).astype("float64"), target.astype("float64" if exp.task == "regression" else "int64")
+
+
+def baseline_outputs(exp: Experiment, estimator: Any, x: np.ndarray, n_outputs: int) -> tuple[np.ndarray, bool]:
+    """A fitted estimator's outputs in the networks' form: the prediction in training units
+    (regression) or one probability column per class. Returns (outputs, has_probabilities): a
+    classifier without `predict_proba` gives one-hot predictions."""
+    if exp.task == "regression":
+        return np.asarray(estimator.predict(x), dtype="float64").reshape(-1), True
+    classes = np.asarray(estimator.classes_).astype(int)
+    outputs = np.zeros((len(x), n_outputs))
+    if hasattr(estimator, "predict_proba"):
+        outputs[:, classes] = estimator.predict_proba(x)
+        return outputs, True
+    outputs[np.arange(len(x)), np.asarray(estimator.predict(x)).astype(int)] = 1.0
+    return outputs, False
+
+
+def fit_baseline(exp: Experiment, dataset: str, name: str, estimator: Any, fd: FoldData) -> FoldRecord:
+    """Clone, fit and score one baseline on one fold, as a FoldRecord (failed, with the reason,
+    when the estimator raises). Scored exactly as the networks are (`score_outputs`): on the
+    test rows and, for the training score, the fit rows, in the target's own units. A
+    `random_state` left at None gets the fold's seed, so runs repeat."""
+    from sklearn.base import clone
+
+    seed = derive_seed(exp.seed, fd.fold) if exp.paired_seeds else derive_seed(exp.seed, fd.fold, name)
+    config = baseline_config(name, estimator)
+    metrics: dict[str, float] = {}
+    failure = None
+    start = time.perf_counter()
+    try:
+        model = clone(estimator)
+        if "random_state" in model.get_params(deep=False) and model.get_params(deep=False)["random_state"] is None:
+            model.set_params(random_state=seed)
+        x, y = baseline_training_rows(exp, fd)
+        model.fit(x, y)
+        outputs, has_probabilities = baseline_outputs(exp, model, scored_rows(fd).astype("float64"), fd.n_outputs)
+        if not has_probabilities and exp.score_name == "log_loss":
+            raise FoldFailed(f"{type(model).__name__} has no predict_proba; the log loss needs probabilities")
+        metrics = score_outputs(exp, fd, outputs)
+        if not has_probabilities:  # one-hot predictions have no meaningful log loss
+            metrics = {k: v for k, v in metrics.items() if not k.endswith("log_loss")}
+        metrics["train_rows"] = len(x)
+    except FoldFailed as exc:
+        failure = str(exc)
+    except Exception as exc:  # noqa: BLE001 - a baseline that fails is recorded and the run goes on
+        failure = f"{type(exc).__name__}: {exc}"
+    return FoldRecord(
+        experiment=exp.name,
+        dataset=dataset,
+        variant=name,
+        config=config,
+        config_hash=hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:16],
+        fold=fd.fold,
+        seed=seed,
+        status="failed" if failure else "ok",
+        reason=failure,
+        score=None if failure else metrics.get(f"test_{exp.score_name}"),
+        train_score=None if failure else metrics.get(f"train_{exp.score_name}"),
+        metrics={} if failure else metrics,
+        epochs=0,
+        best_epoch=0,
+        seconds=time.perf_counter() - start,
+        loss=[],
+        val_loss=[],
+        engine=BASELINE_ENGINE,
+        weights=None,
+    )
+
+
+def run_baselines(item: Prepared, emit: Emit) -> None:
+    """Every (baseline, fold), baseline-major like the variants, each emitted as it finishes."""
+    for name, estimator in item.baselines.items():
+        for fd in item.folds:
+            emit(fit_baseline(item.exp, item.data.name, name, estimator, fd))
 
 
 def versions() -> dict[str, str]:
@@ -154,6 +289,7 @@ def run_settings(prepared: Prepared, engine_notes: Sequence[str] = ()) -> dict[s
         "greater_is_better": exp.greater_is_better,
         "variant_order": [v.name for v in exp.variants],
         "variant_configs": [v.config() for v in exp.variants],
+        "baselines": [baseline_config(name, est) for name, est in prepared.baselines.items()],
         "model_summaries": summaries,
         "versions": versions(),
         "engine_notes": list(engine_notes),
@@ -185,7 +321,7 @@ def run_experiments(
     for item in prepared:  # an engine that cannot train an experiment says so before anything trains
         item.notes = trainer.plan(item.exp, item.folds, item.jobs)
     show_bar = progress if progress is not None else stream.isatty() or sys.stderr.isatty()
-    bar = Progress(sum(_n_jobs(p.exp) for p in prepared), stream, show_bar)
+    bar = Progress(sum(_n_jobs(p) for p in prepared), stream, show_bar)
     store = Store(db)
     try:
         for item in prepared:
@@ -217,6 +353,7 @@ def _train(item: Prepared, trainer: Any, store: Store, bar: Progress, reports_di
 
     try:
         trainer.run(exp, item.data.name, item.folds, item.jobs, emit)
+        run_baselines(item, emit)
     except BaseException:
         store.finish_run(run_id, "interrupted")
         raise

@@ -1,4 +1,5 @@
-"""Scores of a trained Keras model on one fold: the experiment's score plus the task's metrics."""
+"""Scores of a trained model on one fold (a Keras network, or a scikit-learn baseline's outputs):
+the experiment's score plus the task's metrics."""
 from __future__ import annotations
 
 from typing import Any
@@ -48,10 +49,22 @@ def task_metrics(exp: Experiment, fd: FoldData, outputs: np.ndarray, y_raw: np.n
     }
 
 
-def evaluate(exp: Experiment, model: Any, fd: FoldData) -> dict[str, float]:
-    """`test_<metric>` and `train_<metric>` for every metric of the task."""
-    outputs = predict(model, np.concatenate([fd.x_test, fd.x_fit]))  # one call: each costs ~10 ms
+def scored_rows(fd: FoldData) -> np.ndarray:
+    """The rows every model of a fold is scored on, in one array: the test rows, then the fit
+    rows (the training score). `score_outputs` takes the outputs for these rows."""
+    return np.concatenate([fd.x_test, fd.x_fit])
+
+
+def score_outputs(exp: Experiment, fd: FoldData, outputs: np.ndarray) -> dict[str, float]:
+    """`test_<metric>` and `train_<metric>` for every metric of the task, from a model's outputs
+    for `scored_rows(fd)`: a Keras network's (`evaluate`) or a scikit-learn baseline's (the
+    runner), in training units (probabilities, or the standardized regression target)."""
     n_test = len(fd.x_test)
     test = task_metrics(exp, fd, outputs[:n_test], fd.y_test_raw)
     train = task_metrics(exp, fd, outputs[n_test:], fd.y_fit_raw)
     return {**{f"test_{k}": v for k, v in test.items()}, **{f"train_{k}": v for k, v in train.items()}}
+
+
+def evaluate(exp: Experiment, model: Any, fd: FoldData) -> dict[str, float]:
+    """`test_<metric>` and `train_<metric>` for every metric of the task."""
+    return score_outputs(exp, fd, predict(model, scored_rows(fd)))  # one call: each costs ~10 ms

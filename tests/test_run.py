@@ -123,3 +123,60 @@ def test_report_lists_every_variant_and_escapes_names(workdir):
         row = summary_csv.set_index("variant").loc[variant]
         assert row["mean"] == pytest.approx(group["score"].mean())
         assert row["stdev"] == pytest.approx(group["score"].std(ddof=0))
+
+
+class TestCurve(TinyRegression):
+    name = "test-curve"
+    epochs = 4
+    patience = None
+    test_curve = True
+    standardize_target = False
+    variants = (Variant("none"),)
+
+
+@pytest.mark.parametrize("engine", ["keras", "stacked"])
+def test_test_curve_records_the_scored_splits_loss_every_epoch(workdir, engine):
+    """val_loss after the last epoch is the final model's MSE on the scored split: score² when the
+    target is not standardized; every member trains every epoch (nothing stops it)."""
+    run_quietly([TestCurve()], workdir, engine=engine)
+    folds = load_results(workdir.db)
+    assert (folds["status"] == "ok").all() and (folds["epochs"] == TestCurve.epochs).all()
+    for _, fold in folds.iterrows():
+        assert len(fold["val_loss"]) == TestCurve.epochs
+        np.testing.assert_allclose(fold["val_loss"][-1], fold["score"] ** 2, rtol=1e-4)
+    page = (workdir.reports / "test-curve" / "index.html").read_text()
+    assert "recorded for the learning curves only" in page.replace("\n", " ") or "learning curves only" in page
+
+
+def test_test_curve_with_early_stopping_is_refused():
+    from harness.errors import HarnessError
+
+    class Stopping(TestCurve):
+        patience = 3
+
+    with pytest.raises(HarnessError, match="test_curve .* needs patience=None"):
+        Stopping().check()
+
+
+class LongOne(TinyClassification):
+    name = "long-one"
+    full_settings = {"epochs": 6, "hidden_units": (16,)}
+
+
+def test_full_applies_full_settings_and_the_report_says_which_version(workdir):
+    from harness.errors import HarnessError
+
+    reduced, full = LongOne().configured(), LongOne().configured(full=True)
+    assert (reduced.epochs, reduced.full, reduced.settings()["version"]) == (3, False, "reduced")
+    assert (full.epochs, full.hidden_units, full.full, full.settings()["version"]) == (6, (16,), True, "full")
+    assert LongOne().configured(full=True, epochs=2).epochs == 2  # explicit overrides win over --full
+    assert TinyClassification().configured(full=True).settings()["version"] is None
+
+    class Broken(LongOne):
+        full_settings = {"epoch": 6}
+
+    with pytest.raises(HarnessError, match="unknown attribute 'epoch'"):
+        Broken().configured(full=True)
+    run_quietly([reduced], workdir, engine="stacked")
+    page = (workdir.reports / "long-one" / "index.html").read_text()
+    assert "Reduced version" in page and "--full" in page and "epochs = 6" in page

@@ -114,7 +114,7 @@ def finish(
     weights = None
     if failure is None:
         try:
-            metrics = evaluate(exp, trained.model, fd)
+            metrics = {**evaluate(exp, trained.model, fd), "train_rows": len(fd.fit_index)}
             weights = encode_weights(trained.model)
         except FoldFailed as exc:
             failure = str(exc)

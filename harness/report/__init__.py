@@ -65,10 +65,14 @@ def experiment_context(store: Store, experiment: str, run_id: str) -> dict[str, 
     settings = run["settings"]
     folds = store.folds(run_id=run_id, with_weights=True)
     greater = bool(settings["greater_is_better"])
+    sklearn_names = sklearn_baselines(settings, folds)
     order = list(settings.get("variant_order") or dict.fromkeys(folds["variant"]))
+    order += [name for name in sklearn_names if name not in order]
     order += [name for name in dict.fromkeys(folds["variant"]) if name not in order]
     summary = stats.variant_summary(folds, greater, order)
-    baseline = stats.baseline_variant(order)
+    summary["kind"] = ["scikit-learn" if name in sklearn_names else "network" for name in summary["variant"]]
+    # the networks are compared with the unregularized variant; baselines are compared with it too
+    baseline = stats.baseline_variant([name for name in order if name not in sklearn_names] or order)
     paired = stats.paired_comparison(folds, baseline, greater, settings.get("test_train_ratio", 0.25))
     summary = summary.merge(paired, on="variant", how="left")
     best = summary.iloc[0]["variant"] if summary["mean"].notna().any() else None
@@ -104,13 +108,24 @@ def experiment_context(store: Store, experiment: str, run_id: str) -> dict[str, 
         "n_folds": int(folds["fold"].nunique()) if len(folds) else 0,
         "total_seconds": float(folds["seconds"].sum()),
         "figure_scores": figures.score_distribution(folds, ranked, settings["score"]),
-        "figure_curves": figures.loss_curves(folds, ranked),
+        "figure_curves": figures.loss_curves(
+            folds, ranked, "test (recorded only)" if settings.get("test_curve") else "validation"),
         "figure_weights": figures.weight_bars(weights),
-        "curve_panels_capped": len(ranked) > figures.MAX_CURVE_PANELS,
+        "curve_panels_capped": len([n for n in ranked if n not in sklearn_names]) > figures.MAX_CURVE_PANELS,
         "max_curve_panels": figures.MAX_CURVE_PANELS,
         "folds": folds,
         "summary_frame": summary,
+        "sklearn_names": sklearn_names,
     }
+
+
+def sklearn_baselines(settings: dict[str, Any], folds: pd.DataFrame) -> list[str]:
+    """Names of the run's scikit-learn baselines (`Experiment.baselines`): rows with no network,
+    no epochs and no weights, listed after the variants."""
+    names = [entry["name"] for entry in settings.get("baselines", [])]
+    if "engine" in folds:
+        names += [n for n in dict.fromkeys(folds.loc[folds["engine"] == "sklearn", "variant"]) if n not in names]
+    return names
 
 
 def _find_experiment(name: str) -> Any:
@@ -178,7 +193,7 @@ def write_index(store: Store, reports_dir: Path) -> Path:
         folds = store.folds(run_id=run_id)
         greater = bool(settings["greater_is_better"])
         summary = stats.variant_summary(folds, greater)
-        baseline = stats.baseline_variant(list(dict.fromkeys(folds["variant"])))
+        baseline = stats.baseline_variant(settings.get("variant_order") or list(dict.fromkeys(folds["variant"])))
         base_row = summary[summary["variant"] == baseline]
         entries.append(
             {

@@ -49,10 +49,11 @@ def _mean_curve(curves: Sequence[Sequence[float | None]]) -> np.ndarray:
         return np.nanmean(table, axis=0) if longest else np.zeros(0)
 
 
-def loss_curves(folds: pd.DataFrame, order: Sequence[str]) -> str | None:
+def loss_curves(folds: pd.DataFrame, order: Sequence[str], val_label: str = "validation") -> str | None:
     """Mean training and validation loss per epoch, one panel per variant."""
     ok = folds[folds["status"] == "ok"]
-    names = [name for name in order if name in set(ok["variant"])][:MAX_CURVE_PANELS]
+    trained = set(ok.loc[ok["loss"].map(bool), "variant"])  # baselines have no epochs, no curves
+    names = [name for name in order if name in trained][:MAX_CURVE_PANELS]
     if not names:
         return None
     cols = min(3, len(names))
@@ -60,7 +61,7 @@ def loss_curves(folds: pd.DataFrame, order: Sequence[str]) -> str | None:
     fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 2.8 * rows), sharey=True, squeeze=False)
     for ax, name in zip(axes.ravel(), names):
         group = ok[ok["variant"] == name]
-        for column, color, style, label in (("loss", "#1f77b4", "--", "training"), ("val_loss", "#d62728", "-", "validation")):
+        for column, color, style, label in (("loss", "#1f77b4", "--", "training"), ("val_loss", "#d62728", "-", val_label)):
             curves = [c for c in group[column] if c]
             for curve in curves:
                 ax.plot(np.arange(1, len(curve) + 1), curve, color=color, linestyle=style, linewidth=0.6, alpha=0.25)
