@@ -92,3 +92,132 @@ def test_brownlee_grid_table_matches_a_direct_computation():
         row = table[(table["penalty"] == penalty) & (table["strength"] == strength)].iloc[0]
         assert row["count"] == len(picked)
         np.testing.assert_allclose([row["mean"], row["std"]], [np.mean(picked), np.std(picked, ddof=1)])
+
+
+# ---------------------------------------------------------------- Sjöo: λ* against N
+def test_sjoo_clouds_have_the_thesis_geometry():
+    from experiments import sjoo
+
+    x, y = sjoo.gaussian_clouds(40_000, np.random.default_rng(0))
+    assert x.shape == (40_000, 10) and y.mean() == 0.5
+    centres = np.array([x[y == k].mean(axis=0) for k in (0, 1)])
+    assert abs(np.linalg.norm(centres[1] - centres[0]) - 13.86) < 0.3
+    spread = np.concatenate([x[y == k] - centres[k] for k in (0, 1)]).std(axis=0)
+    np.testing.assert_allclose(spread, 8.0, rtol=0.03)
+
+
+def test_sjoo_grid_is_the_thesis_fourteen_strengths():
+    from experiments import sjoo
+
+    assert len(sjoo.LAMBDAS) == 14 and min(sjoo.LAMBDAS) == 1e-5 and np.isclose(max(sjoo.LAMBDAS), 0.02)
+    assert np.allclose(sjoo.LAMBDAS[:4], [1e-5, 2e-5, 4e-5, 8e-5])
+    assert len(sjoo.FULL_SIZES) == 10 and sjoo.FULL_SIZES[0] == 108 and sjoo.FULL_SIZES[-1] == 3300
+
+
+def _fake_folds(points):
+    """A folds frame as load_results gives it, from (fold, N, penalty, λ, validation loss)."""
+    return pd.DataFrame([{"status": "ok", "fold": fold, "score": loss, "metrics": {"train_rows": n},
+                          "config": {"settings": {"penalty": penalty, "init_scale": 1.0, "lam": lam}}}
+                         for fold, n, penalty, lam, loss in points])
+
+
+def test_sjoo_best_lambda_per_grid_and_slope_against_numpy():
+    """λ* is each split's argmin within each grid; the slope is NumPy's least-squares fit of
+    log10 λ* on log10 N, and a 1/N law gives b = -1 inside its confidence interval."""
+    from experiments import sjoo
+
+    rng = np.random.default_rng(1)
+    points, truth_star = [], {}
+    for fold, n in enumerate([100, 100, 300, 300, 1000, 1000, 3000, 3000]):
+        star = sjoo.LAMBDAS[int(np.argmin(np.abs(np.log(np.array(sjoo.LAMBDAS) / (2.0 / n)))))]
+        truth_star[fold] = star
+        for lam in sjoo.LAMBDAS + sjoo.EXTENSION:
+            loss = 0.4 + (np.log(lam / star)) ** 2 + rng.uniform(0, 1e-3)
+            points.append((fold, n, "L2", lam, loss))
+    points.append((0, 100, "L2", 0.8, 0.1))  # split 0's best on the extended grid only
+    points = [p for p in points if not (p[0] == 0 and p[3] == 0.8 and p[4] != 0.1)]
+    best = sjoo.best_lambdas(_fake_folds(points))
+    thesis = best[best["grid"].str.startswith("thesis")]
+    extended = best[best["grid"].str.startswith("extended")]
+    assert dict(zip(thesis["fold"], thesis["lambda_star"])) == truth_star
+    assert extended.set_index("fold").loc[0, "lambda_star"] == 0.8
+    table = sjoo.slope_table(best)
+    row = table[table["grid"].str.startswith("thesis")].iloc[0]
+    b, a = np.polyfit(np.log10(thesis["N"]), np.log10(thesis["lambda_star"]), 1)
+    assert np.isclose(row["slope"], b) and np.isclose(row["intercept"], a)
+    assert row["ci_low"] <= -1 <= row["ci_high"] and row["thesis_slope"] == -0.79
+    assert table[table["grid"].str.startswith("extended")].iloc[0]["at_grid_edge"] == 1
+
+
+def test_sjoo_initial_weights_follow_the_variance_scale():
+    """Weights drawn as both engines draw them have variance scale/fan_in."""
+    from harness.engines.keras_fit import initial_weights
+
+    from experiments import sjoo
+
+    exp = sjoo.SjooLambdaVsN()
+    for scale in (0.1, 10.0):
+        variant = sjoo.sjoo_variants(["L2"], [scale], [1e-3])[0]
+        kernel = initial_weights(exp.build_model(variant, 400, 2), seed=3)[0]
+        assert kernel.shape == (400, 15)
+        np.testing.assert_allclose(kernel.var(), scale / 400, rtol=0.1)
+
+
+class TinySjoo:
+    @staticmethod
+    def make():
+        from experiments import sjoo
+
+        class Tiny(sjoo.SjooLambdaVsN):
+            name = "tiny-sjoo"
+            sizes = (16, 48)
+            repeats = 2
+            n_validation = 300
+            epochs = 3
+            penalties = ("L2",)
+
+        return Tiny()
+
+
+def test_sjoo_run_writes_the_slope_table(workdir):
+    exp = TinySjoo.make()
+    run_quietly([exp], workdir)
+    folds = load_results(workdir.db)
+    assert len(folds) == len(exp.variants) * 4 and (folds["status"] == "ok").all()
+    assert sorted(folds.groupby("fold")["metrics"].first().map(lambda m: m["train_rows"])) == [16, 16, 48, 48]
+    slopes = pd.read_csv(workdir.reports / exp.name / "slopes.csv")
+    assert "slope" in slopes.columns and len(slopes) == 2 and slopes["points"].tolist() == [4, 4]
+
+
+# ---------------------------------------------------------------- the 1-D toy
+def test_toy_curves_come_from_the_stored_weights(workdir):
+    """The report draws curves from stored weights in NumPy: they must equal the Keras model
+    with those weights; the ensemble's MSE is never above its members' mean."""
+    from experiments import toy1d
+
+    class Tiny(toy1d.Toy1D):
+        name = "tiny-toy"
+        epochs = 30
+        repeats = 3
+        n_test = 200
+        variants = (Variant("none"), Variant("L2 0.001", l2=1e-3), Variant("L1 0.001", l1=1e-3))
+
+    exp = Tiny()
+    run_quietly([exp], workdir)
+    folds = load_results(workdir.db, with_weights=True)
+    assert (folds["status"] == "ok").all() and len(folds) == 9
+    x = np.linspace(-1, 1, 17)
+    for _, fold in folds.iterrows():
+        model = exp.build_model(Variant("none"), 1, 1)
+        model.set_weights(list(decode_weights(fold["weights"]).values()))
+        np.testing.assert_allclose(toy1d.forward(fold["weights"], x), np.asarray(model(x.reshape(-1, 1))).ravel(), atol=1e-5)
+        kernels = [w for name, w in decode_weights(fold["weights"]).items() if name.endswith("kernel")]
+        assert toy1d.kernel_count_above(fold["weights"]) == sum(int((np.abs(k) > toy1d.THRESHOLD).sum()) for k in kernels)
+    folder = workdir.reports / exp.name
+    ensemble = pd.read_csv(folder / "ensemble.csv")
+    assert (ensemble["ensemble test MSE"] <= ensemble["mean member test MSE"] + 1e-12).all()
+    stopping = pd.read_csv(folder / "early_stopping.csv")
+    none = folds[folds["variant"] == "none"].sort_values("fold")
+    np.testing.assert_allclose(stopping["test MSE at best epoch"], [min(c) for c in none["val_loss"]], rtol=1e-6)
+    np.testing.assert_allclose(stopping["test MSE at last epoch"], none["score"] ** 2, rtol=1e-4)
+    assert set(pd.read_csv(folder / "penalty_strength.csv")["penalty"]) == {"none", "L1", "L2"}
