@@ -1,6 +1,5 @@
 """The protocol: preprocessing fitted on training rows only, disjoint splits, seeds."""
 import numpy as np
-import pandas as pd
 import pytest
 from sklearn.base import BaseEstimator, TransformerMixin
 

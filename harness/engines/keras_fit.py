@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import keras
 import numpy as np
@@ -11,6 +11,9 @@ import numpy as np
 from ..experiment import Experiment, Variant
 from ..folds import FoldData, Job, derive_seed
 from .base import Emit, TrainedMember, finish, first_nan_epoch
+
+if TYPE_CHECKING:  # pragma: no cover
+    import tensorflow as tf
 
 
 def loss_for(exp: Experiment, n_model_outputs: int) -> keras.losses.Loss:
