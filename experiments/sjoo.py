@@ -15,8 +15,10 @@ and a sigmoid output (the thesis names neither activation nor batch size), plain
 learning rate 0.1 in mini-batches of 128 (the thesis gives no batch size; in a trial with L2,
 N = 108, 330, 1000, 3300 and 2-3 seeds, batches of 32, 128 and full-batch training gave mean λ*
 within one grid step of each other), inputs standardized on each training set, weights drawn
-from N(0, scale/fan_in), biases zero. Each (N, seed) trains on N rows drawn from its own
-block of generated data and is scored on one shared validation set of 10 000 rows.
+from N(0, scale/fan_in), biases zero. Each (N, seed) trains on its own freshly generated N rows and is
+scored on one shared validation set of 10 000 rows. λ* is also taken on the grid continued to
+0.8, since at small N it sits on the thesis' upper end. The slope is fitted to log λ* of every
+(N, seed), and the figure shows geometric means; the thesis plots arithmetic means.
 """
 from __future__ import annotations
 
@@ -62,17 +64,23 @@ def sjoo_variants(penalties, init_scales, lambdas=LAMBDAS + EXTENSION) -> list[V
 GRIDS = {"thesis (1e-5 … 0.02)": LAMBDAS, "extended (1e-5 … 0.8)": LAMBDAS + EXTENSION}
 
 
+def annotated(folds: pd.DataFrame) -> pd.DataFrame:
+    """The ok folds with each one's penalty, init scale, λ and training-set size N as columns."""
+    ok = folds[folds["status"] == "ok"].copy()
+    ok["penalty"] = [c["settings"]["penalty"] for c in ok["config"]]
+    ok["init_scale"] = [c["settings"]["init_scale"] for c in ok["config"]]
+    ok["lam"] = [c["settings"]["lam"] for c in ok["config"]]
+    ok["N"] = [int(m["train_rows"]) for m in ok["metrics"]]
+    return ok
+
+
 def best_lambdas(folds: pd.DataFrame) -> pd.DataFrame:
     """One row per (grid, penalty, init scale, split): N, the λ of the grid with the lowest
     validation loss and that loss. A strength that failed on a split is left out there."""
     columns = ["grid", "penalty", "init_scale", "fold", "N", "lambda_star", "val_loss", "grid_min", "grid_max"]
-    ok = folds[folds["status"] == "ok"].copy()
+    ok = annotated(folds)
     if ok.empty:
         return pd.DataFrame(columns=columns)
-    ok["penalty"] = ok["config"].map(lambda c: c["settings"]["penalty"])
-    ok["init_scale"] = ok["config"].map(lambda c: c["settings"]["init_scale"])
-    ok["lam"] = ok["config"].map(lambda c: c["settings"]["lam"])
-    ok["N"] = ok["metrics"].map(lambda m: int(m["train_rows"]))
     parts = []
     for grid, lambdas in GRIDS.items():
         rows = ok[ok["lam"].map(lambda lam: any(math.isclose(lam, g) for g in lambdas))]
@@ -144,19 +152,21 @@ class SjooLambdaVsN(Experiment):
         return tuple(sjoo_variants(self.penalties, self.init_scales))
 
     def load_data(self, data_dir):
-        rng = np.random.default_rng(self.data_seed)
-        block = max(self.sizes)
-        x, y = gaussian_clouds(self.repeats * block + self.n_validation, rng)
-        return Dataset(f"Gaussian clouds 10-D ({self.repeats} blocks of {block} + {self.n_validation} validation rows)",
+        """One fresh block of clouds per (N, seed) split, from its own seed, then the validation set."""
+        split = self.splitter()
+        parts = [gaussian_clouds(n, np.random.default_rng([self.data_seed, n, r])) for n, r in split.blocks()]
+        parts.append(gaussian_clouds(self.n_validation, np.random.default_rng([self.data_seed, 0, 10**6])))
+        x = np.vstack([part[0] for part in parts])
+        y = np.concatenate([part[1] for part in parts])
+        return Dataset(f"Gaussian clouds 10-D ({split.get_n_splits()} training sets, {self.n_validation} validation rows)",
                        pd.DataFrame(x, columns=[f"x{i}" for i in range(DIMENSIONS)]), pd.Series(y, name="cloud"),
                        "classification")
 
     def splitter(self):
-        return TrainingSizeSplit(self.sizes, self.repeats, max(self.sizes), self.n_validation,
-                                 random_state=self.seed)
+        return TrainingSizeSplit(self.sizes, self.repeats, self.n_validation)
 
     def build_model(self, variant, n_inputs, n_outputs):
-        """15 tanh units, one sigmoid output; the penalty on both kernels; N(0, scale/fan_in) weights."""
+        """`hidden_units` (15) tanh units, one sigmoid output; the penalty on every kernel; N(0, scale/fan_in) weights."""
         import keras
 
         lam = variant.settings["lam"]
@@ -169,7 +179,8 @@ class SjooLambdaVsN(Experiment):
                 kernel_regularizer=keras.regularizers.L2(lam / 2) if variant.settings["penalty"] == "L2" else keras.regularizers.L1(lam),
             )
 
-        return keras.Sequential([keras.Input((n_inputs,)), layer(15, "tanh"), layer(1, "sigmoid")])
+        hidden = [layer(units, self.activation) for units in self.hidden_units]
+        return keras.Sequential([keras.Input((n_inputs,)), *hidden, layer(1, "sigmoid")])
 
     def report_sections(self, folds):
         from harness.report.figures import to_base64
@@ -178,16 +189,22 @@ class SjooLambdaVsN(Experiment):
         if best.empty:
             return []
         slopes = slope_table(best)
-        per_n = (best.groupby(["grid", "penalty", "init_scale", "N"], sort=False)["lambda_star"]
-                 .agg(mean="mean", se=lambda v: v.std(ddof=1) / math.sqrt(len(v)) if len(v) > 1 else np.nan,
-                      seeds="count").reset_index())
+        best = best.assign(log_lambda=np.log10(best["lambda_star"]))
+        per_n = (best.groupby(["grid", "penalty", "init_scale", "N"], sort=False)
+                 .agg(log_mean=("log_lambda", "mean"),
+                      log_se=("log_lambda", lambda v: v.std(ddof=1) / math.sqrt(len(v)) if len(v) > 1 else np.nan),
+                      mean=("lambda_star", "mean"), seeds=("lambda_star", "count")).reset_index())
+        per_n["geometric mean"] = 10 ** per_n["log_mean"]
         configs = list(dict.fromkeys(zip(per_n["penalty"], per_n["init_scale"])))
         fig, axes = plt.subplots(1, len(configs), figsize=(4.4 * len(configs), 3.9), squeeze=False, sharey=True)
         for ax, (penalty, scale) in zip(axes[0], configs):
             for (grid, rows), offset in zip(per_n[(per_n["penalty"] == penalty) & (per_n["init_scale"] == scale)]
                                             .groupby("grid", sort=False), (0.97, 1.03)):
-                errorbar = ax.errorbar(rows["N"] * offset, rows["mean"], yerr=rows["se"].fillna(0), fmt="o",
-                                       capsize=3, label=f"{grid.split()[0]} grid: mean λ* ± SE")
+                se = rows["log_se"].fillna(0)
+                centre = rows["geometric mean"]
+                yerr = [centre - 10 ** (rows["log_mean"] - se), 10 ** (rows["log_mean"] + se) - centre]
+                errorbar = ax.errorbar(rows["N"] * offset, centre, yerr=yerr, fmt="o", capsize=3,
+                                       label=f"{grid.split()[0]} grid: geometric mean λ* ± SE")
                 fit = slopes[(slopes["grid"] == grid) & (slopes["penalty"] == penalty) & (slopes["init_scale"] == scale)].iloc[0]
                 if np.isfinite(fit["slope"]):
                     n = np.geomspace(rows["N"].min(), rows["N"].max(), 20)
@@ -219,17 +236,26 @@ class SjooLambdaVsN(Experiment):
                 "Optimal strength λ* against N",
                 "For each (N, data seed) and each penalty and initialization, λ* is the strength with the "
                 "lowest validation cross-entropy, chosen among the thesis' 14 (1e-5 … 0.02, dashed line) "
-                "and among the grid extended to 0.8; points are the mean λ* over seeds with "
-                "standard-error bars, lines the least-squares fit of log λ* = a + b·log N over all "
-                "(N, seed) points, the dotted line the 1/N hypothesis (b = -1). " + "; ".join(lines) + ". "
+                "and among the grid extended to 0.8; points are the geometric mean of λ* over seeds with "
+                "bars one standard error of log λ*, lines the least-squares fit of log λ* = a + b·log N "
+                "over all (N, seed) points (each split trains on its own fresh data, so the points are "
+                "independent given the validation set; λ* is a grid value, so they are also coarse), "
+                "the dotted line the 1/N hypothesis (b = -1). The thesis plots arithmetic means of λ* "
+                "and appears to fit those; on log axes the two agree when the seeds agree. " + "; ".join(lines) + ". "
                 "The thesis reports b = -0.685 in its first test and, for the initialization variance "
                 "scaled by 0.1, 1 and 10, b = -1.31, -0.79 and -0.11; L1 'close to equal' to L2 with a "
                 "different intercept (no number). at_grid_edge counts λ* at an end of its grid, where the "
                 "optimum may lie outside it and the fit is biased towards flat.",
                 figure=to_base64(fig), table=slopes, csv="slopes.csv",
             ),
-            Section("λ* per training-set size", "Mean λ* over data seeds with its standard error.",
-                    table=per_n.rename(columns={"mean": "mean λ*", "se": "SE"}), csv="lambda_star.csv"),
+            Section("λ* per training-set size",
+                    "Per N over data seeds: the mean and standard error of log10 λ* (what the fit uses; "
+                    "10^mean is the geometric mean plotted above) and the arithmetic mean of λ*.",
+                    table=per_n[["grid", "penalty", "init_scale", "N", "seeds", "log_mean", "log_se",
+                                 "geometric mean", "mean"]].rename(columns={
+                        "log_mean": "mean log10 λ*", "log_se": "SE of log10 λ*", "geometric mean": "geometric mean λ*",
+                        "mean": "arithmetic mean λ*"}),
+                    csv="lambda_star.csv"),
         ]
         if curve is not None:
             sections.append(curve)
@@ -239,12 +265,10 @@ class SjooLambdaVsN(Experiment):
         """The thesis' figure 1: training and validation loss against λ at the largest N."""
         from harness.report.figures import to_base64
 
-        ok = folds[folds["status"] == "ok"].copy()
+        ok = annotated(folds)
         if ok.empty:
             return None
-        ok["N"] = ok["metrics"].map(lambda m: int(m["train_rows"]))
-        ok = ok[ok["N"] == ok["N"].max()]
-        ok["lam"] = ok["config"].map(lambda c: c["settings"]["lam"])
+        ok = ok[ok["N"] == ok["N"].max()].copy()
         ok["label"] = ok["config"].map(lambda c: f"{c['settings']['penalty']} init ×{c['settings']['init_scale']:g}")
         ok["train_loss"] = ok["metrics"].map(lambda m: m.get("train_log_loss"))
         fig, ax = plt.subplots(figsize=(7, 4))

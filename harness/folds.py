@@ -205,25 +205,27 @@ def _as_float32(values: Any) -> np.ndarray:
 
 
 class TrainingSizeSplit:
-    """Splits for learning curves on generated data: the same large test set, training sets
-    of growing size drawn from fresh data.
+    """Splits for learning curves on generated data: training sets of growing size, each of
+    its own fresh rows, all scored on the same large test set.
 
-    The rows are laid out as `repeats` blocks of `block` candidate training rows followed by
-    `n_test` test rows. Split (size n, repeat r) trains on n rows drawn without replacement
-    from block r (seeded by `random_state`, n and r) and scores the test rows; with
-    `draw=False` it takes block r's first n rows instead. Splits run size by size:
-    split i is (sizes[i // repeats], i % repeats), as `size_and_repeat(i)` says.
+    The rows are laid out split by split, then the test rows: split i = (size n, repeat r),
+    sizes outer and repeats inner (`size_and_repeat(i)`), trains on its own block of n rows
+    and is scored on the last `n_test` rows. `rows_needed()` says how many rows the data
+    must have; `load_data` generates each block as the training set it will be (e.g. from its
+    own seed). No two splits share a training row, so the splits' scores are independent
+    given the test set: `resampling_correction = False` (paired tests over splits need no
+    Nadeau-Bengio correction).
     """
 
-    def __init__(self, sizes: Sequence[int], repeats: int, block: int, n_test: int,
-                 random_state: int = 0, draw: bool = True) -> None:
+    resampling_correction = False
+
+    def __init__(self, sizes: Sequence[int], repeats: int, n_test: int) -> None:
         sizes = [int(n) for n in sizes]
-        if not sizes or min(sizes) < 1 or max(sizes) > block:
-            raise HarnessError(f"TrainingSizeSplit: sizes must be between 1 and block={block}, got {sizes}")
+        if not sizes or min(sizes) < 1:
+            raise HarnessError(f"TrainingSizeSplit: sizes must be >= 1, got {sizes}")
         if repeats < 1 or n_test < 1:
             raise HarnessError("TrainingSizeSplit: repeats and n_test must be >= 1")
-        self.sizes, self.repeats, self.block, self.n_test = sizes, int(repeats), int(block), int(n_test)
-        self.random_state, self.draw = random_state, draw
+        self.sizes, self.repeats, self.n_test = sizes, int(repeats), int(n_test)
 
     def get_n_splits(self, X: Any = None, y: Any = None, groups: Any = None) -> int:
         return len(self.sizes) * self.repeats
@@ -231,33 +233,36 @@ class TrainingSizeSplit:
     def size_and_repeat(self, split: int) -> tuple[int, int]:
         return self.sizes[split // self.repeats], split % self.repeats
 
+    def blocks(self) -> list[tuple[int, int]]:
+        """(size, repeat) of every split, in the order its rows are laid out."""
+        return [self.size_and_repeat(i) for i in range(self.get_n_splits())]
+
+    def rows_needed(self) -> int:
+        return sum(self.sizes) * self.repeats + self.n_test
+
     def split(self, X: Any, y: Any = None, groups: Any = None):
-        expected = self.repeats * self.block + self.n_test
-        if len(X) != expected:
+        if len(X) != self.rows_needed():
             raise HarnessError(
-                f"TrainingSizeSplit expects {self.repeats} blocks of {self.block} rows plus {self.n_test} "
-                f"test rows ({expected} rows), got {len(X)}"
+                f"TrainingSizeSplit expects {self.rows_needed()} rows ({self.repeats} blocks of each size "
+                f"in {self.sizes}, then {self.n_test} test rows), got {len(X)}"
             )
-        test = np.arange(self.repeats * self.block, expected)
-        for i in range(self.get_n_splits()):
-            n, r = self.size_and_repeat(i)
-            start = r * self.block
-            if self.draw:
-                rng = np.random.default_rng(derive_seed(self.random_state, n, r))
-                train = np.sort(start + rng.choice(self.block, size=n, replace=False))
-            else:
-                train = np.arange(start, start + n)
-            yield train, test
+        test = np.arange(len(X) - self.n_test, len(X))
+        start = 0
+        for n, _ in self.blocks():
+            yield np.arange(start, start + n), test
+            start += n
 
     def __repr__(self) -> str:
-        return (f"TrainingSizeSplit(sizes={self.sizes}, repeats={self.repeats}, block={self.block}, "
-                f"n_test={self.n_test}, random_state={self.random_state}, draw={self.draw})")
+        return f"TrainingSizeSplit(sizes={self.sizes}, repeats={self.repeats}, n_test={self.n_test})"
 
 
 class FixedSplit:
     """One fixed split (the first `n_train` rows train, the rest are scored), repeated
     `repeats` times: each repeat has its own seed, so the spread is the training's own
-    (initialization, batch order), not the data's."""
+    (initialization, batch order), not the data's. The training rows are the same in every
+    split, so paired tests over splits need no resampling correction."""
+
+    resampling_correction = False
 
     def __init__(self, n_train: int, repeats: int) -> None:
         if n_train < 1 or repeats < 1:

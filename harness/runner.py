@@ -275,6 +275,9 @@ def run_settings(prepared: Prepared, engine_notes: Sequence[str] = ()) -> dict[s
         keras.utils.set_random_seed(0)
         summaries[variant.name] = model_summary(exp.build_model(variant, folds[0].n_inputs, folds[0].n_outputs))
     ratio = float(np.mean([len(f.test_index) / len(f.fit_index) for f in folds]))
+    # splitters whose splits do not share training rows with each other (or share all of them:
+    # repeats of one split) say so; their paired tests need no Nadeau-Bengio correction
+    corrected = bool(getattr(prepared.splitter, "resampling_correction", True))
     return {
         **exp.settings(),
         "description": exp.description,
@@ -285,7 +288,8 @@ def run_settings(prepared: Prepared, engine_notes: Sequence[str] = ()) -> dict[s
         "protocol_text": exp.protocol_description(),
         "n_rows": len(prepared.data.X),
         "n_features": folds[0].n_inputs,
-        "test_train_ratio": ratio,
+        "test_train_ratio": ratio if corrected else 0.0,
+        "resampling_correction": corrected,
         "greater_is_better": exp.greater_is_better,
         "variant_order": [v.name for v in exp.variants],
         "variant_configs": [v.config() for v in exp.variants],

@@ -96,26 +96,22 @@ def test_jobs_and_seeds():
     assert len({j.key for j in jobs}) == 4
 
 
-def test_training_size_split_draws_each_size_from_its_own_block():
+def test_training_size_split_gives_each_split_its_own_rows():
     from harness.folds import TrainingSizeSplit
 
-    split = TrainingSizeSplit([5, 20, 40], repeats=3, block=40, n_test=30, random_state=1)
-    X = np.zeros((3 * 40 + 30, 2))
-    splits = list(split.split(X))
-    assert len(splits) == split.get_n_splits() == 9
-    for i, (train, test) in enumerate(splits):
-        n, r = split.size_and_repeat(i)
-        assert len(train) == n == [5, 20, 40][i // 3] and r == i % 3
-        assert len(set(train)) == n and train.min() >= r * 40 and train.max() < (r + 1) * 40
-        np.testing.assert_array_equal(test, np.arange(120, 150))
-    again = [train for train, _ in TrainingSizeSplit([5, 20, 40], 3, 40, 30, random_state=1).split(X)]
-    assert all(np.array_equal(a, b) for a, (b, _) in zip(again, splits))
-    first_rows = [train for train, _ in TrainingSizeSplit([5], 1, 40, 30, draw=False).split(np.zeros((70, 1)))]
-    np.testing.assert_array_equal(first_rows[0], np.arange(5))
-    with pytest.raises(HarnessError, match="expects 3 blocks of 40 rows plus 30 test rows"):
+    split = TrainingSizeSplit([5, 20], repeats=3, n_test=30)
+    assert split.rows_needed() == 3 * 25 + 30 and split.get_n_splits() == 6
+    splits = list(split.split(np.zeros((split.rows_needed(), 2))))
+    assert [len(train) for train, _ in splits] == [5, 5, 5, 20, 20, 20]
+    assert split.blocks() == [(5, 0), (5, 1), (5, 2), (20, 0), (20, 1), (20, 2)]
+    used = np.concatenate([train for train, _ in splits])
+    assert len(set(used)) == len(used) == 75  # no training row in two splits
+    for _, test in splits:
+        np.testing.assert_array_equal(test, np.arange(75, 105))
+    with pytest.raises(HarnessError, match="expects 105 rows"):
         list(split.split(np.zeros((100, 2))))
-    with pytest.raises(HarnessError, match="sizes must be between 1 and block"):
-        TrainingSizeSplit([50], 1, 40, 10)
+    with pytest.raises(HarnessError, match="sizes must be >= 1"):
+        TrainingSizeSplit([0], 1, 10)
 
 
 def test_fixed_split_repeats_one_split():
