@@ -347,6 +347,10 @@ class Experiment:
         """`splitter()` with `--folds`/`--quick` applied to its `n_splits` (and `n_repeats`)."""
         splitter = self.splitter()
         overrides = getattr(self, "_split_overrides", {})
+        designed = not hasattr(splitter, "get_params") and not hasattr(splitter, "n_splits")
+        if overrides and designed and not getattr(self, "_quick", False):
+            raise HarnessError(f"{self.name}: --folds does not apply to its splitter {splitter!r}; "
+                               "its splits are part of the experiment's design")
         if overrides and hasattr(splitter, "get_params"):
             params = splitter.get_params()
             splitter.set_params(**{k: v for k, v in overrides.items() if k in params})

@@ -38,16 +38,18 @@ class Job:
         return f"{self.experiment}/{self.variant.config_hash()}/{self.fold}/{self.seed}"
 
 
-def job_seed(exp: Experiment, variant: Variant, fold: int) -> int:
+def job_seed(exp: Experiment, name: str, fold: int) -> int:
+    """The seed of the job training `name` (a variant or a baseline) on `fold`: the fold's own
+    seed in a paired design, else one mixed with the name."""
     if exp.paired_seeds:
         return derive_seed(exp.seed, fold)
-    return derive_seed(exp.seed, fold, variant.name)
+    return derive_seed(exp.seed, fold, name)
 
 
 def make_jobs(exp: Experiment, n_folds: int) -> list[Job]:
     """Every (variant, fold) pair, variant-major so a variant's folds print together."""
     return [
-        Job(exp.name, variant, fold, job_seed(exp, variant, fold))
+        Job(exp.name, variant, fold, job_seed(exp, variant.name, fold))
         for variant in exp.variants
         for fold in range(n_folds)
     ]

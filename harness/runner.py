@@ -25,7 +25,7 @@ from .engines import get_engine
 from .engines.base import Emit, FoldRecord
 from .errors import DataUnavailable, HarnessError
 from .experiment import Dataset, Experiment
-from .folds import FoldData, Job, check_dataset, derive_seed, make_jobs, make_splits, prepare_fold
+from .folds import FoldData, Job, check_dataset, job_seed, make_jobs, make_splits, prepare_fold
 from .scoring import FoldFailed, score_outputs, scored_rows
 from .stats import pstdev
 from .store import DEFAULT_DB, Store
@@ -191,7 +191,7 @@ def fit_baseline(exp: Experiment, dataset: str, name: str, estimator: Any, fd: F
     `random_state` left at None gets the fold's seed, so runs repeat."""
     from sklearn.base import clone
 
-    seed = derive_seed(exp.seed, fd.fold) if exp.paired_seeds else derive_seed(exp.seed, fd.fold, name)
+    seed = job_seed(exp, name, fd.fold)
     config = baseline_config(name, estimator)
     metrics: dict[str, float] = {}
     failure = None

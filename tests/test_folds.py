@@ -124,3 +124,12 @@ def test_fixed_split_repeats_one_split():
         np.testing.assert_array_equal(test, [8, 9])
     with pytest.raises(HarnessError, match="leave none to score"):
         list(FixedSplit(10, 1).split(np.zeros((10, 1))))
+
+
+def test_folds_override_is_refused_for_a_designed_splitter():
+    from experiments.mccaffrey import McCaffreyDemo
+
+    with pytest.raises(HarnessError, match="--folds does not apply"):
+        McCaffreyDemo().configured(folds=3).make_splitter()
+    assert McCaffreyDemo().configured(quick=True).make_splitter().get_n_splits() == McCaffreyDemo.repeats
+    assert TinyClassification().configured(folds=4).make_splitter().get_n_splits() == 4

@@ -195,6 +195,9 @@ def write_index(store: Store, reports_dir: Path) -> Path:
         summary = stats.variant_summary(folds, greater)
         baseline = stats.baseline_variant(settings.get("variant_order") or list(dict.fromkeys(folds["variant"])))
         base_row = summary[summary["variant"] == baseline]
+        # the headline ranks the networks; scikit-learn baselines are on the experiment's page
+        order = settings.get("variant_order")
+        networks = summary[summary["variant"].isin(order)] if order else summary
         entries.append(
             {
                 "name": experiment,
@@ -203,9 +206,10 @@ def write_index(store: Store, reports_dir: Path) -> Path:
                 "dataset": run["dataset"],
                 "score": settings["score"],
                 "greater": greater,
-                "best": summary.iloc[0].to_dict() if len(summary) else None,
+                "best": networks.iloc[0].to_dict() if len(networks) else None,
                 "baseline": base_row.iloc[0].to_dict() if len(base_row) else None,
-                "variants": len(summary),
+                "variants": len(networks),
+                "baselines": len(summary) - len(networks),
                 "folds": int(folds["fold"].nunique()),
                 "failed": int((folds["status"] != "ok").sum()),
                 "seconds": float(folds["seconds"].sum()),
