@@ -138,7 +138,9 @@ def test_baselines_scored_on_the_networks_folds_match_a_pipeline(workdir):
     assert 'href="coefficients.csv"' in page and 'href="holdout_rmse.csv"' in page
     assert "This section could not be computed" not in page
     coefficients = pd.read_csv(folder / "coefficients.csv")
-    assert list(coefficients.columns) == ["feature", *notebook_models()]
+    assert list(coefficients.columns) == ["feature", *notebook_models(), *(f"{m} (notebook)" for m in notebook_models())]
+    notebook = coefficients.set_index("feature")[f"{lb.RIDGE} (notebook)"]
+    assert notebook["origin"] == 0.994621 and notebook["intercept"] == pytest.approx(-19.0798007)
     summary = pd.read_csv(folder / "summary.csv").set_index("variant")
     assert set(summary.index) == {"none", *notebook_models()}
     assert summary.loc[lb.LINEAR, "kind"] == "scikit-learn" and summary.loc[lb.LINEAR, "pairs"] == 3
