@@ -195,9 +195,15 @@ class SjooLambdaVsN(Experiment):
                       log_se=("log_lambda", lambda v: v.std(ddof=1) / math.sqrt(len(v)) if len(v) > 1 else np.nan),
                       mean=("lambda_star", "mean"), seeds=("lambda_star", "count")).reset_index())
         per_n["geometric mean"] = 10 ** per_n["log_mean"]
-        configs = list(dict.fromkeys(zip(per_n["penalty"], per_n["init_scale"])))
-        fig, axes = plt.subplots(1, len(configs), figsize=(4.4 * len(configs), 3.9), squeeze=False, sharey=True)
-        for ax, (penalty, scale) in zip(axes[0], configs):
+        penalties = list(dict.fromkeys(per_n["penalty"]))
+        scales = sorted(set(per_n["init_scale"]))
+        fig, axes = plt.subplots(len(penalties), len(scales), figsize=(4.6 * len(scales), 3.9 * len(penalties)),
+                                 squeeze=False, sharey=True)
+        panels = [(ax, penalty, scale) for row, penalty in zip(axes, penalties) for ax, scale in zip(row, scales)]
+        for ax, penalty, scale in panels:
+            if not ((per_n["penalty"] == penalty) & (per_n["init_scale"] == scale)).any():
+                ax.set_visible(False)
+                continue
             for (grid, rows), offset in zip(per_n[(per_n["penalty"] == penalty) & (per_n["init_scale"] == scale)]
                                             .groupby("grid", sort=False), (0.97, 1.03)):
                 se = rows["log_se"].fillna(0)
@@ -219,7 +225,8 @@ class SjooLambdaVsN(Experiment):
             ax.set_xlabel("training patterns N")
             ax.grid(alpha=0.3, which="both")
             ax.legend(fontsize=7)
-        axes[0, 0].set_ylabel("λ* (lowest validation loss)")
+        for row in axes:
+            row[0].set_ylabel("λ* (lowest validation loss)")
         fig.tight_layout()
 
         curve = self._validation_curve_figure(folds)
