@@ -32,6 +32,7 @@ from sklearn.preprocessing import FunctionTransformer
 from harness import Dataset, Experiment, Section, Variant
 from harness.engines.base import decode_weights
 from harness.folds import FixedSplit, TrainingSizeSplit
+from harness.stats import kernel_arrays
 
 SOURCE = ("Course notebook \"Neural network regularization and deep learning\" (Deremble, Tantet et al.), "
           "1-D toy problem y = x² (shared/seeds/004_4f391a39d47d7e1b.txt)")
@@ -70,7 +71,7 @@ def forward(blob: bytes, x: np.ndarray) -> np.ndarray:
 
 
 def kernel_count_above(blob: bytes, threshold: float = THRESHOLD) -> int:
-    return int(sum(np.sum(np.abs(w) > threshold) for name, w in decode_weights(blob).items() if name.endswith("kernel")))
+    return int(sum(np.sum(np.abs(w) > threshold) for w in kernel_arrays(decode_weights(blob))))
 
 
 class Toy1DBase(Experiment):

@@ -196,8 +196,7 @@ def write_index(store: Store, reports_dir: Path) -> Path:
         baseline = stats.baseline_variant(settings.get("variant_order") or list(dict.fromkeys(folds["variant"])))
         base_row = summary[summary["variant"] == baseline]
         # the headline ranks the networks; scikit-learn baselines are on the experiment's page
-        order = settings.get("variant_order")
-        networks = summary[summary["variant"].isin(order)] if order else summary
+        networks = summary[~summary["variant"].isin(sklearn_baselines(settings, folds))]
         entries.append(
             {
                 "name": experiment,
