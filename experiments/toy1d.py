@@ -30,7 +30,7 @@ import pandas as pd
 from sklearn.preprocessing import FunctionTransformer
 
 from harness import Dataset, Experiment, Section, Variant
-from harness.engines.base import decode_weights
+from harness.records import decode_weights
 from harness.folds import FixedSplit, TrainingSizeSplit
 from harness.stats import kernel_arrays
 

@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
+from .engines import ENGINES
 from .errors import HarnessError
 from .store import DEFAULT_DB
 
@@ -24,9 +25,15 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--epochs", type=int, metavar="N", help="maximum epochs instead of the experiment's")
     run.add_argument("--seed", type=int, metavar="S", help="experiment seed instead of the experiment's")
     run.add_argument("--data-dir", type=Path, metavar="DIR", help="cache folder for downloaded datasets (default $HARNESS_DATA_DIR or ~/.cache/regbench)")
-    run.add_argument("--engine", default="auto", choices=["auto", "keras", "stacked"],
-                     help="auto (default): stack members of one architecture into one Keras model where "
-                          "supported, one fit per fold otherwise; keras: one model.fit per fold; stacked: stack or fail")
+    run.add_argument("--engine", default="auto", choices=list(ENGINES),
+                     help="; ".join(f"{name}: {text}" for name, text in ENGINES.items()) + " (default: auto)")
+    run.add_argument("--workers", type=int, default=1, metavar="N",
+                     help="train in N worker processes on this machine (default 1: in this process)")
+    run.add_argument("--scheduler", metavar="ADDRESS",
+                     help="train on the Dask cluster whose scheduler is at ADDRESS (e.g. tcp://10.0.0.5:8786)")
+    run.add_argument("--fresh", action="store_true", help="ignore stored results: train every job again")
+    run.add_argument("--retry-failed", action="store_true",
+                     help="train jobs again whose stored result failed (by default they count as done)")
     _store_options(run)
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
 
@@ -63,7 +70,8 @@ def _run(args: argparse.Namespace) -> int:
 
     run_experiments(
         experiments, db=args.db, reports_dir=args.reports_dir, data_dir=args.data_dir,
-        engine=args.engine, progress=False if args.no_progress else None,
+        engine=args.engine, progress=False if args.no_progress else None, workers=args.workers,
+        scheduler=args.scheduler, fresh=args.fresh, retry_failed=args.retry_failed,
     )
     return 0
 
@@ -92,5 +100,5 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("interrupted: finished folds are in the store", file=sys.stderr)
+        print("interrupted: finished jobs are in the store; the same command resumes the run", file=sys.stderr)
         return 130

@@ -1,4 +1,4 @@
-"""From a dataset to jobs: input checks, splits, per-fold preprocessing and seeds.
+"""From a dataset to folds: input checks, splits, per-fold preprocessing and seeds.
 
 Preprocessing (the experiment's scikit-learn transformer, and the target scaler for regression)
 is fitted on the rows the network trains on and only then applied to validation and test rows.
@@ -15,44 +15,13 @@ from sklearn.base import clone
 from sklearn.model_selection import train_test_split
 
 from .errors import HarnessError
-from .experiment import Dataset, Experiment, Variant
+from .experiment import Dataset, Experiment
 
 
 def derive_seed(*parts: Any) -> int:
     """A 31-bit seed from any parts (stable across runs and platforms)."""
     digest = hashlib.sha256(repr(parts).encode()).digest()
     return int.from_bytes(digest[:4], "little") & 0x7FFFFFFF
-
-
-@dataclass(frozen=True)
-class Job:
-    """A pure description of one unit of work: train one variant on one fold with one seed."""
-
-    experiment: str
-    variant: Variant
-    fold: int
-    seed: int
-
-    @property
-    def key(self) -> str:
-        return f"{self.experiment}/{self.variant.config_hash()}/{self.fold}/{self.seed}"
-
-
-def job_seed(exp: Experiment, name: str, fold: int) -> int:
-    """The seed of the job training `name` (a variant or a baseline) on `fold`: the fold's own
-    seed in a paired design, else one mixed with the name."""
-    if exp.paired_seeds:
-        return derive_seed(exp.seed, fold)
-    return derive_seed(exp.seed, fold, name)
-
-
-def make_jobs(exp: Experiment, n_folds: int) -> list[Job]:
-    """Every (variant, fold) pair, variant-major so a variant's folds print together."""
-    return [
-        Job(exp.name, variant, fold, job_seed(exp, variant.name, fold))
-        for variant in exp.variants
-        for fold in range(n_folds)
-    ]
 
 
 @dataclass

@@ -1,14 +1,19 @@
-"""The run: prepare every experiment (data, checks, folds), train its jobs, store, report.
+"""The run: plan jobs → drop finished ones → hand the rest to an executor → store → report.
 
-All inputs are checked before anything trains, so bad input stops the run with nothing lost;
-a fold that fails while training is recorded as failed and the run goes on. An experiment's
-scikit-learn baselines (`Experiment.baselines`) are fitted and scored here, on the same
-preprocessed folds as the networks, and stored as rows of their own (engine "sklearn").
+1. Prepare every experiment (load, check, split, preprocess); bad input stops the run here,
+   before anything trains, with nothing lost.
+2. Plan: every (variant, split) and (baseline, split) job gets its trainer and its key.
+3. Resume: jobs whose key is stored are not trained again (`fresh` ignores the store,
+   `retry_failed` retrains the failed ones); the rest are cut into tasks (one stacked model,
+   one model.fit, one baseline fit).
+4. An executor trains the tasks (in this process, worker processes, or a Dask cluster); this
+   process alone writes each finished task to the store in one transaction, prints Heaton's
+   lines in plan order and moves the progress bar.
+5. When an experiment's last task is stored, its report is written from the store.
+A run killed at any moment loses at most the tasks in flight; running it again resumes it.
 """
 from __future__ import annotations
 
-import hashlib
-import json
 import platform
 import sys
 import time
@@ -21,28 +26,36 @@ from tqdm.auto import tqdm
 
 from . import report
 from .data import default_data_dir
-from .engines import get_engine
-from .engines.base import Emit, FoldRecord
 from .errors import DataUnavailable, HarnessError
+from .executors import DaskCluster, InProcess, Task, WorkerProcesses, connect
 from .experiment import Dataset, Experiment
-from .folds import FoldData, Job, check_dataset, job_seed, make_jobs, make_splits, prepare_fold
-from .scoring import FoldFailed, score_outputs, scored_rows
+from .folds import FoldData, check_dataset, make_splits, prepare_fold
+from .jobs import Job, KeyMaker, baseline_jobs, library_versions, make_jobs, with_key
+from .records import FoldRecord
 from .stats import pstdev
 from .store import DEFAULT_DB, Store
 
 
 @dataclass
 class Prepared:
-    """An experiment with its data loaded, checked and split into preprocessed folds."""
+    """An experiment with its data loaded, checked and split into preprocessed folds, and,
+    once planned, its keyed jobs and the tasks still to train."""
 
     exp: Experiment
     data: Dataset
     splitter: Any
     folds: list[FoldData]
+    #: the network jobs (variant × split), before planning
     jobs: list[Job] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     #: name -> unfitted scikit-learn estimator, checked (`check_baselines`)
     baselines: dict[str, Any] = field(default_factory=dict)
+    #: every job of the run, keyed, in report order: variants, then baselines
+    planned: list[Job] = field(default_factory=list)
+    #: job key -> (variant, fold, status, score, epochs) of jobs found done in the store
+    found: dict[str, tuple[Any, ...]] = field(default_factory=dict)
+    tasks: list[Task] = field(default_factory=list)
+    run_id: str | None = None
 
 
 @dataclass
@@ -52,25 +65,59 @@ class Outcome:
     skipped: str | None = None
     ok: int = 0
     failed: int = 0
+    #: jobs found done in the store and not trained again
+    found_done: int = 0
+    #: seconds spent training this run's jobs (summed over workers)
     seconds: float = 0.0
     page: Path | None = None
 
 
 class Progress:
-    """Heaton-style lines per finished split, under a header per (experiment, variant), beside a
-    tqdm bar over all jobs."""
+    """Heaton-style lines per finished split, under a header per (experiment, variant), in
+    each experiment's plan order whatever order jobs finish in, beside a tqdm bar over the
+    jobs to train. Jobs found done in the store count in the running means silently."""
 
     def __init__(self, total: int, stream: TextIO, show_bar: bool) -> None:
         self.stream = stream
         self.bar = tqdm(total=total, unit="fit", disable=not show_bar, file=sys.stderr, dynamic_ncols=True)
         self.current: tuple[str, str] | None = None
         self.history: dict[tuple[str, str], tuple[list[float], list[int]]] = {}
+        self._order: dict[str, list[str]] = {}
+        self._next: dict[str, int] = {}
+        self._ready: dict[str, dict[str, Any]] = {}
 
     def write(self, text: str) -> None:
         tqdm.write(text, file=self.stream)
         self.stream.flush()
 
+    def expect(self, item: Prepared) -> None:
+        """An experiment's jobs in plan order; those found done in the store are accounted."""
+        name = item.exp.name
+        self._order[name] = [job.key for job in item.planned]
+        self._next[name] = 0
+        self._ready[name] = {key: ("stored", *found) for key, found in item.found.items()}
+        self._flush(name)
+
     def record(self, record: FoldRecord) -> None:
+        self._ready[record.experiment][record.job_key or ""] = record
+        self.bar.update(1)
+        self._flush(record.experiment)
+
+    def _flush(self, experiment: str) -> None:
+        order, ready = self._order[experiment], self._ready[experiment]
+        while self._next[experiment] < len(order) and order[self._next[experiment]] in ready:
+            entry = ready.pop(order[self._next[experiment]])
+            self._next[experiment] += 1
+            if isinstance(entry, tuple):  # found done: (stored, variant, fold, status, score, epochs)
+                _, variant, _, status, score, epochs = entry
+                if status == "ok":
+                    scores, all_epochs = self.history.setdefault((experiment, variant), ([], []))
+                    scores.append(float(score))
+                    all_epochs.append(int(epochs))
+                continue
+            self._line(entry)
+
+    def _line(self, record: FoldRecord) -> None:
         key = (record.experiment, record.variant)
         if key != self.current:
             self.write(f"\n== {record.experiment} · variant: {record.variant} ==")
@@ -86,24 +133,15 @@ class Progress:
             )
         else:
             self.write(f"#{record.fold + 1}: FAILED after {record.epochs} epochs: {record.reason}")
-        self.bar.update(1)
-
-    def skip(self, n_jobs: int) -> None:
-        if self.bar.total:
-            self.bar.total -= n_jobs
-            self.bar.refresh()
 
     def close(self) -> None:
         self.bar.close()
 
 
-def _n_jobs(item: Prepared) -> int:
-    """Fits the progress bar counts for one experiment: networks and baselines."""
-    return len(item.jobs) + len(item.baselines) * len(item.folds)
-
-
 def prepare(exp: Experiment, data_dir: Path) -> Prepared:
     """Load, check and split one experiment; raises HarnessError on bad input."""
+    from .engines.sklearn_fit import check_baselines
+
     exp.check()
     baselines = check_baselines(exp)
     data = exp.load_data(Path(data_dir))
@@ -114,133 +152,37 @@ def prepare(exp: Experiment, data_dir: Path) -> Prepared:
     return Prepared(exp, data, splitter, folds, make_jobs(exp, len(folds)), baselines=baselines)
 
 
-# ---------------------------------------------------------------- scikit-learn baselines
-BASELINE_ENGINE = "sklearn"
+def plan(item: Prepared, engine: str) -> dict[str, Any]:
+    """Give every job its trainer and key (`item.planned`, `item.notes`); returns the trainers
+    by name. Refuses (HarnessError) what the engine cannot train."""
+    from .engines import assign, get_trainer
+
+    chosen, item.notes = assign(engine, item.exp, item.folds, item.jobs)
+    keys = KeyMaker(item.exp, item.data, item.splitter, item.folds)
+    trainers = {trainer.name: trainer for trainer in chosen.values()}
+    trainers.setdefault("sklearn", get_trainer("sklearn"))
+    planned = [with_key(job, chosen[id(job)].name, keys.key(job, chosen[id(job)].numerics)) for job in item.jobs]
+    for job in baseline_jobs(item.exp, item.baselines, len(item.folds)):
+        planned.append(with_key(job, "sklearn", keys.key(job, trainers["sklearn"].numerics)))
+    item.planned = planned
+    return trainers
 
 
-def check_baselines(exp: Experiment) -> dict[str, Any]:
-    """`exp.baselines()`, checked before anything trains: names are non-empty strings that no
-    variant uses, values are scikit-learn estimators (fit, predict, clonable) of the task's kind."""
-    from sklearn.base import clone, is_classifier, is_regressor
-
-    try:
-        baselines = dict(exp.baselines() or {})
-    except HarnessError:
-        raise
-    except Exception as exc:  # the user's code: report it in one line
-        raise HarnessError(f"{exp.name}: baselines() failed: {type(exc).__name__}: {exc}") from None
-    variants = {v.name for v in exp.variants}
-    for name, estimator in baselines.items():
-        if not isinstance(name, str) or not name.strip():
-            raise HarnessError(f"{exp.name}: baseline names must be non-empty strings, got {name!r}")
-        if name in variants:
-            raise HarnessError(f"{exp.name}: baseline {name!r} has the name of a variant; give it another name")
-        if not (callable(getattr(estimator, "fit", None)) and callable(getattr(estimator, "predict", None))):
-            raise HarnessError(f"{exp.name}: baseline {name!r} is not a scikit-learn estimator (no fit/predict): {estimator!r}")
-        try:
-            clone(estimator)
-        except Exception as exc:  # noqa: BLE001 - any reason clone refuses it
-            raise HarnessError(f"{exp.name}: baseline {name!r} cannot be cloned: {exc}") from None
-        wrong = is_classifier(estimator) if exp.task == "regression" else is_regressor(estimator)
-        if wrong:
-            kind = "classifier" if exp.task == "regression" else "regressor"
-            raise HarnessError(f"{exp.name}: baseline {name!r} is a {kind} but the task is {exp.task}")
-    return baselines
-
-
-def baseline_config(name: str, estimator: Any) -> dict[str, Any]:
-    """What the store keeps as a baseline's configuration (JSON-able)."""
-    cls = type(estimator)
-    return {"name": name, "kind": "baseline", "estimator": repr(estimator),
-            "class": f"{cls.__module__}.{cls.__qualname__}"}
-
-
-def baseline_training_rows(exp: Experiment, fd: FoldData) -> tuple[np.ndarray, np.ndarray]:
-    """A baseline's training rows: the fold's fit rows plus the validation rows carved out of
-    the training fold, if any (baselines do not stop early, so they get the whole training
-    fold); in training units. Validation rows that are scored rows (protocol 'heaton') are
-    left out."""
-    x, y = [fd.x_fit], [fd.y_fit]
-    carved = fd.x_val is not None and fd.val_index is not None
-    if carved and not np.isin(fd.val_index, fd.test_index).any():
-        x.append(fd.x_val)
-        y.append(fd.y_val)
-    target = np.concatenate(y)
-    return np.concatenate(x).astype("float64"), target.astype("float64" if exp.task == "regression" else "int64")
-
-
-def baseline_outputs(exp: Experiment, estimator: Any, x: np.ndarray, n_outputs: int) -> tuple[np.ndarray, bool]:
-    """A fitted estimator's outputs in the networks' form: the prediction in training units
-    (regression) or one probability column per class. Returns (outputs, has_probabilities): a
-    classifier without `predict_proba` gives one-hot predictions."""
-    if exp.task == "regression":
-        return np.asarray(estimator.predict(x), dtype="float64").reshape(-1), True
-    classes = np.asarray(estimator.classes_).astype(int)
-    outputs = np.zeros((len(x), n_outputs))
-    if hasattr(estimator, "predict_proba"):
-        outputs[:, classes] = estimator.predict_proba(x)
-        return outputs, True
-    outputs[np.arange(len(x)), np.asarray(estimator.predict(x)).astype(int)] = 1.0
-    return outputs, False
-
-
-def fit_baseline(exp: Experiment, dataset: str, name: str, estimator: Any, fd: FoldData) -> FoldRecord:
-    """Clone, fit and score one baseline on one fold, as a FoldRecord (failed, with the reason,
-    when the estimator raises). Scored exactly as the networks are (`score_outputs`): on the
-    test rows and, for the training score, the fit rows, in the target's own units. A
-    `random_state` left at None gets the fold's seed, so runs repeat."""
-    from sklearn.base import clone
-
-    seed = job_seed(exp, name, fd.fold)
-    config = baseline_config(name, estimator)
-    metrics: dict[str, float] = {}
-    failure = None
-    start = time.perf_counter()
-    try:
-        model = clone(estimator)
-        if "random_state" in model.get_params(deep=False) and model.get_params(deep=False)["random_state"] is None:
-            model.set_params(random_state=seed)
-        x, y = baseline_training_rows(exp, fd)
-        model.fit(x, y)
-        outputs, has_probabilities = baseline_outputs(exp, model, scored_rows(fd).astype("float64"), fd.n_outputs)
-        if not has_probabilities and exp.score_name == "log_loss":
-            raise FoldFailed(f"{type(model).__name__} has no predict_proba; the log loss needs probabilities")
-        metrics = score_outputs(exp, fd, outputs)
-        if not has_probabilities:  # one-hot predictions have no meaningful log loss
-            metrics = {k: v for k, v in metrics.items() if not k.endswith("log_loss")}
-        metrics["train_rows"] = len(x)
-    except FoldFailed as exc:
-        failure = str(exc)
-    except Exception as exc:  # noqa: BLE001 - a baseline that fails is recorded and the run goes on
-        failure = f"{type(exc).__name__}: {exc}"
-    return FoldRecord(
-        experiment=exp.name,
-        dataset=dataset,
-        variant=name,
-        config=config,
-        config_hash=hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:16],
-        fold=fd.fold,
-        seed=seed,
-        status="failed" if failure else "ok",
-        reason=failure,
-        score=None if failure else metrics.get(f"test_{exp.score_name}"),
-        train_score=None if failure else metrics.get(f"train_{exp.score_name}"),
-        metrics={} if failure else metrics,
-        epochs=0,
-        best_epoch=0,
-        seconds=time.perf_counter() - start,
-        loss=[],
-        val_loss=[],
-        engine=BASELINE_ENGINE,
-        weights=None,
-    )
-
-
-def run_baselines(item: Prepared, emit: Emit) -> None:
-    """Every (baseline, fold), baseline-major like the variants, each emitted as it finishes."""
-    for name, estimator in item.baselines.items():
-        for fd in item.folds:
-            emit(fit_baseline(item.exp, item.data.name, name, estimator, fd))
+def make_tasks(item: Prepared, trainers: dict[str, Any], todo: Sequence[Job], min_tasks: int, start: int) -> list[Task]:
+    """The jobs to train cut into tasks by their trainers, numbered from `start`."""
+    position = {job.key: i for i, job in enumerate(item.planned)}
+    chunks = []
+    for name, trainer in trainers.items():
+        jobs = [job for job in todo if job.engine == name]
+        if jobs:
+            chunks += [(name, list(chunk)) for chunk in trainer.tasks(item.exp, item.folds, jobs, min_tasks)]
+    chunks.sort(key=lambda chunk: min(position[job.key] for job in chunk[1]))  # plan order: lines print early
+    versions = library_versions()
+    return [
+        Task(start + i, item.exp, item.data.name, name, jobs,
+             {fold: item.folds[fold] for fold in sorted({job.fold for job in jobs})}, versions=versions)
+        for i, (name, jobs) in enumerate(chunks)
+    ]
 
 
 def versions() -> dict[str, str]:
@@ -268,6 +210,8 @@ def model_summary(model: Any) -> str:
 def run_settings(prepared: Prepared, engine_notes: Sequence[str] = ()) -> dict[str, Any]:
     """What the report's settings section shows, recorded with the run."""
     import keras
+
+    from .engines.sklearn_fit import baseline_config
 
     exp, folds = prepared.exp, prepared.folds
     summaries = {}
@@ -297,7 +241,16 @@ def run_settings(prepared: Prepared, engine_notes: Sequence[str] = ()) -> dict[s
         "model_summaries": summaries,
         "versions": versions(),
         "engine_notes": list(engine_notes),
+        "jobs": {"planned": len(prepared.planned), "found_done": len(prepared.found)},
     }
+
+
+def make_executor(workers: int = 1, client: Any = None, scheduler: str | None = None) -> Any:
+    """In this process (1 worker), N worker processes, or a Dask cluster (a client, or the
+    address of its scheduler)."""
+    if client is not None or scheduler:
+        return DaskCluster(client if client is not None else connect(scheduler))
+    return InProcess() if workers == 1 else WorkerProcesses(workers)
 
 
 def run_experiments(
@@ -309,10 +262,22 @@ def run_experiments(
     engine: str = "auto",
     stream: TextIO | None = None,
     progress: bool | None = None,
+    workers: int = 1,
+    client: Any = None,
+    scheduler: str | None = None,
+    fresh: bool = False,
+    retry_failed: bool = False,
 ) -> list[Outcome]:
-    """Run every experiment, store each fold as it finishes, write the reports and the index."""
+    """Run every experiment, resuming from the store: train the jobs not stored yet, store each
+    task as it finishes, write each experiment's report when its last task is stored, then
+    the index. `workers` > 1 trains in that many processes; `client` (a
+    `dask.distributed.Client`) or `scheduler` (its address) trains on a Dask cluster."""
     stream = stream or sys.stdout
     data_dir = Path(data_dir) if data_dir else default_data_dir()
+    if workers < 1:
+        raise HarnessError(f"--workers must be at least 1, got {workers}")
+    if workers > 1 and (client is not None or scheduler):
+        raise HarnessError("--workers and --scheduler exclude each other: the Dask cluster's workers train")
     outcomes: list[Outcome] = []
     prepared: list[Prepared] = []
     for exp in experiments:
@@ -321,48 +286,100 @@ def run_experiments(
         except DataUnavailable as exc:
             stream.write(f"skipped {exp.name}: {exc}\n")
             outcomes.append(Outcome(exp.name, skipped=str(exc)))
-    trainer = get_engine(engine)
-    for item in prepared:  # an engine that cannot train an experiment says so before anything trains
-        item.notes = trainer.plan(item.exp, item.folds, item.jobs)
-    show_bar = progress if progress is not None else stream.isatty() or sys.stderr.isatty()
-    bar = Progress(sum(_n_jobs(p) for p in prepared), stream, show_bar)
+    trainers = [plan(item, engine) for item in prepared]  # refuses what the engine cannot train
+    executor = make_executor(workers, client, scheduler)
     store = Store(db)
+    bar: Progress | None = None
     try:
-        for item in prepared:
-            outcomes.append(_train(item, trainer, store, bar, Path(reports_dir)))
+        for item, item_trainers in zip(prepared, trainers):
+            _resume(item, item_trainers, store, executor.slots, fresh, retry_failed, stream)
+        show_bar = progress if progress is not None else stream.isatty() or sys.stderr.isatty()
+        bar = Progress(sum(len(t.jobs) for item in prepared for t in item.tasks), stream, show_bar)
+        outcomes += _train(prepared, executor, store, bar, Path(reports_dir))
         index = report.write_index(store, Path(reports_dir))
+    except BaseException:
+        for item in prepared:
+            if item.run_id is not None and not _finished(store, item.run_id):
+                store.finish_run(item.run_id, "interrupted")
+        raise
     finally:
-        bar.close()
+        if bar is not None:
+            bar.close()
+        executor.close()
         store.close()
     stream.write(f"\nreport: {index.resolve()}\n")
     return outcomes
 
 
-def _train(item: Prepared, trainer: Any, store: Store, bar: Progress, reports_dir: Path) -> Outcome:
-    exp = item.exp
-    run_id = store.start_run(exp.name, item.data.name, run_settings(item, item.notes), trainer.name)
-    outcome = Outcome(exp.name, run_id=run_id)
-    for note in item.notes:  # why some variants fall back to one fit per split
-        bar.write(f"{exp.name}: {note}")
+def _finished(store: Store, run_id: str) -> bool:
+    runs = store.runs()
+    return bool((runs.loc[runs["run_id"] == run_id, "status"] == "finished").any())
+
+
+def _resume(item: Prepared, trainers: dict[str, Any], store: Store, slots: int, fresh: bool,
+            retry_failed: bool, stream: TextIO) -> None:
+    """Look the experiment's jobs up in the store, start its run, and cut the jobs still to
+    train into tasks."""
+    keys = [job.key for job in item.planned]
+    stored = store.stored_jobs(keys)
+    if retry_failed:
+        stored = stored[stored["status"] == "ok"]
+    if not fresh:
+        item.found = {row.job_key: (row.variant, row.fold, row.status, row.score, row.epochs)
+                      for row in stored.itertuples()}
+    todo = [job for job in item.planned if job.key not in item.found]
+    item.run_id = store.start_run(item.exp.name, item.data.name, run_settings(item, item.notes), engine_label(trainers),
+                                  plan=keys)
+    item.tasks = make_tasks(item, trainers, todo, slots, 0)
+    if item.found:
+        failed = sum(1 for found in item.found.values() if found[2] != "ok")
+        also = f" ({failed} of them failed; --retry-failed trains those again)" if failed else ""
+        stream.write(f"{item.exp.name}: {len(item.found)} of {len(keys)} jobs found done in the store{also}; "
+                     f"training the other {len(todo)}\n")
+    elif fresh and len(stored):
+        stream.write(f"{item.exp.name}: --fresh: training all {len(keys)} jobs again "
+                     f"({len(stored)} stored results will be replaced)\n")
+
+
+def engine_label(trainers: dict[str, Any]) -> str:
+    return "+".join(name for name in trainers if name != "sklearn") or "sklearn"
+
+
+def _train(prepared: list[Prepared], executor: Any, store: Store, bar: Progress, reports_dir: Path) -> list[Outcome]:
+    """Run every task, storing each as it finishes; report each experiment when it is done."""
+    outcomes = {item.exp.name: Outcome(item.exp.name, run_id=item.run_id, found_done=len(item.found))
+                for item in prepared}
+    remaining = {item.exp.name: len(item.tasks) for item in prepared}
+    by_name = {item.exp.name: item for item in prepared}
     start = time.perf_counter()
+    for item in prepared:
+        bar.expect(item)
+        for note in item.notes:  # why some variants fall back to one fit per split
+            bar.write(f"{item.exp.name}: {note}")
+    for item in prepared:
+        if not remaining[item.exp.name]:
+            _report(item, outcomes[item.exp.name], store, bar, reports_dir, start)
+    for task, records in executor.run([task for item in prepared for task in item.tasks]):
+        name = task.exp.name
+        for record in records:
+            record.run_id = by_name[name].run_id or ""
+        store.add_folds(records)
+        for record in records:
+            bar.record(record)
+            outcomes[name].seconds += record.seconds
+            if record.ok:
+                outcomes[name].ok += 1
+            else:
+                outcomes[name].failed += 1
+        remaining[name] -= 1
+        if not remaining[name]:
+            _report(by_name[name], outcomes[name], store, bar, reports_dir, start)
+    return [outcomes[item.exp.name] for item in prepared]
 
-    def emit(record: FoldRecord) -> None:
-        record.run_id = run_id
-        store.add_fold(record)
-        bar.record(record)
-        if record.ok:
-            outcome.ok += 1
-        else:
-            outcome.failed += 1
 
-    try:
-        trainer.run(exp, item.data.name, item.folds, item.jobs, emit)
-        run_baselines(item, emit)
-    except BaseException:
-        store.finish_run(run_id, "interrupted")
-        raise
-    store.finish_run(run_id)
-    outcome.seconds = time.perf_counter() - start
-    outcome.page = report.write_experiment_report(store, exp.name, reports_dir, run_id, exp)
-    bar.write(f"{exp.name}: {outcome.ok} folds ok, {outcome.failed} failed, {outcome.seconds:.1f} s → {outcome.page}")
-    return outcome
+def _report(item: Prepared, outcome: Outcome, store: Store, bar: Progress, reports_dir: Path, start: float) -> None:
+    store.finish_run(item.run_id)
+    outcome.page = report.write_experiment_report(store, item.exp.name, reports_dir, item.run_id, item.exp)
+    found = f", {outcome.found_done} found done" if outcome.found_done else ""
+    bar.write(f"{item.exp.name}: {outcome.ok} folds ok, {outcome.failed} failed{found}, {outcome.seconds:.1f} s "
+              f"training, done {time.perf_counter() - start:.1f} s into the run → {outcome.page}")

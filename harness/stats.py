@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
-from .engines.base import decode_weights
+from .records import decode_weights
 
 
 def pstdev(values: Sequence[float]) -> float:

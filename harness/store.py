@@ -1,22 +1,30 @@
-"""The results store: an embedded SQLite database, one row per finished (variant, fold).
+"""The results store: an embedded SQLite database, one row per finished job.
 
-Every fold is committed the moment it finishes, so an interrupted run loses nothing that
-finished. Reports are built from the store alone.
+Every row carries its job's key (`harness.jobs`), unique in the store: a job is trained once
+and found again by any later run that plans it. A run records its plan (the keys of its jobs,
+in order), so its report is built from the store alone, whichever runs trained its rows.
+
+Safe for several writers at once (runs in other processes, on other machines over a local
+disk): write-ahead logging, a busy timeout, and one short transaction per finished task, so
+a run killed at any moment loses at most the tasks it had in flight.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 import time
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable, Iterator, Sequence
 
 import pandas as pd
 
-from .engines.base import FoldRecord
+from .records import FoldRecord
 
 DEFAULT_DB = Path("reports") / "results.sqlite"
+#: seconds a writer waits for another's transaction before giving up
+BUSY_TIMEOUT = 120.0
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -53,15 +61,23 @@ CREATE TABLE IF NOT EXISTS folds (
     weights BLOB,
     created_at REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS run_jobs (
+    run_id TEXT NOT NULL REFERENCES runs(run_id),
+    position INTEGER NOT NULL,
+    job_key TEXT NOT NULL,
+    PRIMARY KEY (run_id, position)
+);
 CREATE INDEX IF NOT EXISTS folds_by_run ON folds(run_id);
 CREATE INDEX IF NOT EXISTS runs_by_experiment ON runs(experiment, started_at);
 """
 
 _FOLD_COLUMNS = (
     "run_id experiment dataset variant config config_hash fold seed status reason score "
-    "train_score metrics epochs best_epoch seconds loss val_loss engine weights created_at"
+    "train_score metrics epochs best_epoch seconds loss val_loss engine weights job_key created_at"
 ).split()
 _JSON_COLUMNS = ("config", "metrics", "loss", "val_loss")
+#: host parameters per statement, well under SQLite's limit
+_CHUNK = 500
 
 
 class Store:
@@ -70,8 +86,19 @@ class Store:
     def __init__(self, path: str | Path = DEFAULT_DB) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(self.path)
-        self._db.executescript(_SCHEMA)
+        # autocommit mode: transactions are explicit (`_write`), short, and take the write
+        # lock up front, so concurrent writers wait for each other instead of failing
+        self._db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        with self._write():
+            for statement in _SCHEMA.split(";"):
+                if statement.strip():
+                    self._db.execute(statement)
+            columns = {row[1] for row in self._db.execute("PRAGMA table_info(folds)")}
+            if "job_key" not in columns:  # a store written before jobs had keys
+                self._db.execute("ALTER TABLE folds ADD COLUMN job_key TEXT")
+            self._db.execute("CREATE UNIQUE INDEX IF NOT EXISTS folds_by_job ON folds(job_key)")
 
     def close(self) -> None:
         self._db.close()
@@ -82,33 +109,70 @@ class Store:
     def __exit__(self, *exc: Any) -> None:
         self.close()
 
-    def start_run(self, experiment: str, dataset: str, settings: dict[str, Any], engine: str = "") -> str:
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One transaction holding the write lock from its start; committed on success."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._db
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    # ------------------------------------------------------------------ writing
+    def start_run(
+        self, experiment: str, dataset: str, settings: dict[str, Any], engine: str = "",
+        plan: Sequence[str] = (),
+    ) -> str:
+        """Record a run and its plan: the keys of its jobs, in the order its report lists them."""
         run_id = f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:8]}"
-        with self._db:
-            self._db.execute(
+        with self._write() as db:
+            db.execute(
                 "INSERT INTO runs (run_id, experiment, dataset, started_at, status, engine, settings) "
                 "VALUES (?, ?, ?, ?, 'running', ?, ?)",
                 (run_id, experiment, dataset, time.time(), engine, json.dumps(settings, default=str)),
             )
+            db.executemany("INSERT INTO run_jobs (run_id, position, job_key) VALUES (?, ?, ?)",
+                           [(run_id, i, key) for i, key in enumerate(plan)])
         return run_id
 
     def finish_run(self, run_id: str, status: str = "finished") -> None:
-        with self._db:
-            self._db.execute(
-                "UPDATE runs SET finished_at = ?, status = ? WHERE run_id = ?", (time.time(), status, run_id)
-            )
+        with self._write() as db:
+            db.execute("UPDATE runs SET finished_at = ?, status = ? WHERE run_id = ?", (time.time(), status, run_id))
 
     def add_fold(self, record: FoldRecord) -> None:
         """Insert one fold's result and commit at once."""
-        row = {name: getattr(record, name) for name in _FOLD_COLUMNS}
-        for name in _JSON_COLUMNS:
-            row[name] = json.dumps(row[name])
-        placeholders = ", ".join("?" for _ in _FOLD_COLUMNS)
-        with self._db:
-            self._db.execute(
-                f"INSERT INTO folds ({', '.join(_FOLD_COLUMNS)}) VALUES ({placeholders})",
-                [row[name] for name in _FOLD_COLUMNS],
+        self.add_folds([record])
+
+    def add_folds(self, records: Iterable[FoldRecord]) -> None:
+        """Insert the results of one task in one transaction. A record whose job key is stored
+        already replaces that row (a rerun of the same job: `--fresh`, `--retry-failed`)."""
+        rows = []
+        for record in records:
+            row = {name: getattr(record, name) for name in _FOLD_COLUMNS}
+            for name in _JSON_COLUMNS:
+                row[name] = json.dumps(row[name])
+            rows.append([row[name] for name in _FOLD_COLUMNS])
+        updates = ", ".join(f"{name} = excluded.{name}" for name in _FOLD_COLUMNS if name != "job_key")
+        with self._write() as db:
+            db.executemany(
+                f"INSERT INTO folds ({', '.join(_FOLD_COLUMNS)}) VALUES ({', '.join('?' for _ in _FOLD_COLUMNS)}) "
+                f"ON CONFLICT(job_key) DO UPDATE SET {updates}",
+                rows,
             )
+
+    # ------------------------------------------------------------------ reading
+    def stored_jobs(self, keys: Sequence[str]) -> pd.DataFrame:
+        """The stored rows of these job keys (job_key, variant, fold, status, score, epochs)."""
+        frames = []
+        for start in range(0, len(keys), _CHUNK):
+            chunk = list(keys[start : start + _CHUNK])
+            frames.append(pd.read_sql_query(
+                "SELECT job_key, variant, fold, status, score, epochs FROM folds "
+                f"WHERE job_key IN ({', '.join('?' for _ in chunk)})", self._db, params=chunk))
+        columns = ["job_key", "variant", "fold", "status", "score", "epochs"]
+        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
 
     def runs(self, experiment: str | None = None) -> pd.DataFrame:
         """One row per run, newest first; `settings` parsed."""
@@ -121,40 +185,75 @@ class Store:
         frame["settings"] = frame["settings"].map(json.loads)
         return frame
 
+    def run_progress(self) -> pd.DataFrame:
+        """Per run: experiment, started_at, status, planned jobs and how many of them are stored
+        (runs from before plans were recorded count their own rows)."""
+        return pd.read_sql_query(
+            """
+            SELECT r.run_id, r.experiment, r.started_at, r.status,
+                   (SELECT COUNT(*) FROM run_jobs j WHERE j.run_id = r.run_id) AS planned,
+                   CASE WHEN EXISTS (SELECT 1 FROM run_jobs j WHERE j.run_id = r.run_id)
+                        THEN (SELECT COUNT(*) FROM run_jobs j JOIN folds f ON f.job_key = j.job_key
+                              WHERE j.run_id = r.run_id)
+                        ELSE (SELECT COUNT(*) FROM folds f WHERE f.run_id = r.run_id) END AS stored
+            FROM runs r ORDER BY r.started_at
+            """,
+            self._db,
+        )
+
     def latest_run_ids(self) -> dict[str, str]:
-        """experiment -> its newest run that stored at least one fold."""
-        rows = self._db.execute(
-            "SELECT r.experiment, r.run_id FROM runs r "
-            "WHERE EXISTS (SELECT 1 FROM folds f WHERE f.run_id = r.run_id) "
-            "ORDER BY r.started_at"
-        ).fetchall()
-        return {experiment: run_id for experiment, run_id in rows}
+        """experiment -> the run its report shows: its newest finished run, or, when none has
+        finished, its newest run with at least one stored row. A newer run that was killed
+        part-way does not hide a complete older one."""
+        chosen: dict[str, tuple[bool, str]] = {}
+        for row in self.run_progress().itertuples():
+            finished = row.status == "finished"
+            if row.stored == 0:
+                continue
+            if finished or not chosen.get(row.experiment, (False, ""))[0]:
+                chosen[row.experiment] = (finished, row.run_id)
+        return {experiment: run_id for experiment, (_, run_id) in chosen.items()}
 
     def folds(
         self, experiment: str | None = None, run_id: str | None = None, latest: bool = True,
         with_weights: bool = False,
     ) -> pd.DataFrame:
-        """Fold rows as a DataFrame; JSON columns parsed; by default only each experiment's latest run."""
+        """Fold rows as a DataFrame, JSON columns parsed. With `run_id`, the rows of that run's
+        plan in plan order (whichever run trained them); else, by default, each experiment's
+        latest run (`latest_run_ids`); with `latest=False`, every stored row."""
         columns = [c for c in ["id", *_FOLD_COLUMNS] if with_weights or c != "weights"]
-        clauses, params = [], []
-        if experiment is not None:
-            clauses.append("experiment = ?")
-            params.append(experiment)
         if run_id is not None:
-            clauses.append("run_id = ?")
-            params.append(run_id)
+            frame = self._run_rows(run_id, columns)
         elif latest:
-            latest_ids = list(self.latest_run_ids().values())
-            clauses.append(f"run_id IN ({', '.join('?' for _ in latest_ids) or 'NULL'})")
-            params.extend(latest_ids)
-        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
-        frame = pd.read_sql_query(
-            f"SELECT {', '.join(columns)} FROM folds{where} ORDER BY id", self._db, params=params
-        )
+            runs = self.latest_run_ids()
+            if experiment is not None:
+                runs = {experiment: runs[experiment]} if experiment in runs else {}
+            frame = pd.concat([self._run_rows(r, columns) for r in runs.values()] or [self._rows("", [], columns)],
+                              ignore_index=True)
+        else:
+            clauses, params = ("WHERE experiment = ?", [experiment]) if experiment is not None else ("", [])
+            frame = self._rows(clauses + " ORDER BY id", params, columns)
+        if experiment is not None:
+            frame = frame[frame["experiment"] == experiment].reset_index(drop=True)
         for name in _JSON_COLUMNS:
             frame[name] = frame[name].map(json.loads)
         frame["reason"] = frame["reason"].astype(object).where(frame["reason"].notna(), None)
         return frame
+
+    def _rows(self, where: str, params: list[Any], columns: list[str], table: str = "folds f") -> pd.DataFrame:
+        select = ", ".join(f"f.{c}" for c in columns)
+        return pd.read_sql_query(f"SELECT {select} FROM {table} {where}", self._db, params=params)
+
+    def _run_rows(self, run_id: str, columns: list[str]) -> pd.DataFrame:
+        planned = self._db.execute("SELECT 1 FROM run_jobs WHERE run_id = ? LIMIT 1", (run_id,)).fetchone()
+        if planned:
+            return self._rows("WHERE j.run_id = ? ORDER BY j.position", [run_id], columns,
+                              table="run_jobs j JOIN folds f ON f.job_key = j.job_key")
+        return self._rows("WHERE f.run_id = ? ORDER BY f.id", [run_id], columns)
+
+    def integrity(self) -> str:
+        """SQLite's `PRAGMA integrity_check`: 'ok' for a sound database."""
+        return self._db.execute("PRAGMA integrity_check").fetchone()[0]
 
 
 def load_results(
@@ -163,9 +262,10 @@ def load_results(
 ) -> pd.DataFrame:
     """Every stored fold as a pandas DataFrame (by default the latest run of each experiment).
 
-    Columns: run_id, experiment, dataset, variant, config (dict), config_hash, fold, seed,
-    status, reason, score, train_score, metrics (dict), epochs, best_epoch, seconds,
-    loss and val_loss (per-epoch lists), engine, created_at; `weights` (npz bytes) on request.
+    Columns: run_id (the run that trained the row), experiment, dataset, variant, config (dict),
+    config_hash, fold, seed, status, reason, score, train_score, metrics (dict), epochs,
+    best_epoch, seconds, loss and val_loss (per-epoch lists), engine, job_key, created_at;
+    `weights` (npz bytes) on request.
     """
     if not Path(db).exists():
         raise FileNotFoundError(f"no results database at {db}")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -10,6 +11,8 @@ import pytest
 from sklearn.datasets import make_classification, make_regression
 
 from harness import Dataset, Experiment, Variant
+
+REPO = Path(__file__).resolve().parent.parent
 
 
 def tiny_classification(n: int = 60, seed: int = 0) -> Dataset:

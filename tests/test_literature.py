@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 
 from harness import Section, Variant, load_results
-from harness.engines.base import decode_weights
+from harness.records import decode_weights
 from tests.conftest import TinyClassification, run_quietly
 
 from experiments import mccaffrey

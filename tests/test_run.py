@@ -14,9 +14,10 @@ from tests.conftest import TinyClassification, TinyRegression, run_quietly
 def test_same_seed_gives_identical_fold_scores(workdir, engine):
     run_quietly([TinyClassification(), TinyRegression()], workdir, engine=engine)
     first = load_results(workdir.db)
-    run_quietly([TinyClassification(), TinyRegression()], workdir, engine=engine)
+    run_quietly([TinyClassification(), TinyRegression()], workdir, engine=engine, fresh=True)  # train again
     second = load_results(workdir.db)
     assert first["run_id"].iloc[0] != second["run_id"].iloc[0]
+    assert (second["created_at"] > first["created_at"].max()).all()
     assert set(first["engine"]) == {engine}
     assert len(first) == 8 and (first["status"] == "ok").all()
     cols = ["experiment", "variant", "fold", "seed", "score", "train_score", "epochs"]

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from harness import load_results
-from harness.engines.base import FoldRecord, decode_weights
+from harness.records import FoldRecord, decode_weights
 from harness.store import Store
 
 
@@ -61,3 +61,60 @@ def test_latest_run_only_by_default(tmp_path):
 def test_missing_database_is_an_error(tmp_path):
     with pytest.raises(FileNotFoundError):
         load_results(tmp_path / "nothing.sqlite")
+
+
+WRITER = """
+import sys, time
+from pathlib import Path
+sys.path.insert(0, {repo!r})
+from harness.store import Store
+from tests.test_store import record
+name, db, go = sys.argv[1], sys.argv[2], Path(sys.argv[3])
+store = Store(db)
+keys = [f"{{name}}-{{i}}" for i in range(300)]
+(go.parent / f"ready-{{name}}").touch()
+while not go.exists():
+    time.sleep(0.001)
+began = time.time()
+run_id = store.start_run(name, "data", {{}}, "keras", plan=keys)
+for i, key in enumerate(keys):  # one short transaction per finished job, as the runner writes them
+    r = record(i % 5, experiment=name, job_key=key, weights=bytes(2000))
+    r.run_id = run_id
+    store.add_folds([r])
+store.finish_run(run_id)
+print(began, time.time())
+"""
+
+
+def test_two_processes_writing_at_once_lose_nothing(tmp_path):
+    import subprocess
+    import sys
+    import time
+
+    from tests.conftest import REPO
+
+    db, go = tmp_path / "shared.sqlite", tmp_path / "go"
+    script = tmp_path / "writer.py"
+    script.write_text(WRITER.format(repo=str(REPO)))
+    writers = [subprocess.Popen([sys.executable, str(script), name, str(db), str(go)], cwd=REPO,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+               for name in ("first", "second")]
+    while not all((tmp_path / f"ready-{name}").exists() for name in ("first", "second")):
+        time.sleep(0.001)
+    go.touch()  # both start writing at the same moment
+    spans = []
+    for writer in writers:
+        out, err = writer.communicate(timeout=120)
+        assert writer.returncode == 0, err
+        spans.append([float(t) for t in out.split()])
+    assert max(s for s, _ in spans) < min(e for _, e in spans)  # the two wrote at the same time
+    with Store(db) as store:
+        rows = store.folds(latest=False)
+        assert store.integrity() == "ok"
+        assert store._db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        latest = store.latest_run_ids()
+    assert len(rows) == 600 and rows["job_key"].is_unique
+    assert rows.groupby("experiment").size().to_dict() == {"first": 300, "second": 300}
+    assert set(latest) == {"first", "second"}
+    first = load_results(db, experiment="first")
+    assert list(first["job_key"]) == [f"first-{i}" for i in range(300)]  # in plan order

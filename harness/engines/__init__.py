@@ -1,29 +1,76 @@
-"""Engines turn jobs into trained Keras models; nothing else trains.
+"""Engines turn jobs into trained models; nothing else trains.
 
-- `keras`: one ordinary `model.fit` per (variant, fold): the reference.
-- `stacked`: members (variant × fold) of one architecture trained as one stacked Keras model;
-  an error if a variant cannot be stacked.
-- `auto` (default): stacked where supported, one fit per fold for the rest, saying why.
+Trainers (one kind of job each):
+- `keras`: one ordinary `model.fit` per (variant, split): the reference;
+- `stacked`: members (variant × split) of one architecture trained as one stacked Keras model;
+- `sklearn`: an experiment's scikit-learn baselines, one fit per (baseline, split).
+
+What `--engine` chooses (`ENGINES`) is which trainer takes each network job:
+- `auto` (default): stacked where supported, one fit per split for the rest, saying why;
+- `keras`: one fit per split for every variant;
+- `stacked`: stacked, and an error if a variant cannot be stacked.
+This module imports no TensorFlow until a trainer is asked for, so the command line stays fast.
 """
 from __future__ import annotations
 
+from typing import Any, Sequence
+
 from ..errors import HarnessError
-from .base import Engine, FoldRecord, TrainedMember, decode_weights, finish
 
-ENGINES = ("auto", "keras", "stacked")
+#: --engine choice -> what it does (the command line's choices and help)
+ENGINES = {
+    "auto": "stack members of one architecture into one Keras model where supported, one model.fit per split otherwise",
+    "keras": "one model.fit per split",
+    "stacked": "stack every member, or fail",
+}
+TRAINERS = ("keras", "stacked", "sklearn")
 
 
-def get_engine(name: str) -> Engine:
-    """The engine called `name`: 'auto', 'keras' or 'stacked'."""
-    if name == "keras":
+def get_trainer(kind: str, **options: Any) -> Any:
+    """A trainer of one kind of job ('keras', 'stacked', 'sklearn'); `options` go to its
+    constructor (e.g. `jit_compile` for 'stacked')."""
+    if kind == "keras":
         from .keras_fit import KerasFitEngine
 
         return KerasFitEngine()
-    if name in ("auto", "stacked"):
+    if kind == "stacked":
         from .stacked import StackedEngine
 
-        return StackedEngine(fallback=name == "auto")
-    raise HarnessError(f"unknown engine {name!r}; choose from {', '.join(ENGINES)}")
+        return StackedEngine(fallback=False, **options)
+    if kind == "sklearn":
+        from .sklearn_fit import SklearnEngine
+
+        return SklearnEngine()
+    raise HarnessError(f"unknown trainer {kind!r}; choose from {', '.join(TRAINERS)}")
 
 
-__all__ = ["ENGINES", "Engine", "FoldRecord", "TrainedMember", "decode_weights", "finish", "get_engine"]
+def get_engine(name: str) -> Any:
+    """The engine `--engine NAME` selects, with its `run(exp, dataset, folds, jobs, emit)`."""
+    if name not in ENGINES:
+        raise HarnessError(f"unknown engine {name!r}; choose from {', '.join(ENGINES)}")
+    if name == "keras":
+        return get_trainer("keras")
+    from .stacked import StackedEngine
+
+    return StackedEngine(fallback=name == "auto")
+
+
+def assign(name: str, exp: Any, folds: Any, jobs: Sequence[Any]) -> tuple[dict[int, Any], list[str]]:
+    """Which trainer takes each network job under `--engine NAME`, as {id(job): trainer}, and
+    the notes the experiment's report shows about it. Refuses (HarnessError) what `stacked`
+    cannot stack."""
+    if name not in ENGINES:
+        raise HarnessError(f"unknown engine {name!r}; choose from {', '.join(ENGINES)}")
+    keras_fit = get_trainer("keras")
+    if name == "keras":
+        return {id(job): keras_fit for job in jobs}, [f"Engine: keras, one model.fit per split ({len(jobs)} fits)."]
+    from .stacked import StackedEngine
+
+    stacked = StackedEngine(fallback=name == "auto")
+    groups, rest = stacked.partition(exp, folds, jobs)
+    chosen = {id(job): keras_fit for job in rest}
+    chosen.update({id(job): stacked for group in groups for job in group.jobs})
+    return chosen, stacked.notes(exp, folds, jobs)
+
+
+__all__ = ["ENGINES", "TRAINERS", "assign", "get_engine", "get_trainer"]

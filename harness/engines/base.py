@@ -1,22 +1,23 @@
-"""What every engine shares: the trained-member type, the fold record, scoring a member.
+"""What every network engine shares: the trained-member type and scoring a member.
 
 Engines turn jobs into trained Keras models (`TrainedMember`); `finish` scores those models
 the same way whichever engine ran, so nothing downstream knows which engine it was.
 """
 from __future__ import annotations
 
-import io
-import json
 import math
-import time
-from dataclasses import dataclass, field
-from typing import Any, Callable, Protocol, Sequence
-
-import numpy as np
+from dataclasses import dataclass
+from typing import Any, Mapping, Protocol, Sequence, Union
 
 from ..experiment import Experiment
-from ..folds import FoldData, Job
+from ..folds import FoldData
+from ..jobs import Job
+from ..records import Emit, FoldRecord, encode_weights, json_float
 from ..scoring import FoldFailed, evaluate
+
+#: an experiment's folds by split index: the list of all of them, or (in a worker) the ones a
+#: task needs
+Folds = Union[Sequence[FoldData], Mapping[int, FoldData]]
 
 
 @dataclass
@@ -32,57 +33,19 @@ class TrainedMember:
     failure: str | None = None
 
 
-@dataclass
-class FoldRecord:
-    """One (variant, fold) result, as the store keeps it."""
-
-    experiment: str
-    dataset: str
-    variant: str
-    config: dict[str, Any]
-    config_hash: str
-    fold: int
-    seed: int
-    status: str
-    reason: str | None
-    score: float | None
-    train_score: float | None
-    metrics: dict[str, float]
-    epochs: int
-    best_epoch: int
-    seconds: float
-    loss: list[float]
-    val_loss: list[float]
-    engine: str
-    weights: bytes | None = None
-    run_id: str = ""
-    created_at: float = field(default_factory=time.time)
-
-    @property
-    def ok(self) -> bool:
-        return self.status == "ok"
-
-
-Emit = Callable[[FoldRecord], None]
-
-
-class Engine(Protocol):
-    """Trains jobs and emits one FoldRecord per job as soon as it is finished."""
+class Trainer(Protocol):
+    """Trains jobs of one kind ('keras', 'stacked', 'sklearn') and emits one FoldRecord per job
+    as soon as it is finished."""
 
     name: str
+    #: the engine's arithmetic, part of every job key it trains (e.g. 'stacked/2')
+    numerics: str
 
-    def plan(self, exp: Experiment, folds: Sequence[FoldData], jobs: Sequence[Job]) -> list[str]:
-        """Notes for the report on how the jobs will be trained (grouping, fallbacks)."""
+    def tasks(self, exp: Experiment, folds: Folds, jobs: Sequence[Job], min_tasks: int = 1) -> list[list[Job]]:
+        """The jobs cut into tasks: the units one worker trains and the store commits at once."""
         ...
 
-    def run(
-        self,
-        exp: Experiment,
-        dataset: str,
-        folds: Sequence[FoldData],
-        jobs: Sequence[Job],
-        emit: Emit,
-    ) -> None: ...
+    def run(self, exp: Experiment, dataset: str, folds: Folds, jobs: Sequence[Job], emit: Emit) -> None: ...
 
 
 def first_nan_epoch(losses: Sequence[float]) -> int | None:
@@ -90,18 +53,6 @@ def first_nan_epoch(losses: Sequence[float]) -> int | None:
         if value is None or not math.isfinite(value):
             return epoch
     return None
-
-
-def encode_weights(model: Any) -> bytes:
-    """All the model's weights as a compressed .npz, keyed by variable path."""
-    buffer = io.BytesIO()
-    np.savez_compressed(buffer, **{v.path: np.asarray(v.numpy()) for v in model.weights})
-    return buffer.getvalue()
-
-
-def decode_weights(blob: bytes) -> dict[str, np.ndarray]:
-    with np.load(io.BytesIO(blob)) as archive:
-        return {name: archive[name] for name in archive.files}
 
 
 def finish(
@@ -135,17 +86,9 @@ def finish(
         epochs=trained.epochs if trained else 0,
         best_epoch=trained.best_epoch if trained else 0,
         seconds=trained.seconds if trained else 0.0,
-        loss=[_json_float(v) for v in (trained.loss if trained else [])],
-        val_loss=[_json_float(v) for v in (trained.val_loss if trained else [])],
+        loss=[json_float(v) for v in (trained.loss if trained else [])],
+        val_loss=[json_float(v) for v in (trained.val_loss if trained else [])],
         engine=engine,
         weights=weights,
+        job_key=job.key or None,
     )
-
-
-def _json_float(value: float) -> float | None:
-    value = float(value)
-    return value if math.isfinite(value) else None
-
-
-def dumps(value: Any) -> str:
-    return json.dumps(value, default=str)

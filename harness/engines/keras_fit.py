@@ -9,8 +9,10 @@ import keras
 import numpy as np
 
 from ..experiment import Experiment, Variant
-from ..folds import FoldData, Job, derive_seed
-from .base import Emit, TrainedMember, finish, first_nan_epoch
+from ..folds import FoldData, derive_seed
+from ..jobs import ENGINE_NUMERICS, Job
+from ..records import Emit
+from .base import Folds, TrainedMember, finish, first_nan_epoch
 
 if TYPE_CHECKING:  # pragma: no cover
     import tensorflow as tf
@@ -116,17 +118,15 @@ def fit_member(exp: Experiment, variant: Variant, fd: FoldData, seed: int) -> Tr
 
 
 class KerasFitEngine:
-    """One `model.fit` per job, in job order."""
+    """One `model.fit` per job, in job order; every job is a task of its own."""
 
     name = "keras"
+    numerics = f"keras/{ENGINE_NUMERICS['keras']}"
 
-    def plan(self, exp: Experiment, folds: Sequence[FoldData], jobs: Sequence[Job]) -> list[str]:
-        """Notes for the report on how the jobs will be trained."""
-        return [f"Engine: keras, one model.fit per split ({len(jobs)} fits)."]
+    def tasks(self, exp: Experiment, folds: Folds, jobs: Sequence[Job], min_tasks: int = 1) -> list[list[Job]]:
+        return [[job] for job in jobs]
 
-    def run(
-        self, exp: Experiment, dataset: str, folds: Sequence[FoldData], jobs: Sequence[Job], emit: Emit
-    ) -> None:
+    def run(self, exp: Experiment, dataset: str, folds: Folds, jobs: Sequence[Job], emit: Emit) -> None:
         for job in jobs:
             fd = folds[job.fold]
             try:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import itertools
 import math
 import time
+import weakref
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Sequence
 
@@ -28,8 +29,10 @@ import tensorflow as tf
 
 from ..errors import HarnessError
 from ..experiment import Experiment, Variant
-from ..folds import FoldData, Job, derive_seed
-from .base import Emit, TrainedMember, finish, first_nan_epoch
+from ..folds import FoldData, derive_seed
+from ..jobs import ENGINE_NUMERICS, Job
+from ..records import Emit
+from .base import Folds, TrainedMember, finish, first_nan_epoch
 from .keras_fit import KerasFitEngine, initial_weights, loss_for, targets_for
 from .stacked_layers import (
     StackedActivation, StackedDense, StackedDropout, StackedL1L2, StackedModel, stateless_optimizer,
@@ -193,6 +196,10 @@ class StackedResult:
         return TrainedMember(model, self.loss, self.val_loss, self.epochs, self.best_epoch, seconds, self.failure)
 
 
+#: a variant's Keras model, its stackable spec (None when it cannot stack) and why not
+Template = tuple[keras.Model, "MemberSpec | None", "str | None"]
+
+
 @dataclass
 class Group:
     """Members that can share one stacked model."""
@@ -206,7 +213,13 @@ def steps_per_epoch(fd: FoldData, batch_size: int) -> int:
 
 
 class StackedEngine:
-    """Trains stackable members together; with `fallback`, the rest with one fit per fold."""
+    """Trains stackable members together; with `fallback`, the rest with one fit per fold.
+
+    Nothing here depends on which experiment ran before: templates are cached per experiment
+    object, and what cannot be stacked is reported for the experiment it belongs to.
+    """
+
+    name = "stacked"
 
     def __init__(
         self, fallback: bool = True, order: OrderFn = member_order, max_members: int = MAX_MEMBERS,
@@ -216,45 +229,56 @@ class StackedEngine:
         self.order = order
         self.max_members = max_members
         self.jit_compile = jit_compile
-        self.name = "auto" if fallback else "stacked"
-        self._unsupported: dict[str, str] = {}
-        self._templates: dict[tuple[Any, ...], tuple[keras.Model, MemberSpec | None]] = {}
+        self._templates: "weakref.WeakKeyDictionary[Experiment, dict[tuple[Any, ...], Template]]" = (
+            weakref.WeakKeyDictionary())
+
+    @property
+    def numerics(self) -> str:
+        """The arithmetic: XLA's kernels round some functions differently from TensorFlow's."""
+        return f"stacked/{ENGINE_NUMERICS['stacked']}" + ("+xla" if self.jit_compile else "")
 
     def template(self, exp: Experiment, variant: Variant, fd: FoldData) -> tuple[keras.Model, MemberSpec | None]:
         """The variant's Keras model for this fold's shapes, and its stackable spec (None if it
-        cannot be stacked; the reason goes to `_unsupported`). Built once per variant and shape."""
-        key = (exp.name, variant.config_hash(), fd.n_inputs, fd.n_outputs)
-        if key not in self._templates:
+        cannot be stacked: `unsupported` says why). Built once per experiment, variant and shape."""
+        model, spec, _ = self._template(exp, variant, fd)
+        return model, spec
+
+    def unsupported(self, exp: Experiment, variant: Variant, fd: FoldData) -> str | None:
+        """Why the variant's model cannot be stacked, or None when it can."""
+        return self._template(exp, variant, fd)[2]
+
+    def _template(self, exp: Experiment, variant: Variant, fd: FoldData) -> "Template":
+        cache = self._templates.setdefault(exp, {})
+        key = (variant.config_hash(), fd.n_inputs, fd.n_outputs)
+        if key not in cache:
             model = exp.build_model(variant, fd.n_inputs, fd.n_outputs)
             try:
-                spec: MemberSpec | None = describe_member(exp, variant, fd, model)
+                cache[key] = (model, describe_member(exp, variant, fd, model), None)
             except Unsupported as exc:
-                spec = None
-                self._unsupported[variant.name] = str(exc)
-            self._templates[key] = (model, spec)
-        return self._templates[key]
+                cache[key] = (model, None, str(exc))
+        return cache[key]
 
     # ------------------------------------------------------------------ planning
-    def partition(self, exp: Experiment, folds: Sequence[FoldData], jobs: Sequence[Job]) -> tuple[list[Group], list[Job]]:
-        """Stackable jobs grouped by what members must share; and the jobs that cannot stack."""
+    def partition(self, exp: Experiment, folds: Folds, jobs: Sequence[Job]) -> tuple[list[Group], list[Job]]:
+        """Stackable jobs grouped by what members must share; and the jobs that cannot stack
+        (an error without `fallback`)."""
         groups: dict[tuple[Any, ...], Group] = {}
         rest: list[Job] = []
         for job in jobs:
             fd = folds[job.fold]
             _, spec = self.template(exp, job.variant, fd)
             if spec is None:
+                if not self.fallback:
+                    raise HarnessError(f"--engine stacked cannot train variant {job.variant.name!r}: "
+                                       f"{self.unsupported(exp, job.variant, fd)}; use --engine auto")
                 rest.append(job)
                 continue
             key = (spec.architecture, spec.optimizer_key, spec.loss_kind, steps_per_epoch(fd, exp.batch_size),
                    fd.n_outputs, fd.x_val is not None)
             groups.setdefault(key, Group(key)).jobs.append(job)
-        if rest and not self.fallback:
-            name = rest[0].variant.name
-            reason = self._unsupported[name]
-            raise HarnessError(f"--engine stacked cannot train variant {name!r}: {reason}; use --engine auto")
         return list(groups.values()), rest
 
-    def chunks(self, exp: Experiment, folds: Sequence[FoldData], group: Group) -> list[list[Job]]:
+    def chunks(self, exp: Experiment, folds: Folds, group: Group) -> list[list[Job]]:
         """A group split so that a stacked model's epoch arrays stay within MAX_EPOCH_BYTES."""
         fd = folds[group.jobs[0].fold]
         steps = steps_per_epoch(fd, exp.batch_size)
@@ -262,34 +286,50 @@ class StackedEngine:
         size = max(1, min(self.max_members, MAX_EPOCH_BYTES // max(per_member, 1)))
         return [group.jobs[i : i + size] for i in range(0, len(group.jobs), size)]
 
-    def plan(self, exp: Experiment, folds: Sequence[FoldData], jobs: Sequence[Job]) -> list[str]:
+    def tasks(self, exp: Experiment, folds: Folds, jobs: Sequence[Job], min_tasks: int = 1) -> list[list[Job]]:
+        """Stackable jobs as stacked models (one task each), split further, largest first,
+        until there are `min_tasks` of them (so that that many workers have work). A member
+        trains the same whichever members share its model, so the split changes no result."""
         groups, rest = self.partition(exp, folds, jobs)
-        stacked = sum(len(g.jobs) for g in groups)
-        n_models = sum(len(self.chunks(exp, folds, g)) for g in groups)
+        tasks = [chunk for group in groups for chunk in self.chunks(exp, folds, group)]
+        while len(tasks) < min_tasks and any(len(t) > 1 for t in tasks):
+            largest = max(range(len(tasks)), key=lambda i: len(tasks[i]))
+            chunk = tasks.pop(largest)
+            half = (len(chunk) + 1) // 2
+            tasks[largest:largest] = [chunk[:half], chunk[half:]]
+        return tasks + [[job] for job in rest]
+
+    def notes(self, exp: Experiment, folds: Folds, jobs: Sequence[Job]) -> list[str]:
+        """What the report says about how this experiment's jobs are trained."""
+        groups, rest = self.partition(exp, folds, jobs)
         notes = []
+        stacked = sum(len(g.jobs) for g in groups)
         if stacked:
             notes.append(
-                f"Engine: stacked. {stacked} of {len(jobs)} members (variant × split) trained as "
-                f"{n_models} stacked Keras model(s); each member's own weights were then scored in "
-                "the experiment's own Keras model. A member's time is its stacked model's time "
-                "divided by its members."
+                f"Engine: stacked. {stacked} of {len(jobs)} members (variant × split) trained in stacked "
+                f"Keras models of at most {self.max_members} members that share an architecture; each "
+                "member's own weights were then scored in the experiment's own Keras model. A member's "
+                "time is its stacked model's time divided by its members."
             )
-        for name, reason in self._unsupported.items():
+        reasons = {job.variant.name: self.unsupported(exp, job.variant, folds[job.fold]) for job in rest}
+        for name, reason in reasons.items():
             notes.append(f"Variant {name!r} trained with one model.fit per split (keras engine): {reason}.")
         return notes
 
     # ------------------------------------------------------------------ training
-    def run(self, exp: Experiment, dataset: str, folds: Sequence[FoldData], jobs: Sequence[Job], emit: Emit) -> None:
+    def run(self, exp: Experiment, dataset: str, folds: Folds, jobs: Sequence[Job], emit: Emit) -> None:
+        """Train the jobs: stackable ones in stacked models, the rest (with `fallback`) one fit
+        each; records are emitted in job order within each stacked model."""
         groups, rest = self.partition(exp, folds, jobs)
-        position = {job.key: i for i, job in enumerate(jobs)}
+        position = {id(job): i for i, job in enumerate(jobs)}
         for group in groups:
             for chunk in self.chunks(exp, folds, group):
-                for job, record in sorted(self.train_chunk(exp, dataset, folds, chunk), key=lambda jr: position[jr[0].key]):
+                for job, record in sorted(self.train_chunk(exp, dataset, folds, chunk), key=lambda jr: position[id(jr[0])]):
                     emit(record)
         if rest:
             KerasFitEngine().run(exp, dataset, folds, rest, emit)
 
-    def train_chunk(self, exp: Experiment, dataset: str, folds: Sequence[FoldData], jobs: Sequence[Job]):
+    def train_chunk(self, exp: Experiment, dataset: str, folds: Folds, jobs: Sequence[Job]):
         """Train one stacked model; return (job, FoldRecord) for each of its members."""
         start = time.perf_counter()
         members = []
@@ -300,17 +340,19 @@ class StackedEngine:
             results = train_members(exp, members, self.order, self.jit_compile)
         except Exception as exc:  # a chunk that cannot train fails its members; the run goes on
             reason = f"{type(exc).__name__}: {exc}"
-            return [(m.job, finish(exp, dataset, m.job, m.fold, None, "stacked", error=reason)) for m in members]
+            return [(m.job, finish(exp, dataset, m.job, m.fold, None, self.name, error=reason)) for m in members]
         seconds = (time.perf_counter() - start) / len(members)
         return [
-            (m.job, finish(exp, dataset, m.job, m.fold, result.into(m.template, seconds), "stacked"))
+            (m.job, finish(exp, dataset, m.job, m.fold, result.into(m.template, seconds), self.name))
             for m, result in zip(members, results)
         ]
 
 
 # ---------------------------------------------------------------------- the stacked model
-def build_stacked(members: Sequence[Member], seed: int) -> StackedModel:
-    """A StackedModel whose member m starts from member m's own Keras model's initial weights."""
+def build_stacked(members: Sequence[Member]) -> StackedModel:
+    """A StackedModel whose member m starts from member m's own Keras model's initial weights
+    and draws its dropout masks from its own seed: nothing about a member depends on the
+    others in its model."""
     specs = [m.spec for m in members]
     count = len(members)
     architecture = specs[0].architecture
@@ -320,7 +362,7 @@ def build_stacked(members: Sequence[Member], seed: int) -> StackedModel:
     for position, op in enumerate(architecture.ops):
         if position in dropout_positions:
             rates = [s.dropout.get(position, 0.0) for s in specs]
-            layers.append(StackedDropout(rates, seed=derive_seed(seed, "dropout", position)))
+            layers.append(StackedDropout(rates, [derive_seed(m.job.seed, "dropout", position) for m in members]))
         if op[0] == "dense":
             _, units, activation, use_bias = op
             l1 = [s.l1[dense_index] for s in specs]
@@ -332,7 +374,8 @@ def build_stacked(members: Sequence[Member], seed: int) -> StackedModel:
             layers.append(StackedActivation(op[1]))
     if len(architecture.ops) in dropout_positions:
         rates = [s.dropout.get(len(architecture.ops), 0.0) for s in specs]
-        layers.append(StackedDropout(rates, seed=derive_seed(seed, "dropout", len(architecture.ops))))
+        seeds = [derive_seed(m.job.seed, "dropout", len(architecture.ops)) for m in members]
+        layers.append(StackedDropout(rates, seeds))
     model = StackedModel(layers, count, specs[0].loss_kind, [s.weight_decay for s in specs])
     model(np.zeros((count, 1, architecture.n_inputs), dtype="float32"))
     starts = [initial_weights(m.template, m.job.seed) for m in members]
@@ -451,8 +494,7 @@ def train_members(
     if any((m.spec.architecture, m.spec.optimizer_key, m.spec.loss_kind) != (spec.architecture, spec.optimizer_key, spec.loss_kind) for m in members):
         raise ValueError("stacked members must share architecture, optimizer settings and loss")
     seeds = [m.job.seed for m in members]
-    keras.utils.set_random_seed(seeds[0])
-    model = build_stacked(members, seeds[0])
+    model = build_stacked(members)
     optimizer = stateless_optimizer(spec.optimizer_key[0], spec.optimizer_config)
 
     y_fit = [targets_for(fd.y_fit, n_out) for fd in folds]

@@ -114,25 +114,56 @@ class StackedActivation(keras.layers.Layer):
         return {**super().get_config(), "activation": keras.activations.serialize(self.activation)}
 
 
+def _mix32(x: Any) -> Any:
+    """MurmurHash3's 32-bit finalizer: every input bit flips each output bit with probability
+    about 1/2 (uint32 arithmetic wraps, as the hash needs)."""
+    x = tf.bitwise.bitwise_xor(x, tf.bitwise.right_shift(x, tf.constant(16, tf.uint32)))
+    x = x * tf.constant(0x85EBCA6B, tf.uint32)
+    x = tf.bitwise.bitwise_xor(x, tf.bitwise.right_shift(x, tf.constant(13, tf.uint32)))
+    x = x * tf.constant(0xC2B2AE35, tf.uint32)
+    return tf.bitwise.bitwise_xor(x, tf.bitwise.right_shift(x, tf.constant(16, tf.uint32)))
+
+
+def member_uniform(seeds: Any, counter: Any, shape: Any) -> Any:
+    """Uniform [0, 1) draws of `shape` (members, batch, units), member m's drawn from its own
+    seed and the call counter alone: a member's draws do not depend on which members share its
+    model (a counter-based generator, as Philox is, with MurmurHash3's mixer)."""
+    members, rows, units = shape[0], shape[1], shape[2]
+    golden = tf.constant(0x9E3779B9, tf.uint32)
+    stream = _mix32(tf.cast(seeds, tf.uint32) * golden + _mix32(tf.cast(counter, tf.uint32) + golden))
+    cells = tf.reshape(tf.range(rows * units), (1, rows, units))
+    bits = _mix32(tf.bitwise.bitwise_xor(tf.reshape(stream, (members, 1, 1)), tf.cast(cells, tf.uint32) * golden))
+    return tf.cast(tf.bitwise.right_shift(bits, tf.constant(8, tf.uint32)), tf.float32) * (1.0 / (1 << 24))
+
+
 @keras.saving.register_keras_serializable(package="harness")
 class StackedDropout(keras.layers.Layer):
-    """Dropout with its own rate per member (0 = that member has no dropout here)."""
+    """Dropout with its own rate (0 = no dropout here) and its own random stream per member.
 
-    def __init__(self, rates: Sequence[float], seed: int | None = None, **kwargs: Any) -> None:
+    Member m's mask at a training call depends only on seeds[m] and how many training calls
+    came before, so a member drops the same units whichever members it is stacked with.
+    """
+
+    def __init__(self, rates: Sequence[float], seeds: Sequence[int], **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.rates = np.asarray(rates, dtype="float32")
-        self.seed = seed
-        self.seed_generator = keras.random.SeedGenerator(seed)
+        self.seeds = np.asarray(seeds, dtype="uint32")
+        if self.seeds.shape != self.rates.shape:
+            raise ValueError(f"one seed per member: {len(self.seeds)} seeds for {len(self.rates)} rates")
+        # state [0, calls]: a counter carried through the training loop like any layer state
+        self.seed_generator = keras.random.SeedGenerator(0)
 
     def call(self, x: Any, training: bool = False) -> Any:
         if not training or not np.any(self.rates > 0):
             return x
+        calls = self.seed_generator.next()[1]
+        uniform = member_uniform(tf.constant(self.seeds), calls, tf.shape(x))
         rates = ops.reshape(ops.convert_to_tensor(self.rates), (-1, 1, 1))
-        keep = ops.greater_equal(keras.random.uniform(ops.shape(x), seed=self.seed_generator), rates)
+        keep = ops.greater_equal(uniform, rates)
         return ops.where(keep, x / (1.0 - rates), ops.zeros_like(x))
 
     def get_config(self) -> dict[str, Any]:
-        return {**super().get_config(), "rates": self.rates.tolist(), "seed": self.seed}
+        return {**super().get_config(), "rates": self.rates.tolist(), "seeds": self.seeds.tolist()}
 
 
 def per_row_loss(kind: str, y: Any, y_pred: Any) -> Any:

@@ -187,8 +187,11 @@ def write_experiment_report(
 def write_index(store: Store, reports_dir: Path) -> Path:
     """reports/index.html: every experiment's latest run with its headline result."""
     entries = []
+    progress = store.run_progress()
     for experiment, run_id in sorted(store.latest_run_ids().items()):
         run = store.runs(experiment).set_index("run_id").loc[run_id]
+        newer = progress[(progress["experiment"] == experiment) & (progress["started_at"] > run["started_at"])]
+        newer = newer[newer["status"] != "finished"].tail(1)
         settings = run["settings"]
         folds = store.folds(run_id=run_id)
         greater = bool(settings["greater_is_better"])
@@ -214,6 +217,11 @@ def write_index(store: Store, reports_dir: Path) -> Path:
                 "seconds": float(folds["seconds"].sum()),
                 "started": time.strftime("%Y-%m-%d %H:%M", time.localtime(run["started_at"])),
                 "quick": bool(settings.get("quick")),
+                # a newer run that has not finished (still running, or killed: running it again resumes it)
+                "pending": None if newer.empty else {
+                    "started": time.strftime("%Y-%m-%d %H:%M", time.localtime(newer.iloc[0]["started_at"])),
+                    "stored": int(newer.iloc[0]["stored"]), "planned": int(newer.iloc[0]["planned"]),
+                    "status": newer.iloc[0]["status"]},
             }
         )
     page = Path(reports_dir) / "index.html"

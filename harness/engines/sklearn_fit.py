@@ -1,0 +1,155 @@
+"""The scikit-learn engine: an experiment's baselines (`Experiment.baselines`), each cloned,
+fitted and scored on the same preprocessed folds as the networks, one job per (baseline, split).
+
+Scored by the same code as the networks (`scoring.score_outputs`), so a baseline's row reads
+like a variant's; its record has no epochs and no weights.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from ..errors import HarnessError
+from ..experiment import Experiment
+from ..folds import FoldData
+from ..jobs import ENGINE_NUMERICS, Job
+from ..records import Emit, FoldRecord
+from ..scoring import FoldFailed, score_outputs, scored_rows
+
+
+def check_baselines(exp: Experiment) -> dict[str, Any]:
+    """`exp.baselines()`, checked before anything trains: names are non-empty strings that no
+    variant uses, values are scikit-learn estimators (fit, predict, clonable) of the task's kind."""
+    from sklearn.base import clone, is_classifier, is_regressor
+
+    try:
+        baselines = dict(exp.baselines() or {})
+    except HarnessError:
+        raise
+    except Exception as exc:  # the user's code: report it in one line
+        raise HarnessError(f"{exp.name}: baselines() failed: {type(exc).__name__}: {exc}") from None
+    variants = {v.name for v in exp.variants}
+    for name, estimator in baselines.items():
+        if not isinstance(name, str) or not name.strip():
+            raise HarnessError(f"{exp.name}: baseline names must be non-empty strings, got {name!r}")
+        if name in variants:
+            raise HarnessError(f"{exp.name}: baseline {name!r} has the name of a variant; give it another name")
+        if not (callable(getattr(estimator, "fit", None)) and callable(getattr(estimator, "predict", None))):
+            raise HarnessError(f"{exp.name}: baseline {name!r} is not a scikit-learn estimator (no fit/predict): {estimator!r}")
+        try:
+            clone(estimator)
+        except Exception as exc:  # noqa: BLE001 - any reason clone refuses it
+            raise HarnessError(f"{exp.name}: baseline {name!r} cannot be cloned: {exc}") from None
+        wrong = is_classifier(estimator) if exp.task == "regression" else is_regressor(estimator)
+        if wrong:
+            kind = "classifier" if exp.task == "regression" else "regressor"
+            raise HarnessError(f"{exp.name}: baseline {name!r} is a {kind} but the task is {exp.task}")
+    return baselines
+
+
+def baseline_config(name: str, estimator: Any) -> dict[str, Any]:
+    """What the store keeps as a baseline's configuration (JSON-able)."""
+    cls = type(estimator)
+    return {"name": name, "kind": "baseline", "estimator": repr(estimator),
+            "class": f"{cls.__module__}.{cls.__qualname__}"}
+
+
+def baseline_training_rows(exp: Experiment, fd: FoldData) -> tuple[np.ndarray, np.ndarray]:
+    """A baseline's training rows: the fold's fit rows plus the validation rows carved out of
+    the training fold, if any (baselines do not stop early, so they get the whole training
+    fold); in training units. Validation rows that are scored rows (protocol 'heaton') are
+    left out."""
+    x, y = [fd.x_fit], [fd.y_fit]
+    carved = fd.x_val is not None and fd.val_index is not None
+    if carved and not np.isin(fd.val_index, fd.test_index).any():
+        x.append(fd.x_val)
+        y.append(fd.y_val)
+    target = np.concatenate(y)
+    return np.concatenate(x).astype("float64"), target.astype("float64" if exp.task == "regression" else "int64")
+
+
+def baseline_outputs(exp: Experiment, estimator: Any, x: np.ndarray, n_outputs: int) -> tuple[np.ndarray, bool]:
+    """A fitted estimator's outputs in the networks' form: the prediction in training units
+    (regression) or one probability column per class. Returns (outputs, has_probabilities): a
+    classifier without `predict_proba` gives one-hot predictions."""
+    if exp.task == "regression":
+        return np.asarray(estimator.predict(x), dtype="float64").reshape(-1), True
+    classes = np.asarray(estimator.classes_).astype(int)
+    outputs = np.zeros((len(x), n_outputs))
+    if hasattr(estimator, "predict_proba"):
+        outputs[:, classes] = estimator.predict_proba(x)
+        return outputs, True
+    outputs[np.arange(len(x)), np.asarray(estimator.predict(x)).astype(int)] = 1.0
+    return outputs, False
+
+
+def fit_baseline(exp: Experiment, dataset: str, job: Job, fd: FoldData) -> FoldRecord:
+    """Clone, fit and score one baseline on one fold, as a FoldRecord (failed, with the reason,
+    when the estimator raises). Scored exactly as the networks are (`score_outputs`): on the
+    test rows and, for the training score, the fit rows, in the target's own units. A
+    `random_state` left at None gets the job's seed, so runs repeat."""
+    from sklearn.base import clone
+
+    config = baseline_config(job.name, job.estimator)
+    metrics: dict[str, float] = {}
+    failure = None
+    start = time.perf_counter()
+    try:
+        model = clone(job.estimator)
+        if "random_state" in model.get_params(deep=False) and model.get_params(deep=False)["random_state"] is None:
+            model.set_params(random_state=job.seed)
+        x, y = baseline_training_rows(exp, fd)
+        model.fit(x, y)
+        outputs, has_probabilities = baseline_outputs(exp, model, scored_rows(fd).astype("float64"), fd.n_outputs)
+        if not has_probabilities and exp.score_name == "log_loss":
+            raise FoldFailed(f"{type(model).__name__} has no predict_proba; the log loss needs probabilities")
+        metrics = score_outputs(exp, fd, outputs)
+        if not has_probabilities:  # one-hot predictions have no meaningful log loss
+            metrics = {k: v for k, v in metrics.items() if not k.endswith("log_loss")}
+        metrics["train_rows"] = len(x)
+    except FoldFailed as exc:
+        failure = str(exc)
+    except Exception as exc:  # noqa: BLE001 - a baseline that fails is recorded and the run goes on
+        failure = f"{type(exc).__name__}: {exc}"
+    return FoldRecord(
+        experiment=exp.name,
+        dataset=dataset,
+        variant=job.name,
+        config=config,
+        config_hash=hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:16],
+        fold=fd.fold,
+        seed=job.seed,
+        status="failed" if failure else "ok",
+        reason=failure,
+        score=None if failure else metrics.get(f"test_{exp.score_name}"),
+        train_score=None if failure else metrics.get(f"train_{exp.score_name}"),
+        metrics={} if failure else metrics,
+        epochs=0,
+        best_epoch=0,
+        seconds=time.perf_counter() - start,
+        loss=[],
+        val_loss=[],
+        engine=SklearnEngine.name,
+        weights=None,
+        job_key=job.key or None,
+    )
+
+
+class SklearnEngine:
+    """Fits baseline jobs, one per task."""
+
+    name = "sklearn"
+    numerics = f"sklearn/{ENGINE_NUMERICS['sklearn']}"
+
+    def tasks(self, exp: Experiment, folds: Mapping[int, FoldData] | Sequence[FoldData], jobs: Sequence[Job],
+              min_tasks: int = 1) -> list[list[Job]]:
+        return [[job] for job in jobs]
+
+    def run(self, exp: Experiment, dataset: str, folds: Mapping[int, FoldData] | Sequence[FoldData],
+            jobs: Sequence[Job], emit: Emit) -> None:
+        for job in jobs:
+            emit(fit_baseline(exp, dataset, job, folds[job.fold]))

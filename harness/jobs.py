@@ -1,0 +1,205 @@
+"""Jobs and their keys.
+
+A job is one (variant, split) network or one (baseline, split) fit: a pure description that
+any engine, in any process, turns into one `FoldRecord`. Its key is a stable hash of what
+determines its result, so a finished job is found in the store and never trained twice:
+the experiment's name, a fingerprint of the data as loaded, the training settings, the
+preprocessor, the splitter's configuration, the split's index and rows, the variant's
+configuration with the Keras model and optimizer it builds (or the baseline's estimator), the
+job's seed, and the numerical identity of the engine that trains it (the keras and stacked
+engines give the same distribution of results, not the same bits, so their keys differ) with
+the versions of the libraries that compute it.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from .experiment import Dataset, Experiment, Variant
+from .folds import FoldData, derive_seed
+
+if TYPE_CHECKING:  # pragma: no cover
+    import keras
+
+#: bumped when an engine's arithmetic changes, so stored results of the old arithmetic are
+#: not taken for the new one's
+ENGINE_NUMERICS = {"keras": 1, "stacked": 2, "sklearn": 1}
+
+
+@dataclass(frozen=True)
+class Job:
+    """Train one variant (or fit one baseline) on one split with one seed."""
+
+    experiment: str
+    variant: Variant | None
+    fold: int
+    seed: int
+    #: a scikit-learn baseline's name and unfitted estimator (then `variant` is None)
+    baseline: str | None = None
+    estimator: Any = field(default=None, compare=False, repr=False)
+    #: the trainer that runs it: 'stacked', 'keras' or 'sklearn' (set when planned)
+    engine: str = ""
+    #: the stable hash of what determines its result (set when planned)
+    key: str = ""
+
+    @property
+    def name(self) -> str:
+        """The variant's or the baseline's name."""
+        return self.variant.name if self.variant is not None else str(self.baseline)
+
+
+def job_seed(exp: Experiment, name: str, fold: int) -> int:
+    """The seed of the job training `name` (a variant or a baseline) on `fold`: the fold's own
+    seed in a paired design, else one mixed with the name."""
+    if exp.paired_seeds:
+        return derive_seed(exp.seed, fold)
+    return derive_seed(exp.seed, fold, name)
+
+
+def make_jobs(exp: Experiment, n_folds: int) -> list[Job]:
+    """Every (variant, fold) pair, variant-major so a variant's folds print together."""
+    return [
+        Job(exp.name, variant, fold, job_seed(exp, variant.name, fold))
+        for variant in exp.variants
+        for fold in range(n_folds)
+    ]
+
+
+def baseline_jobs(exp: Experiment, baselines: Mapping[str, Any], n_folds: int) -> list[Job]:
+    """Every (baseline, fold) pair, baseline-major, after the variants' jobs."""
+    return [
+        Job(exp.name, None, fold, job_seed(exp, name, fold), baseline=name, estimator=estimator, engine="sklearn")
+        for name, estimator in baselines.items()
+        for fold in range(n_folds)
+    ]
+
+
+# ---------------------------------------------------------------------- fingerprints
+def _digest(value: Any) -> str:
+    text = json.dumps(value, sort_keys=True, default=repr)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def data_fingerprint(data: Dataset) -> str:
+    """A hash of the data as loaded: every value, the index, column names, dtypes and the target."""
+    digest = hashlib.sha256()
+    digest.update(json.dumps([data.name, data.task, list(map(str, data.X.columns)),
+                              [str(t) for t in data.X.dtypes], str(data.y.name), str(data.y.dtype)]).encode())
+    digest.update(pd.util.hash_pandas_object(data.X, index=True).to_numpy().tobytes())
+    digest.update(pd.util.hash_pandas_object(data.y, index=True).to_numpy().tobytes())
+    return digest.hexdigest()
+
+
+def splitter_config(splitter: Any) -> dict[str, Any]:
+    """The splitter's class and parameters: scikit-learn's `get_params`, or the public
+    attributes of one of the harness's own splitters."""
+    cls = type(splitter)
+    if hasattr(splitter, "get_params"):
+        params = splitter.get_params()
+    else:
+        params = {k: v for k, v in vars(splitter).items() if not k.startswith("_")}
+    return {"class": f"{cls.__module__}.{cls.__qualname__}", "params": params}
+
+
+def split_fingerprint(fd: FoldData) -> str:
+    """A hash of the rows a split trains on, validates on and is scored on."""
+    digest = hashlib.sha256()
+    for index in (fd.fit_index, fd.val_index, fd.test_index):
+        digest.update(b"|" if index is None else np.asarray(index, dtype="int64").tobytes() + b";")
+    return digest.hexdigest()
+
+
+def model_config(model: "keras.Model") -> Any:
+    """The model's Keras config with layer names replaced by their positions (Keras numbers
+    unnamed layers by how many were built before, which must not change a key)."""
+    layers = list(model._flatten_layers(include_self=False))
+    names = {layer.name: f"layer-{i}" for i, layer in enumerate(layers)}
+    names[model.name] = "model"
+
+    def canonical(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: canonical(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [canonical(v) for v in value]
+        if isinstance(value, str):
+            return names.get(value, value)
+        return value
+
+    try:
+        return canonical(model.get_config())
+    except Exception:  # noqa: BLE001 - a custom layer without get_config: its structure
+        return [[type(layer).__qualname__, [list(w.shape) for w in layer.weights]] for layer in layers]
+
+
+def estimator_config(estimator: Any) -> dict[str, Any]:
+    """A baseline's class and every parameter (deep), as text."""
+    cls = type(estimator)
+    params = estimator.get_params(deep=True) if hasattr(estimator, "get_params") else {}
+    return {"class": f"{cls.__module__}.{cls.__qualname__}", "params": {k: repr(v) for k, v in params.items()}}
+
+
+def library_versions() -> dict[str, str]:
+    """The versions of the libraries whose arithmetic a job's result depends on."""
+    import keras
+    import sklearn
+    import tensorflow
+
+    return {"tensorflow": tensorflow.__version__, "keras": keras.__version__,
+            "scikit-learn": sklearn.__version__, "numpy": np.__version__}
+
+
+class KeyMaker:
+    """Keys the jobs of one prepared experiment. Models and optimizers are built once per
+    (variant, input width, output width)."""
+
+    def __init__(self, exp: Experiment, data: Dataset, splitter: Any, folds: Sequence[FoldData]) -> None:
+        self.exp, self.folds = exp, folds
+        self.common = _digest({
+            "experiment": exp.name,
+            "data": data_fingerprint(data),
+            "settings": exp.settings(),
+            "preprocessor": repr(exp.preprocessor(data.X)),
+            "splitter": splitter_config(splitter),
+            "versions": library_versions(),
+        })
+        self.splits = [split_fingerprint(fd) for fd in folds]
+        self._configs: dict[tuple[Any, ...], str] = {}
+
+    def network_config(self, variant: Variant, fd: FoldData) -> str:
+        cache_key = (variant.config_hash(), fd.n_inputs, fd.n_outputs)
+        if cache_key not in self._configs:
+            import keras
+
+            keras.utils.set_random_seed(0)
+            model = self.exp.build_model(variant, fd.n_inputs, fd.n_outputs)
+            optimizer = self.exp.make_optimizer(variant)
+            settings = optimizer.get_config()
+            settings.pop("name", None)  # numbered by how many optimizers were made before
+            self._configs[cache_key] = _digest({
+                "variant": variant.config(),
+                "model": model_config(model),
+                "optimizer": [type(optimizer).__qualname__, settings],
+            })
+        return self._configs[cache_key]
+
+    def key(self, job: Job, numerics: str) -> str:
+        """The job's key; `numerics` names the engine's arithmetic (e.g. 'stacked/2')."""
+        fd = self.folds[job.fold]
+        if job.variant is not None:
+            config = self.network_config(job.variant, fd)
+        else:
+            config = _digest({"baseline": job.baseline, "estimator": estimator_config(job.estimator)})
+        return _digest({
+            "common": self.common, "config": config, "split": [job.fold, self.splits[job.fold]],
+            "seed": job.seed, "engine": numerics,
+        })[:32]
+
+
+def with_key(job: Job, engine: str, key: str) -> Job:
+    return dataclasses.replace(job, engine=engine, key=key)

@@ -1,0 +1,69 @@
+"""The fold record: one finished job's result as the store keeps it, and its weight codec.
+
+Engines produce records, the store writes them, statistics and reports read them back; none
+of those needs to know which engine ran.
+"""
+from __future__ import annotations
+
+import io
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+
+@dataclass
+class FoldRecord:
+    """One (variant or baseline, split) result, as the store keeps it."""
+
+    experiment: str
+    dataset: str
+    variant: str
+    config: dict[str, Any]
+    config_hash: str
+    fold: int
+    seed: int
+    status: str
+    reason: str | None
+    score: float | None
+    train_score: float | None
+    metrics: dict[str, float]
+    epochs: int
+    best_epoch: int
+    seconds: float
+    loss: list[float]
+    val_loss: list[float]
+    engine: str
+    weights: bytes | None = None
+    run_id: str = ""
+    #: the job's key (`harness.jobs`): what determines this result, hashed; unique in the store
+    job_key: str | None = None
+    created_at: float = field(default_factory=time.time)
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+
+Emit = Callable[[FoldRecord], None]
+
+
+def encode_weights(model: Any) -> bytes:
+    """All the model's weights as a compressed .npz, keyed by variable path."""
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **{v.path: np.asarray(v.numpy()) for v in model.weights})
+    return buffer.getvalue()
+
+
+def decode_weights(blob: bytes) -> dict[str, np.ndarray]:
+    """The arrays `encode_weights` stored, by variable path, in the model's weight order."""
+    with np.load(io.BytesIO(blob)) as archive:
+        return {name: archive[name] for name in archive.files}
+
+
+def json_float(value: float) -> float | None:
+    """A float as JSON keeps it: NaN and infinities become None."""
+    value = float(value)
+    return value if math.isfinite(value) else None

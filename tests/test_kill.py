@@ -1,0 +1,142 @@
+"""Killed with SIGKILL at three moments and resumed, a run ends with exactly an uninterrupted
+run's rows: every job once, the same scores and weights, a sound database, a full report."""
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import time
+
+import pandas as pd
+
+from harness import load_results
+from tests.conftest import REPO
+
+EXPERIMENT = textwrap.dedent('''
+    import os, time
+    import pandas as pd
+    from sklearn.datasets import make_classification
+    from sklearn.linear_model import LogisticRegression
+    from harness import Dataset, Experiment, Variant
+
+    def moment(name):
+        """Tell the test where the run is (a file), and wait there if it asks."""
+        folder = os.environ.get("KILL_TEST_MARKS")
+        if folder:
+            open(os.path.join(folder, name), "w").close()
+        time.sleep(float(os.environ.get("KILL_TEST_WAIT_" + name.upper(), "0")))
+
+    class KillMe(Experiment):
+        name = "kill-me"
+        folds = 3
+        epochs = 40
+        patience = None
+        hidden_units = (8,)
+        # four architectures: four stacked models, each a task the store commits at once
+        variants = (Variant("none"), Variant("L2 1e-3", l2=1e-3), Variant("wide", settings={"hidden": (16,)}),
+                    Variant("deep", settings={"hidden": (8, 8)}),
+                    Variant("dropout 0.2", dropout=0.2, settings={"hidden": (12,)}))
+
+        def load_data(self, data_dir):
+            moment("prepare")
+            X, y = make_classification(n_samples=240, n_features=6, n_informative=4, random_state=0)
+            return Dataset("kill-data", pd.DataFrame(X).add_prefix("f"), pd.Series(y, name="y"), "classification")
+
+        def baselines(self):
+            return {"logistic": LogisticRegression(max_iter=200)}
+
+        def report_sections(self, folds):
+            moment("report")
+            return []
+''')
+JOBS = 5 * 3 + 3
+
+
+def start(tmp_path, db, **wait):
+    env = {**os.environ, "KILL_TEST_MARKS": str(tmp_path / "marks"), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    env.update({f"KILL_TEST_WAIT_{k.upper()}": str(v) for k, v in wait.items()})
+    command = [sys.executable, "-m", "harness", "run", str(tmp_path / "kill_me.py"), "--no-progress",
+               "--db", str(db), "--reports-dir", str(tmp_path / "reports"), "--data-dir", str(tmp_path / "data")]
+    return subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def wait_for(condition, what, timeout=120):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.01)
+
+
+def stored_rows(db):
+    if not db.exists():
+        return 0
+    with sqlite3.connect(db, timeout=30) as connection:
+        try:
+            return connection.execute("SELECT COUNT(*) FROM folds").fetchone()[0]
+        except sqlite3.OperationalError:  # the table is not created yet
+            return 0
+
+
+def kill(process):
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=30)
+    assert process.returncode == -signal.SIGKILL
+
+
+def comparable(db):
+    frame = load_results(db, with_weights=True)
+    columns = ["job_key", "variant", "fold", "seed", "status", "score", "train_score", "metrics", "epochs",
+               "best_epoch", "loss", "val_loss", "engine", "weights"]
+    return frame[columns].sort_values("job_key").reset_index(drop=True)
+
+
+def test_a_run_killed_three_times_and_resumed_ends_with_an_uninterrupted_runs_rows(tmp_path):
+    (tmp_path / "kill_me.py").write_text(EXPERIMENT)
+    (tmp_path / "marks").mkdir()
+    reference = start(tmp_path, tmp_path / "reference.sqlite")
+    assert reference.wait(timeout=300) == 0, reference.stdout.read()
+    db = tmp_path / "killed.sqlite"
+
+    # 1. while the data is being prepared: nothing is stored
+    run = start(tmp_path, db, prepare=60)
+    wait_for(lambda: (tmp_path / "marks" / "prepare").exists(), "data preparation")
+    kill(run)
+    assert stored_rows(db) == 0
+
+    # 2. mid-training: some stacked models are stored, the one in flight is lost
+    run = start(tmp_path, db)
+    wait_for(lambda: stored_rows(db) > 0, "the first stored task")
+    kill(run)
+    kept = stored_rows(db)
+    assert 0 < kept < JOBS, f"the kill came too late: {kept} of {JOBS} jobs stored"
+    before = load_results(db, latest=False).set_index("job_key")["created_at"]
+
+    # 3. while the report is written: every job is stored, the run never finished
+    (tmp_path / "marks" / "report").unlink(missing_ok=True)
+    run = start(tmp_path, db, report=60)
+    wait_for(lambda: (tmp_path / "marks" / "report").exists(), "the report")
+    kill(run)
+    assert stored_rows(db) == JOBS
+
+    resumed = start(tmp_path, db)
+    output = resumed.communicate(timeout=300)[0]
+    assert resumed.returncode == 0, output
+    assert f"kill-me: {JOBS} of {JOBS} jobs found done in the store; training the other 0" in output
+
+    rows = load_results(db, latest=False)
+    assert len(rows) == JOBS and rows["job_key"].is_unique  # every job exactly once
+    after = rows.set_index("job_key")["created_at"]
+    assert (after[before.index] == before).all()  # what was stored before the kill was not trained again
+    pd.testing.assert_frame_equal(comparable(db), comparable(tmp_path / "reference.sqlite"))
+    with sqlite3.connect(db) as connection:
+        assert connection.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        statuses = [row[0] for row in connection.execute("SELECT status FROM runs ORDER BY started_at")]
+    # no run row for the kill during preparation (nothing was planned); the one killed mid-training
+    # could not say so; the one killed while writing its report had stored all its jobs
+    assert statuses == ["running", "finished", "finished"]
+    page = (tmp_path / "reports" / "kill-me" / "index.html").read_text()
+    comparison = page.split("<h2>Comparison of variants</h2>")[1].split("<h2>")[0]
+    for name in ("none", "L2 1e-3", "wide", "deep", "dropout 0.2", "logistic"):
+        assert f'<td class="name">{name}</td>' in comparison
