@@ -1,11 +1,13 @@
-"""Where tasks run: in this process, in worker processes on this machine, or on a Dask cluster.
+"""Where tasks run: in this process, or on Dask: worker processes of a `LocalCluster` on this
+machine (`--workers N`), or an existing cluster (`--scheduler ADDRESS`).
 
 A task is a list of jobs that one trainer trains at once (one stacked model, one model.fit,
 one baseline fit) with the preprocessed folds they need; it runs the same wherever it runs,
 so the job list and the results never depend on the executor. Every executor yields
 `(task, records)` as each task finishes, in whatever order they finish; the caller (the
-runner) alone writes the store and prints progress. A task whose worker dies is retried;
-after its retries it comes back as failed records naming the reason, and the run goes on.
+runner) alone writes the store and prints progress. A task whose worker dies is run again on
+another worker; after Dask's allowed failures it comes back as failed records naming the
+reason, and the run goes on.
 
 Tasks travel as cloudpickle bytes. An experiment defined outside the harness (a user's file
 given by path, a notebook, a test module) travels by value, so workers need only the
@@ -13,10 +15,9 @@ harness and its libraries, not the user's files.
 """
 from __future__ import annotations
 
-import concurrent.futures as cf
-import multiprocessing
 import os
 import sys
+import sysconfig
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Iterator, Mapping
 
@@ -29,8 +30,6 @@ from .records import FoldRecord
 
 #: TensorFlow's intra-op threads in a worker process (set before TensorFlow loads)
 THREADS_ENV = "HARNESS_TF_THREADS"
-#: how often a task whose worker died is tried again elsewhere
-DEFAULT_RETRIES = 2
 
 
 @dataclass
@@ -116,17 +115,29 @@ def dumps(task: Task) -> bytes:
 
 
 def _shipped_modules(cls: type) -> list[Any]:
-    modules = []
+    """The user's modules an experiment needs: those of its class and its bases, and the user's
+    modules they import, but not the harness, the standard library or installed packages."""
+    found: list[Any] = []
     for klass in cls.__mro__:
         module = sys.modules.get(klass.__module__)
-        name = getattr(module, "__name__", "")
-        path = getattr(module, "__file__", None) or ""
-        installed = "site-packages" in path or "dist-packages" in path
-        if module is None or name in ("builtins", "__main__") or name.split(".")[0] == "harness" or installed:
-            continue
-        if module not in modules:
-            modules.append(module)
-    return modules
+        if _is_users(module) and module not in found:
+            found.append(module)
+    for module in list(found):
+        for value in vars(module).values():
+            other = value if isinstance(value, type(sys)) else sys.modules.get(getattr(value, "__module__", "") or "")
+            if _is_users(other) and other not in found:
+                found.append(other)
+    return found
+
+
+def _is_users(module: Any) -> bool:
+    if module is None or module.__name__ in ("__main__", "builtins") or module.__name__.split(".")[0] == "harness":
+        return False
+    path = getattr(module, "__file__", None)
+    if not path:
+        return False
+    library = (sysconfig.get_paths()["stdlib"], sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"])
+    return not ("site-packages" in path or "dist-packages" in path or path.startswith(library))
 
 
 def run_payload(payload: bytes) -> bytes:
@@ -166,105 +177,15 @@ class InProcess:
         pass
 
 
-class _Retrying:
-    """Submits tasks, yields them as they finish, and resubmits those whose worker died."""
+class DaskCluster:
+    """Tasks as futures on a Dask cluster, yielded with `as_completed` as each finishes.
 
-    retries = DEFAULT_RETRIES
-
-    def _submit(self, payload: bytes) -> Any:
-        raise NotImplementedError
-
-    def _lost(self, exc: BaseException) -> bool:
-        """Whether `exc` means the worker was lost (retry), not that the task failed."""
-        raise NotImplementedError
-
-    def _recover(self) -> None:
-        """Make the executor usable again after a lost worker."""
-
-    def _as_completed(self, futures: list[Any]) -> Iterator[Any]:
-        """Futures as they finish, including those `_add`ed while iterating."""
-        raise NotImplementedError
-
-    def _add(self, future: Any) -> None:
-        raise NotImplementedError
-
-    def run(self, tasks: Iterable[Task]) -> Iterator[tuple[Task, list[FoldRecord]]]:
-        pending: dict[Any, tuple[Task, bytes, int]] = {}
-        for task in tasks:
-            payload = dumps(task)
-            pending[self._submit(payload)] = (task, payload, 0)
-        for future in self._as_completed(list(pending)):
-            task, payload, attempt = pending.pop(future)
-            try:
-                records = cloudpickle.loads(future.result())
-            except Exception as exc:  # noqa: BLE001 - a lost worker is retried, anything else fails the task
-                lost, reason = self._lost(exc), f"{type(exc).__name__}: {exc}"
-                if lost and attempt < self.retries:
-                    self._recover()
-                    retry = self._submit(payload)
-                    pending[retry] = (task, payload, attempt + 1)
-                    self._add(retry)
-                    continue
-                if lost:
-                    reason = f"its worker was lost {attempt + 1} times ({reason})"
-                records = [failed_record(task, job, reason) for job in task.jobs]
-            yield task, records
-
-
-class WorkerProcesses(_Retrying):
-    """`workers` processes on this machine (spawned, never forked: TensorFlow must not be
-    forked), each with its share of the cores for TensorFlow's threads."""
-
-    name = "worker processes"
-
-    def __init__(self, workers: int, threads: int | None = None) -> None:
-        self.slots = workers
-        self.threads = threads or max(1, (os.cpu_count() or 1) // workers)
-        self._pool = self._new_pool()
-
-    def _new_pool(self) -> cf.ProcessPoolExecutor:
-        return cf.ProcessPoolExecutor(self.slots, mp_context=multiprocessing.get_context("spawn"),
-                                      initializer=configure_threads, initargs=(self.threads,))
-
-    def _submit(self, payload: bytes) -> Any:
-        return self._pool.submit(run_payload, payload)
-
-    def _lost(self, exc: BaseException) -> bool:
-        from concurrent.futures.process import BrokenProcessPool
-
-        return isinstance(exc, BrokenProcessPool)
-
-    def _recover(self) -> None:
-        from concurrent.futures.process import BrokenProcessPool
-
-        probe = None
-        try:
-            probe = self._pool.submit(int)
-        except (BrokenProcessPool, RuntimeError):
-            pass
-        if probe is None:  # the pool is broken: every worker is gone with it; start anew
-            self._pool.shutdown(wait=False, cancel_futures=True)
-            self._pool = self._new_pool()
-
-    def _as_completed(self, futures: list[Any]) -> Iterator[Any]:
-        self._watching = set(futures)
-        while self._watching:
-            done, _ = cf.wait(self._watching, return_when=cf.FIRST_COMPLETED)
-            for future in done:
-                self._watching.discard(future)
-                yield future
-
-    def _add(self, future: Any) -> None:
-        self._watching.add(future)
-
-    def close(self) -> None:
-        self._pool.shutdown(wait=True, cancel_futures=True)
-
-
-class DaskCluster(_Retrying):
-    """Tasks as futures on a Dask cluster (`distributed.Client`). Dask itself reschedules a
-    task whose worker dies (up to the scheduler's `allowed-failures`); past that it raises
-    `KilledWorker`, and the task is submitted again up to `retries` more times."""
+    Dask itself moves a task whose worker dies to another worker; past the scheduler's
+    `distributed.scheduler.allowed-failures` deaths (3 by default) it gives up with
+    `KilledWorker`, and the task's jobs are recorded as failed with that reason. Losing the
+    scheduler itself stops the run (HarnessError): what finished is stored, and running the
+    same command again resumes.
+    """
 
     name = "dask"
 
@@ -272,35 +193,66 @@ class DaskCluster(_Retrying):
         self.client = client
         self.slots = max(1, sum(client.nthreads().values()))
 
-    def _submit(self, payload: bytes) -> Any:
-        return self.client.submit(run_payload, payload, pure=False)
-
-    def _lost(self, exc: BaseException) -> bool:
-        from distributed.client import FutureCancelledError
+    def run(self, tasks: Iterable[Task]) -> Iterator[tuple[Task, list[FoldRecord]]]:
+        from distributed import as_completed
         from distributed.scheduler import KilledWorker
 
-        return isinstance(exc, (KilledWorker, FutureCancelledError, OSError))
+        from .errors import HarnessError
 
-    def _as_completed(self, futures: list[Any]) -> Iterator[Any]:
-        from distributed import as_completed
-
-        self._stream = as_completed(futures)
-        yield from self._stream
-
-    def _add(self, future: Any) -> None:
-        self._stream.add(future)
+        pending = {self.client.submit(run_payload, dumps(task), pure=False): task for task in tasks}
+        for future in as_completed(list(pending)):
+            task = pending.pop(future)
+            try:
+                records = cloudpickle.loads(future.result())
+            except KilledWorker as exc:
+                reason = f"every worker that ran it died ({type(exc).__name__}: {exc})"
+                records = [failed_record(task, job, reason) for job in task.jobs]
+            except Exception as exc:  # noqa: BLE001 - the scheduler or the connection was lost
+                for other in pending:
+                    other.cancel()
+                raise HarnessError(f"lost the Dask cluster ({type(exc).__name__}: {exc}); finished jobs are "
+                                   "stored: run the same command again to resume") from None
+            yield task, records
 
     def close(self) -> None:
         pass
 
 
+class LocalWorkers(DaskCluster):
+    """N worker processes on this machine: a Dask `LocalCluster` on 127.0.0.1 (spawned, never
+    forked: TensorFlow must not be forked), each worker one task at a time with its share of
+    the cores for TensorFlow's threads."""
+
+    name = "worker processes"
+
+    def __init__(self, workers: int, threads: int | None = None) -> None:
+        from distributed import Client, LocalCluster
+
+        threads = threads or max(1, (os.cpu_count() or 1) // workers)
+        self.cluster = LocalCluster(
+            n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
+            dashboard_address=None,
+            env={THREADS_ENV: str(threads), "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "3")},
+        )
+        super().__init__(Client(self.cluster))
+
+    def close(self) -> None:
+        self.client.close()
+        self.cluster.close()
+
+
 def connect(address: str, timeout: float = 30.0) -> Any:
     """A Dask client of the scheduler at `address` (e.g. tcp://10.0.0.5:8786)."""
+    import socket
+    from urllib.parse import urlsplit
+
     from distributed import Client
 
     from .errors import HarnessError
 
-    try:
+    where = urlsplit(address if "://" in address else f"tcp://{address}")
+    try:  # a plain socket first: a Client that cannot connect keeps retrying in the background
+        socket.create_connection((where.hostname, where.port or 8786), timeout=timeout).close()
         return Client(address, timeout=timeout)
-    except (OSError, TimeoutError) as exc:
+    except (OSError, TimeoutError, ValueError) as exc:
         raise HarnessError(f"cannot reach the Dask scheduler at {address}: {exc}") from None

@@ -27,7 +27,7 @@ from tqdm.auto import tqdm
 from . import report
 from .data import default_data_dir
 from .errors import DataUnavailable, HarnessError
-from .executors import DaskCluster, InProcess, Task, WorkerProcesses, connect
+from .executors import DaskCluster, InProcess, LocalWorkers, Task, connect
 from .experiment import Dataset, Experiment
 from .folds import FoldData, check_dataset, make_splits, prepare_fold
 from .jobs import Job, KeyMaker, baseline_jobs, library_versions, make_jobs, with_key
@@ -73,49 +73,57 @@ class Outcome:
 
 
 class Progress:
-    """Heaton-style lines per finished split, under a header per (experiment, variant), in
-    each experiment's plan order whatever order jobs finish in, beside a tqdm bar over the
-    jobs to train. Jobs found done in the store count in the running means silently."""
+    """Heaton-style lines per finished split, under a header per (experiment, variant), beside a
+    tqdm bar over the jobs to train. Lines come out in plan order (experiments in turn, each
+    one's jobs in order, then its summary line) whatever order the jobs finish in, so a run on
+    many workers prints what a run in one process prints. Jobs found done in the store count
+    in the running means without a line of their own."""
 
     def __init__(self, total: int, stream: TextIO, show_bar: bool) -> None:
         self.stream = stream
         self.bar = tqdm(total=total, unit="fit", disable=not show_bar, file=sys.stderr, dynamic_ncols=True)
         self.current: tuple[str, str] | None = None
         self.history: dict[tuple[str, str], tuple[list[float], list[int]]] = {}
-        self._order: dict[str, list[str]] = {}
-        self._next: dict[str, int] = {}
-        self._ready: dict[str, dict[str, Any]] = {}
+        self._order: list[tuple[str, str]] = []
+        self._next = 0
+        self._ready: dict[tuple[str, str], Any] = {}
 
     def write(self, text: str) -> None:
         tqdm.write(text, file=self.stream)
         self.stream.flush()
 
     def expect(self, item: Prepared) -> None:
-        """An experiment's jobs in plan order; those found done in the store are accounted."""
+        """An experiment's jobs in plan order, then its summary; jobs found done are accounted."""
         name = item.exp.name
-        self._order[name] = [job.key for job in item.planned]
-        self._next[name] = 0
-        self._ready[name] = {key: ("stored", *found) for key, found in item.found.items()}
-        self._flush(name)
+        self._order += [(name, job.key) for job in item.planned] + [(name, "")]
+        self._ready.update({(name, key): ("stored", *found) for key, found in item.found.items()})
+        self._flush()
 
     def record(self, record: FoldRecord) -> None:
-        self._ready[record.experiment][record.job_key or ""] = record
+        self._ready[(record.experiment, record.job_key or "")] = record
         self.bar.update(1)
-        self._flush(record.experiment)
+        self._flush()
 
-    def _flush(self, experiment: str) -> None:
-        order, ready = self._order[experiment], self._ready[experiment]
-        while self._next[experiment] < len(order) and order[self._next[experiment]] in ready:
-            entry = ready.pop(order[self._next[experiment]])
-            self._next[experiment] += 1
-            if isinstance(entry, tuple):  # found done: (stored, variant, fold, status, score, epochs)
+    def summary(self, experiment: str, text: str) -> None:
+        """The line that closes an experiment, printed after its jobs' lines."""
+        self._ready[(experiment, "")] = text
+        self._flush()
+
+    def _flush(self) -> None:
+        while self._next < len(self._order) and self._order[self._next] in self._ready:
+            experiment, _ = self._order[self._next]
+            entry = self._ready.pop(self._order[self._next])
+            self._next += 1
+            if isinstance(entry, str):
+                self.write(entry)
+            elif isinstance(entry, tuple):  # found done: (stored, variant, fold, status, score, epochs)
                 _, variant, _, status, score, epochs = entry
                 if status == "ok":
                     scores, all_epochs = self.history.setdefault((experiment, variant), ([], []))
                     scores.append(float(score))
                     all_epochs.append(int(epochs))
-                continue
-            self._line(entry)
+            else:
+                self._line(entry)
 
     def _line(self, record: FoldRecord) -> None:
         key = (record.experiment, record.variant)
@@ -250,7 +258,7 @@ def make_executor(workers: int = 1, client: Any = None, scheduler: str | None = 
     address of its scheduler)."""
     if client is not None or scheduler:
         return DaskCluster(client if client is not None else connect(scheduler))
-    return InProcess() if workers == 1 else WorkerProcesses(workers)
+    return InProcess() if workers == 1 else LocalWorkers(workers)
 
 
 def run_experiments(
@@ -381,5 +389,6 @@ def _report(item: Prepared, outcome: Outcome, store: Store, bar: Progress, repor
     store.finish_run(item.run_id)
     outcome.page = report.write_experiment_report(store, item.exp.name, reports_dir, item.run_id, item.exp)
     found = f", {outcome.found_done} found done" if outcome.found_done else ""
-    bar.write(f"{item.exp.name}: {outcome.ok} folds ok, {outcome.failed} failed{found}, {outcome.seconds:.1f} s "
-              f"training, done {time.perf_counter() - start:.1f} s into the run → {outcome.page}")
+    bar.summary(item.exp.name, f"{item.exp.name}: {outcome.ok} folds ok, {outcome.failed} failed{found}, "
+                f"{outcome.seconds:.1f} s training, done {time.perf_counter() - start:.1f} s into the run → "
+                f"{outcome.page}")

@@ -1,0 +1,191 @@
+"""Parallel and distributed runs: N worker processes (`--workers`) and a Dask cluster
+(`--scheduler`, `client=`) give the rows and the progress lines of a run in one process, ship a
+user's experiment file to workers that do not have it, and survive a worker killed mid-run."""
+import os
+import re
+import signal
+import textwrap
+import threading
+import time
+import types
+
+import numpy as np
+import pytest
+
+from harness import Variant, load_results
+from harness.errors import HarnessError
+from harness.registry import load_file
+from tests.conftest import TinyClassification, TinyRegression, run_quietly
+
+distributed = pytest.importorskip("distributed")
+
+
+class Mixed(TinyClassification):
+    """Three architectures (three stacked models), dropout, and a baseline."""
+
+    name = "mixed"
+    epochs = 6
+    variants = (Variant("none"), Variant("dropout 0.3", dropout=0.3), Variant("wide", settings={"hidden": (16,)}),
+                Variant("deep", settings={"hidden": (8, 8)}))
+
+    def baselines(self):
+        from sklearn.linear_model import LogisticRegression
+
+        return {"logistic": LogisticRegression(max_iter=300)}
+
+
+def heaton_lines(printed):
+    """The progress lines, without the times that differ from run to run."""
+    lines = [line for line in printed.splitlines() if line.startswith(("==", "#"))]
+    return [re.sub(r", time=\S+$", "", line) for line in lines]
+
+
+def rows(db):
+    frame = load_results(db)
+    return frame[["experiment", "variant", "fold", "job_key", "status", "score", "train_score", "epochs", "loss"]]
+
+
+@pytest.fixture
+def cluster():
+    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                                       dashboard_address=None, env={"HARNESS_TF_THREADS": "1"})
+    client = distributed.Client(cluster)
+    yield cluster, client
+    client.close()
+    cluster.close()
+
+
+def test_two_worker_processes_give_one_process_rows_and_lines(workdir, tmp_path):
+    _, serial = run_quietly([Mixed(), TinyRegression()], workdir)
+    other = types.SimpleNamespace(db=tmp_path / "parallel.sqlite", reports=tmp_path / "parallel", data=workdir.data)
+    outcomes, parallel = run_quietly([Mixed(), TinyRegression()], other, workers=2)
+    assert [(o.experiment, o.ok, o.failed) for o in outcomes] == [("mixed", 10, 0), ("tiny-regression", 4, 0)]
+    assert heaton_lines(parallel) == heaton_lines(serial)  # plan order, whatever order tasks finished in
+    one, two = rows(workdir.db), rows(other.db)
+    assert list(one["job_key"]) == list(two["job_key"])
+    np.testing.assert_allclose(two["score"], one["score"], rtol=1e-6)
+    for a, b in zip(one["loss"], two["loss"]):
+        np.testing.assert_allclose(b, a, rtol=1e-6)
+
+
+USER_FILE = textwrap.dedent('''
+    import os, sys
+    import numpy as np, pandas as pd
+    from harness import Dataset, Experiment, Variant
+
+    def rows(n):  # a helper of the user's file: it must travel with the experiment
+        rng = np.random.default_rng(3)
+        X = rng.normal(size=(n, 4))
+        return pd.DataFrame(X, columns=list("abcd")), pd.Series((X[:, 0] + X[:, 1] > 0).astype(int), name="y")
+
+    class Shipped(Experiment):
+        name = "shipped"
+        folds = 3
+        epochs = 25
+        patience = None
+        hidden_units = (8,)
+        variants = tuple(Variant(f"width {w}", settings={"hidden": (w,)}) for w in (4, 6, 8, 10, 12, 14))
+
+        def load_data(self, data_dir):
+            return Dataset("shipped", *rows(150), "classification")
+''')
+
+
+def kill_a_busy_worker(client, killed):
+    """Wait until a worker is running a task, then SIGKILL its process."""
+    pids = client.run(os.getpid)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        busy = [address for address, keys in client.processing().items() if keys]
+        if busy:
+            os.kill(pids[busy[0]], signal.SIGKILL)
+            killed.append(pids[busy[0]])
+            return
+        time.sleep(0.02)
+
+
+def test_dask_runs_a_file_its_workers_lack_and_survives_a_killed_worker(workdir, tmp_path, cluster):
+    _, client = cluster
+    path = tmp_path / "shipped_study.py"
+    path.write_text(USER_FILE)
+    experiments = [cls() for cls in load_file(path)]
+    path.unlink()  # neither the workers nor this process can read the file any more
+    killed = []
+    killer = threading.Thread(target=kill_a_busy_worker, args=(client, killed))
+    killer.start()
+    outcomes, printed = run_quietly(experiments, workdir, client=client)
+    killer.join()
+    assert killed, "no worker was killed"
+    with pytest.raises(ProcessLookupError):
+        os.kill(killed[0], 0)  # that process is gone; Dask ran its task on another worker
+    assert (outcomes[0].ok, outcomes[0].failed) == (18, 0)
+    stored = load_results(workdir.db)
+    assert len(stored) == 18 and stored["job_key"].is_unique and (stored["status"] == "ok").all()
+    assert len(heaton_lines(printed)) == 6 + 18
+
+
+SUICIDE = textwrap.dedent('''
+    import os
+    from harness import Variant
+    from tests.conftest import TinyClassification
+
+    class Suicide(TinyClassification):
+        name = "suicide"
+        variants = (Variant("none"), Variant("kills its worker", settings={"hidden": (5,), "die": True}))
+
+        def build_model(self, variant, n_inputs, n_outputs):
+            from distributed import get_worker
+            try:
+                get_worker()
+                on_a_worker = True
+            except ValueError:
+                on_a_worker = False
+            if variant.settings.get("die") and on_a_worker:
+                os._exit(1)
+            return super().build_model(variant, n_inputs, n_outputs)
+''')
+
+
+def test_a_task_that_kills_every_worker_it_runs_on_is_recorded_failed(workdir, tmp_path):
+    import dask
+
+    path = tmp_path / "suicide.py"
+    path.write_text(SUICIDE)
+    with dask.config.set({"distributed.scheduler.allowed-failures": 1}):
+        cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                                           dashboard_address=None, env={"HARNESS_TF_THREADS": "1"})
+        client = distributed.Client(cluster)
+        try:
+            outcomes, printed = run_quietly([cls() for cls in load_file(path)], workdir, client=client)
+        finally:
+            client.close()
+            cluster.close()
+    stored = load_results(workdir.db).set_index("variant")
+    assert (stored.loc["none", "status"] == "ok").all()
+    dead = stored.loc["kills its worker"]
+    assert (dead["status"] == "failed").all() and dead["reason"].str.contains("every worker that ran it died").all()
+    assert (outcomes[0].ok, outcomes[0].failed) == (2, 2)
+
+
+def test_the_command_line_runs_on_a_scheduler_by_address(workdir, cluster, capsys):
+    from harness.cli import main
+
+    scheduler, _ = cluster
+    code = main(["run", "tiny-classification-does-not-exist", "--scheduler", scheduler.scheduler_address])
+    assert code == 2  # an unknown experiment is refused before anything is sent
+    path = workdir.data.parent / "tiny.py"
+    path.write_text("from tests.conftest import TinyClassification as _T\n\nclass Tiny(_T):\n    name = 'tiny'\n")
+    code = main(["run", str(path), "--scheduler", scheduler.scheduler_address, "--no-progress",
+                 "--db", str(workdir.db), "--reports-dir", str(workdir.reports), "--data-dir", str(workdir.data)])
+    out = capsys.readouterr().out
+    assert code == 0 and "tiny: 4 folds ok, 0 failed" in out
+    assert (workdir.reports / "tiny" / "index.html").exists()
+
+
+def test_an_unreachable_scheduler_and_workers_with_a_scheduler_are_one_line_errors(workdir):
+    from harness.executors import connect
+
+    with pytest.raises(HarnessError, match="cannot reach the Dask scheduler at tcp://127.0.0.1:9"):
+        connect("tcp://127.0.0.1:9", timeout=1)
+    with pytest.raises(HarnessError, match="--workers and --scheduler exclude each other"):
+        run_quietly([TinyClassification()], workdir, workers=2, scheduler="tcp://127.0.0.1:9")
