@@ -36,7 +36,6 @@ THREADS_ENV = "HARNESS_TF_THREADS"
 class Task:
     """Jobs one trainer trains at once, with what it needs to train them anywhere."""
 
-    index: int
     exp: Experiment
     dataset: str
     trainer: str
@@ -146,6 +145,14 @@ def run_payload(payload: bytes) -> bytes:
     return cloudpickle.dumps(execute(cloudpickle.loads(payload)))
 
 
+def warm_up() -> None:
+    """Load TensorFlow and Keras in a worker (its threads set first), ahead of its first task."""
+    configure_threads()
+    import importlib
+
+    importlib.import_module("harness.engines.stacked")  # TensorFlow, Keras and the stacked layers
+
+
 def configure_threads(threads: int | None = None) -> None:
     """Set TensorFlow's thread pools before it loads: `threads` intra-op threads (default
     $HARNESS_TF_THREADS; nothing set when neither is given) and one inter-op thread, so that
@@ -221,20 +228,25 @@ class DaskCluster:
 class LocalWorkers(DaskCluster):
     """N worker processes on this machine: a Dask `LocalCluster` on 127.0.0.1 (spawned, never
     forked: TensorFlow must not be forked), each worker one task at a time with its share of
-    the cores for TensorFlow's threads."""
+    the cores for TensorFlow's intra-op threads (or `threads`, or $HARNESS_TF_THREADS)."""
 
     name = "worker processes"
 
     def __init__(self, workers: int, threads: int | None = None) -> None:
+        import dask
         from distributed import Client, LocalCluster
 
-        threads = threads or max(1, (os.cpu_count() or 1) // workers)
-        self.cluster = LocalCluster(
-            n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
-            dashboard_address=None,
-            env={THREADS_ENV: str(threads), "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "3")},
-        )
+        threads = threads or int(os.environ.get(THREADS_ENV) or 0) or max(1, (os.cpu_count() or 1) // workers)
+        with dask.config.set({"distributed.worker.multiprocessing-method": "spawn"}):
+            self.cluster = LocalCluster(
+                n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
+                dashboard_address=None,
+                env={THREADS_ENV: str(threads), "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "3")},
+            )
         super().__init__(Client(self.cluster))
+        # each worker loads TensorFlow now, while the parent prepares the data and plans
+        self._warm = [self.client.submit(warm_up, pure=False, workers=[address])
+                      for address in self.client.nthreads()]
 
     def close(self) -> None:
         self.client.close()

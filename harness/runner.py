@@ -14,6 +14,8 @@ A run killed at any moment loses at most the tasks in flight; running it again r
 """
 from __future__ import annotations
 
+import dataclasses
+import math
 import platform
 import sys
 import time
@@ -95,7 +97,9 @@ class Progress:
     def expect(self, item: Prepared) -> None:
         """An experiment's jobs in plan order, then its summary; jobs found done are accounted."""
         name = item.exp.name
-        self._order += [(name, job.key) for job in item.planned] + [(name, "")]
+        self._order += [(name, "notes")] + [(name, job.key) for job in item.planned] + [(name, "")]
+        # why some variants fall back to one fit per split, and how the rest are trained
+        self._ready[(name, "notes")] = "\n".join(f"{name}: {note}" for note in item.notes) or None
         self._ready.update({(name, key): ("stored", *found) for key, found in item.found.items()})
         self._flush()
 
@@ -114,6 +118,8 @@ class Progress:
             experiment, _ = self._order[self._next]
             entry = self._ready.pop(self._order[self._next])
             self._next += 1
+            if entry is None:
+                continue
             if isinstance(entry, str):
                 self.write(entry)
             elif isinstance(entry, tuple):  # found done: (stored, variant, fold, status, score, epochs)
@@ -176,37 +182,57 @@ def plan(item: Prepared, engine: str) -> dict[str, Any]:
     return trainers
 
 
-def make_tasks(item: Prepared, trainers: dict[str, Any], todo: Sequence[Job], min_tasks: int, start: int) -> list[Task]:
-    """The jobs to train cut into tasks by their trainers, numbered from `start`."""
+def make_tasks(item: Prepared, trainers: dict[str, Any], todo: Sequence[Job]) -> list[Task]:
+    """The jobs to train cut into tasks by their trainers, in plan order."""
     position = {job.key: i for i, job in enumerate(item.planned)}
     chunks = []
     for name, trainer in trainers.items():
         jobs = [job for job in todo if job.engine == name]
         if jobs:
-            chunks += [(name, list(chunk)) for chunk in trainer.tasks(item.exp, item.folds, jobs, min_tasks)]
+            chunks += [(name, list(chunk)) for chunk in trainer.tasks(item.exp, item.folds, jobs)]
     chunks.sort(key=lambda chunk: min(position[job.key] for job in chunk[1]))  # plan order: lines print early
     versions = library_versions()
     return [
-        Task(start + i, item.exp, item.data.name, name, jobs,
+        Task(item.exp, item.data.name, name, jobs,
              {fold: item.folds[fold] for fold in sorted({job.fold for job in jobs})}, versions=versions)
-        for i, (name, jobs) in enumerate(chunks)
+        for name, jobs in chunks
     ]
 
 
-def versions() -> dict[str, str]:
-    import keras
-    import pandas
-    import sklearn
-    import tensorflow
+def task_cost(task: Task) -> float:
+    """A task's work, roughly: its networks' optimizer steps (a baseline fit counts as one epoch)."""
+    exp = task.exp
+    return sum(exp.epochs * math.ceil(len(task.folds[job.fold].fit_index) / exp.batch_size)
+               if job.variant is not None else 1.0 for job in task.jobs)
 
-    return {
-        "python": platform.python_version(),
-        "tensorflow": tensorflow.__version__,
-        "keras": keras.__version__,
-        "scikit-learn": sklearn.__version__,
-        "numpy": np.__version__,
-        "pandas": pandas.__version__,
-    }
+
+def balance(prepared: Sequence[Prepared], slots: int) -> None:
+    """With several workers, halve the largest stacked models (largest first) until none holds
+    more than 1/slots of the run's work, so that no worker is left idle while one trains a
+    model larger than its share. A part of a stacked model is a stacked model
+    of the same members, each training as it would in the whole; every split costs a model
+    build, so nothing is split that need not be."""
+    if slots < 2:
+        return
+    total = sum(task_cost(task) for item in prepared for task in item.tasks)
+    for item in prepared:
+        tasks = item.tasks
+        while True:
+            splittable = [i for i, t in enumerate(tasks) if t.trainer == "stacked" and len(t.jobs) > 1]
+            largest = max(splittable, key=lambda i: task_cost(tasks[i]), default=None)
+            if largest is None or task_cost(tasks[largest]) <= total / slots:
+                break
+            task = tasks[largest]
+            half = (len(task.jobs) + 1) // 2
+            tasks[largest:largest + 1] = [dataclasses.replace(task, jobs=task.jobs[:half]),
+                                          dataclasses.replace(task, jobs=task.jobs[half:])]
+
+
+def versions() -> dict[str, str]:
+    """The versions the report shows: Python, pandas, and those a job's key includes."""
+    import pandas
+
+    return {"python": platform.python_version(), **library_versions(), "pandas": pandas.__version__}
 
 
 def model_summary(model: Any) -> str:
@@ -286,6 +312,17 @@ def run_experiments(
         raise HarnessError(f"--workers must be at least 1, got {workers}")
     if workers > 1 and (client is not None or scheduler):
         raise HarnessError("--workers and --scheduler exclude each other: the Dask cluster's workers train")
+    # workers start (and load TensorFlow) while this process prepares and plans
+    executor = make_executor(workers, client, scheduler)
+    try:
+        return _run(experiments, executor, db, Path(reports_dir), data_dir, engine, stream, progress, fresh,
+                    retry_failed)
+    finally:
+        executor.close()
+
+
+def _run(experiments: Sequence[Experiment], executor: Any, db: str | Path, reports_dir: Path, data_dir: Path,
+         engine: str, stream: TextIO, progress: bool | None, fresh: bool, retry_failed: bool) -> list[Outcome]:
     outcomes: list[Outcome] = []
     prepared: list[Prepared] = []
     for exp in experiments:
@@ -295,16 +332,16 @@ def run_experiments(
             stream.write(f"skipped {exp.name}: {exc}\n")
             outcomes.append(Outcome(exp.name, skipped=str(exc)))
     trainers = [plan(item, engine) for item in prepared]  # refuses what the engine cannot train
-    executor = make_executor(workers, client, scheduler)
     store = Store(db)
     bar: Progress | None = None
     try:
         for item, item_trainers in zip(prepared, trainers):
-            _resume(item, item_trainers, store, executor.slots, fresh, retry_failed, stream)
+            _resume(item, item_trainers, store, fresh, retry_failed, stream)
+        balance(prepared, executor.slots)
         show_bar = progress if progress is not None else stream.isatty() or sys.stderr.isatty()
         bar = Progress(sum(len(t.jobs) for item in prepared for t in item.tasks), stream, show_bar)
-        outcomes += _train(prepared, executor, store, bar, Path(reports_dir))
-        index = report.write_index(store, Path(reports_dir))
+        outcomes += _train(prepared, executor, store, bar, reports_dir)
+        index = report.write_index(store, reports_dir)
     except BaseException:
         for item in prepared:
             if item.run_id is not None and not _finished(store, item.run_id):
@@ -313,7 +350,6 @@ def run_experiments(
     finally:
         if bar is not None:
             bar.close()
-        executor.close()
         store.close()
     stream.write(f"\nreport: {index.resolve()}\n")
     return outcomes
@@ -324,8 +360,8 @@ def _finished(store: Store, run_id: str) -> bool:
     return bool((runs.loc[runs["run_id"] == run_id, "status"] == "finished").any())
 
 
-def _resume(item: Prepared, trainers: dict[str, Any], store: Store, slots: int, fresh: bool,
-            retry_failed: bool, stream: TextIO) -> None:
+def _resume(item: Prepared, trainers: dict[str, Any], store: Store, fresh: bool, retry_failed: bool,
+            stream: TextIO) -> None:
     """Look the experiment's jobs up in the store, start its run, and cut the jobs still to
     train into tasks."""
     keys = [job.key for job in item.planned]
@@ -338,7 +374,7 @@ def _resume(item: Prepared, trainers: dict[str, Any], store: Store, slots: int, 
     todo = [job for job in item.planned if job.key not in item.found]
     item.run_id = store.start_run(item.exp.name, item.data.name, run_settings(item, item.notes), engine_label(trainers),
                                   plan=keys)
-    item.tasks = make_tasks(item, trainers, todo, slots, 0)
+    item.tasks = make_tasks(item, trainers, todo)
     if item.found:
         failed = sum(1 for found in item.found.values() if found[2] != "ok")
         also = f" ({failed} of them failed; --retry-failed trains those again)" if failed else ""
@@ -362,8 +398,6 @@ def _train(prepared: list[Prepared], executor: Any, store: Store, bar: Progress,
     start = time.perf_counter()
     for item in prepared:
         bar.expect(item)
-        for note in item.notes:  # why some variants fall back to one fit per split
-            bar.write(f"{item.exp.name}: {note}")
     for item in prepared:
         if not remaining[item.exp.name]:
             _report(item, outcomes[item.exp.name], store, bar, reports_dir, start)

@@ -156,14 +156,24 @@ class WithPReLU(TinyClassification):
                                  keras.layers.Dense(n_outputs, activation="softmax")])
 
 
-def test_auto_falls_back_to_one_fit_per_fold_and_says_why(workdir):
-    run_quietly([WithPReLU()], workdir, engine="auto")
+class PReLUByName(TinyClassification):
+    """A variant named 'prelu' that is an ordinary, stackable MLP."""
+
+    name = "prelu-by-name"
+    variants = (Variant("none"), Variant("prelu", l2=1e-3))
+
+
+def test_auto_falls_back_to_one_fit_per_fold_and_says_why_for_that_experiment_only(workdir):
+    run_quietly([WithPReLU(), PReLUByName()], workdir, engine="auto")
     folds = load_results(workdir.db)
-    engines = folds.groupby("variant")["engine"].agg(set).to_dict()
-    assert engines == {"none": {"stacked"}, "prelu": {"keras"}}
+    engines = folds.groupby(["experiment", "variant"])["engine"].agg(set).to_dict()
+    assert engines == {("with-prelu", "none"): {"stacked"}, ("with-prelu", "prelu"): {"keras"},
+                       ("prelu-by-name", "none"): {"stacked"}, ("prelu-by-name", "prelu"): {"stacked"}}
     assert (folds["status"] == "ok").all()
     page = (workdir.reports / "with-prelu" / "index.html").read_text()
     assert "Variant &#39;prelu&#39; trained with one model.fit per split" in page and "PReLU" in page
+    other = (workdir.reports / "prelu-by-name" / "index.html").read_text()
+    assert "one model.fit per split" not in other  # a note describes its own experiment's variants
 
 
 def test_engine_stacked_refuses_what_it_cannot_stack(workdir):

@@ -41,7 +41,7 @@ class Trainer(Protocol):
     #: the engine's arithmetic, part of every job key it trains (e.g. 'stacked/2')
     numerics: str
 
-    def tasks(self, exp: Experiment, folds: Folds, jobs: Sequence[Job], min_tasks: int = 1) -> list[list[Job]]:
+    def tasks(self, exp: Experiment, folds: Folds, jobs: Sequence[Job]) -> list[list[Job]]:
         """The jobs cut into tasks: the units one worker trains and the store commits at once."""
         ...
 

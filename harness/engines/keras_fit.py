@@ -123,7 +123,7 @@ class KerasFitEngine:
     name = "keras"
     numerics = f"keras/{ENGINE_NUMERICS['keras']}"
 
-    def tasks(self, exp: Experiment, folds: Folds, jobs: Sequence[Job], min_tasks: int = 1) -> list[list[Job]]:
+    def tasks(self, exp: Experiment, folds: Folds, jobs: Sequence[Job]) -> list[list[Job]]:
         return [[job] for job in jobs]
 
     def run(self, exp: Experiment, dataset: str, folds: Folds, jobs: Sequence[Job], emit: Emit) -> None:

@@ -145,8 +145,8 @@ class SklearnEngine:
     name = "sklearn"
     numerics = f"sklearn/{ENGINE_NUMERICS['sklearn']}"
 
-    def tasks(self, exp: Experiment, folds: Mapping[int, FoldData] | Sequence[FoldData], jobs: Sequence[Job],
-              min_tasks: int = 1) -> list[list[Job]]:
+    def tasks(self, exp: Experiment, folds: Mapping[int, FoldData] | Sequence[FoldData],
+              jobs: Sequence[Job]) -> list[list[Job]]:
         return [[job] for job in jobs]
 
     def run(self, exp: Experiment, dataset: str, folds: Mapping[int, FoldData] | Sequence[FoldData],

@@ -286,18 +286,11 @@ class StackedEngine:
         size = max(1, min(self.max_members, MAX_EPOCH_BYTES // max(per_member, 1)))
         return [group.jobs[i : i + size] for i in range(0, len(group.jobs), size)]
 
-    def tasks(self, exp: Experiment, folds: Folds, jobs: Sequence[Job], min_tasks: int = 1) -> list[list[Job]]:
-        """Stackable jobs as stacked models (one task each), split further, largest first,
-        until there are `min_tasks` of them (so that that many workers have work). A member
-        trains the same whichever members share its model, so the split changes no result."""
+    def tasks(self, exp: Experiment, folds: Folds, jobs: Sequence[Job]) -> list[list[Job]]:
+        """Stackable jobs as stacked models, one task each (any part of one is a stacked model
+        too: a member trains the same whichever members share its model); the rest one each."""
         groups, rest = self.partition(exp, folds, jobs)
-        tasks = [chunk for group in groups for chunk in self.chunks(exp, folds, group)]
-        while len(tasks) < min_tasks and any(len(t) > 1 for t in tasks):
-            largest = max(range(len(tasks)), key=lambda i: len(tasks[i]))
-            chunk = tasks.pop(largest)
-            half = (len(chunk) + 1) // 2
-            tasks[largest:largest] = [chunk[:half], chunk[half:]]
-        return tasks + [[job] for job in rest]
+        return [chunk for group in groups for chunk in self.chunks(exp, folds, group)] + [[job] for job in rest]
 
     def notes(self, exp: Experiment, folds: Folds, jobs: Sequence[Job]) -> list[str]:
         """What the report says about how this experiment's jobs are trained."""
