@@ -196,9 +196,23 @@ class DaskCluster:
 
     name = "dask"
 
-    def __init__(self, client: Any) -> None:
-        self.client = client
+    def __init__(self, client: Any, owned: bool = False) -> None:
+        from .errors import HarnessError
+
+        self.client, self.owned = client, owned
         self.slots = max(1, sum(client.nthreads().values()))
+        problem = None
+        if not client.nthreads():
+            problem = f"the Dask cluster at {client.scheduler.address} has no workers"
+        else:  # a lambda travels by value: it runs even where the harness cannot be imported
+            found = client.run(lambda: __import__("importlib.util").util.find_spec("harness") is not None)
+            lacking = sorted(address for address, ok in found.items() if not ok)
+            if lacking:
+                problem = (f"Dask workers {', '.join(lacking)} cannot import the harness: start them in this "
+                           "repository's folder with PYTHONPATH set to it, with its requirements installed")
+        if problem:
+            self.close()
+            raise HarnessError(problem)
 
     def run(self, tasks: Iterable[Task]) -> Iterator[tuple[Task, list[FoldRecord]]]:
         from distributed import as_completed
@@ -209,20 +223,25 @@ class DaskCluster:
         pending = {self.client.submit(run_payload, dumps(task), pure=False): task for task in tasks}
         for future in as_completed(list(pending)):
             task = pending.pop(future)
-            try:
-                records = cloudpickle.loads(future.result())
-            except KilledWorker as exc:
-                reason = f"every worker that ran it died ({type(exc).__name__}: {exc})"
-                records = [failed_record(task, job, reason) for job in task.jobs]
-            except Exception as exc:  # noqa: BLE001 - the scheduler or the connection was lost
+            if future.status == "finished":
+                yield task, cloudpickle.loads(future.result())
+                continue
+            if future.status != "error":  # cancelled or lost: the scheduler or the connection is gone
                 for other in pending:
                     other.cancel()
-                raise HarnessError(f"lost the Dask cluster ({type(exc).__name__}: {exc}); finished jobs are "
-                                   "stored: run the same command again to resume") from None
-            yield task, records
+                raise HarnessError(f"lost the Dask cluster (a task came back {future.status}); finished jobs "
+                                   "are stored: run the same command again to resume")
+            exc = future.exception()
+            if isinstance(exc, KilledWorker):
+                reason = f"every worker that ran it died ({type(exc).__name__}: {exc})"
+            else:  # raised on the worker outside the trainer (e.g. the task could not be unpacked there)
+                reason = f"{type(exc).__name__} on the worker: {exc}"
+            yield task, [failed_record(task, job, reason) for job in task.jobs]
 
     def close(self) -> None:
-        pass
+        """Close the client if this executor opened it (a client passed in stays open)."""
+        if self.owned:
+            self.client.close()
 
 
 class LocalWorkers(DaskCluster):
@@ -243,13 +262,13 @@ class LocalWorkers(DaskCluster):
                 dashboard_address=None,
                 env={THREADS_ENV: str(threads), "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "3")},
             )
-        super().__init__(Client(self.cluster))
+        super().__init__(Client(self.cluster), owned=True)
         # each worker loads TensorFlow now, while the parent prepares the data and plans
         self._warm = [self.client.submit(warm_up, pure=False, workers=[address])
                       for address in self.client.nthreads()]
 
     def close(self) -> None:
-        self.client.close()
+        super().close()
         self.cluster.close()
 
 

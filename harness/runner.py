@@ -283,7 +283,7 @@ def make_executor(workers: int = 1, client: Any = None, scheduler: str | None = 
     """In this process (1 worker), N worker processes, or a Dask cluster (a client, or the
     address of its scheduler)."""
     if client is not None or scheduler:
-        return DaskCluster(client if client is not None else connect(scheduler))
+        return DaskCluster(client) if client is not None else DaskCluster(connect(scheduler), owned=True)
     return InProcess() if workers == 1 else LocalWorkers(workers)
 
 

@@ -189,3 +189,11 @@ def test_an_unreachable_scheduler_and_workers_with_a_scheduler_are_one_line_erro
         connect("tcp://127.0.0.1:9", timeout=1)
     with pytest.raises(HarnessError, match="--workers and --scheduler exclude each other"):
         run_quietly([TinyClassification()], workdir, workers=2, scheduler="tcp://127.0.0.1:9")
+    empty = distributed.LocalCluster(n_workers=0, host="127.0.0.1", dashboard_address=None)
+    client = distributed.Client(empty)
+    try:
+        with pytest.raises(HarnessError, match="has no workers"):
+            run_quietly([TinyClassification()], workdir, client=client)
+    finally:
+        client.close()
+        empty.close()
