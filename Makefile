@@ -14,8 +14,11 @@ $(READY): requirements.txt
 
 venv: $(READY)
 
+# extra options for the run, e.g. make benchmark ARGS="--workers 2" or ARGS=--fresh
+ARGS ?=
+
 benchmark: $(READY)
-	$(PY) -m harness run --suite default
+	$(PY) -m harness run --suite default $(ARGS)
 
 # the same grid trained by the stacked engine, one Keras fit per fold and scikit-learn (~8 min)
 perf: $(READY)
