@@ -26,7 +26,7 @@ import cloudpickle
 from .experiment import Experiment
 from .folds import FoldData
 from .jobs import Job
-from .records import FoldRecord
+from .records import ERROR, FoldRecord
 
 #: TensorFlow's intra-op threads in a worker process (set before TensorFlow loads)
 THREADS_ENV = "HARNESS_TF_THREADS"
@@ -41,42 +41,37 @@ class Task:
     trainer: str
     jobs: list[Job]
     folds: Mapping[int, FoldData]
-    options: dict[str, Any] = field(default_factory=dict)
     #: the library versions the jobs' keys were made with; a worker with others refuses
     versions: dict[str, str] = field(default_factory=dict)
 
 
 # ---------------------------------------------------------------------- running one task
-_trainers: dict[tuple[str, tuple[Any, ...]], Any] = {}
+_trainers: dict[str, Any] = {}
 
 
-def _trainer(kind: str, options: Mapping[str, Any]) -> Any:
+def _trainer(kind: str) -> Any:
+    """This process's trainer of one kind (a stacked engine keeps its templates between tasks)."""
     from .engines import get_trainer
 
-    key = (kind, tuple(sorted(options.items())))
-    if key not in _trainers:
-        _trainers[key] = get_trainer(kind, **options)
-    return _trainers[key]
+    if kind not in _trainers:
+        _trainers[kind] = get_trainer(kind)
+    return _trainers[kind]
 
 
 def failed_record(task: Task, job: Job, reason: str) -> FoldRecord:
-    """The record of a job that could not be trained at all (its worker died, its task broke)."""
+    """The record of a job its task could not train (its worker died, the worker's libraries
+    differ, the task could not be unpacked there): status 'error', which the next run
+    retries, unlike a job's own failure (a NaN loss), which it counts as done."""
     if job.variant is not None:
         from .engines.base import finish
 
-        return finish(task.exp, task.dataset, job, task.folds[job.fold], None, job.engine, error=reason)
-    from .engines.sklearn_fit import baseline_config
-    import hashlib
-    import json
+        record = finish(task.exp, task.dataset, job, task.folds[job.fold], None, job.engine, error=reason)
+    else:
+        from .engines.sklearn_fit import baseline_record
 
-    config = baseline_config(job.name, job.estimator)
-    return FoldRecord(
-        experiment=task.exp.name, dataset=task.dataset, variant=job.name, config=config,
-        config_hash=hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:16],
-        fold=job.fold, seed=job.seed, status="failed", reason=reason, score=None, train_score=None,
-        metrics={}, epochs=0, best_epoch=0, seconds=0.0, loss=[], val_loss=[], engine=job.engine,
-        job_key=job.key or None,
-    )
+        record = baseline_record(task.exp.name, task.dataset, job, "failed", reason)
+    record.status = ERROR
+    return record
 
 
 def execute(task: Task) -> list[FoldRecord]:
@@ -92,7 +87,7 @@ def execute(task: Task) -> list[FoldRecord]:
             if differ:
                 raise RuntimeError("this worker's libraries differ from the run's: " + ", ".join(
                     f"{name} {theirs} here, {wanted} in the run" for name, (wanted, theirs) in differ.items()))
-        _trainer(task.trainer, task.options).run(
+        _trainer(task.trainer).run(
             task.exp, task.dataset, task.folds, task.jobs, lambda r: records.setdefault(r.job_key or "", r))
     except Exception as exc:  # noqa: BLE001 - a broken task fails its jobs; the run goes on
         reason = f"{type(exc).__name__}: {exc}"
@@ -145,6 +140,19 @@ def run_payload(payload: bytes) -> bytes:
     return cloudpickle.dumps(execute(cloudpickle.loads(payload)))
 
 
+def _entry_by_value() -> Any:
+    """`run_payload` behind a function that travels by value: a Dask scheduler unpickles every
+    task it schedules, and this one needs nothing but the standard library to be unpickled
+    (only the worker that runs it imports the harness)."""
+    namespace: dict[str, Any] = {}
+    exec("def run_task(payload):\n    from harness.executors import run_payload\n    return run_payload(payload)\n",
+         namespace)
+    return namespace["run_task"]
+
+
+ENTRY = _entry_by_value()
+
+
 def warm_up() -> None:
     """Load TensorFlow and Keras in a worker (its threads set first), ahead of its first task."""
     configure_threads()
@@ -189,7 +197,8 @@ class DaskCluster:
 
     Dask itself moves a task whose worker dies to another worker; past the scheduler's
     `distributed.scheduler.allowed-failures` deaths (3 by default) it gives up with
-    `KilledWorker`, and the task's jobs are recorded as failed with that reason. Losing the
+    `KilledWorker`, and the task's jobs are recorded with that reason and status 'error' (the
+    next run trains them again). Losing the
     scheduler itself stops the run (HarnessError): what finished is stored, and running the
     same command again resumes.
     """
@@ -197,22 +206,26 @@ class DaskCluster:
     name = "dask"
 
     def __init__(self, client: Any, owned: bool = False) -> None:
+        self.client, self.owned = client, owned
+        try:
+            self._check()
+        except BaseException:
+            self.close()
+            raise
+        self.slots = max(1, sum(client.nthreads().values()))
+
+    def _check(self) -> None:
+        """Refuse (HarnessError) a cluster without workers, or with workers lacking the harness."""
         from .errors import HarnessError
 
-        self.client, self.owned = client, owned
-        self.slots = max(1, sum(client.nthreads().values()))
-        problem = None
-        if not client.nthreads():
-            problem = f"the Dask cluster at {client.scheduler.address} has no workers"
-        else:  # a lambda travels by value: it runs even where the harness cannot be imported
-            found = client.run(lambda: __import__("importlib.util").util.find_spec("harness") is not None)
-            lacking = sorted(address for address, ok in found.items() if not ok)
-            if lacking:
-                problem = (f"Dask workers {', '.join(lacking)} cannot import the harness: start them in this "
-                           "repository's folder with PYTHONPATH set to it, with its requirements installed")
-        if problem:
-            self.close()
-            raise HarnessError(problem)
+        if not self.client.nthreads():
+            raise HarnessError(f"the Dask cluster at {self.client.scheduler.address} has no workers")
+        # a lambda travels by value: it runs even where the harness cannot be imported
+        found = self.client.run(lambda: __import__("importlib.util").util.find_spec("harness") is not None)
+        lacking = sorted(address for address, ok in found.items() if not ok)
+        if lacking:
+            raise HarnessError(f"Dask workers {', '.join(lacking)} cannot import the harness: start them in this "
+                               "repository's folder with PYTHONPATH set to it, with its requirements installed")
 
     def run(self, tasks: Iterable[Task]) -> Iterator[tuple[Task, list[FoldRecord]]]:
         from distributed import as_completed
@@ -220,23 +233,25 @@ class DaskCluster:
 
         from .errors import HarnessError
 
-        pending = {self.client.submit(run_payload, dumps(task), pure=False): task for task in tasks}
-        for future in as_completed(list(pending)):
-            task = pending.pop(future)
-            if future.status == "finished":
-                yield task, cloudpickle.loads(future.result())
-                continue
-            if future.status != "error":  # cancelled or lost: the scheduler or the connection is gone
-                for other in pending:
-                    other.cancel()
-                raise HarnessError(f"lost the Dask cluster (a task came back {future.status}); finished jobs "
-                                   "are stored: run the same command again to resume")
-            exc = future.exception()
-            if isinstance(exc, KilledWorker):
-                reason = f"every worker that ran it died ({type(exc).__name__}: {exc})"
-            else:  # raised on the worker outside the trainer (e.g. the task could not be unpacked there)
-                reason = f"{type(exc).__name__} on the worker: {exc}"
-            yield task, [failed_record(task, job, reason) for job in task.jobs]
+        pending = {self.client.submit(ENTRY, dumps(task), pure=False): task for task in tasks}
+        try:
+            for future in as_completed(list(pending)):
+                task = pending.pop(future)
+                if future.status == "finished":
+                    yield task, cloudpickle.loads(future.result())
+                    continue
+                if future.status != "error":  # cancelled or lost: the scheduler or the connection is gone
+                    raise HarnessError(f"lost the Dask cluster (a task came back {future.status}); finished "
+                                       "jobs are stored: run the same command again to resume")
+                exc = future.exception()
+                if isinstance(exc, KilledWorker):
+                    reason = f"every worker that ran it died ({type(exc).__name__}: {exc})"
+                else:  # raised on the worker outside the trainer (e.g. the task could not be unpacked there)
+                    reason = f"{type(exc).__name__} on the worker: {exc}"
+                yield task, [failed_record(task, job, reason) for job in task.jobs]
+        finally:  # stopped early (an error, Ctrl-C): the cluster should not go on with this run's tasks
+            if pending:
+                self.client.cancel(list(pending))
 
     def close(self) -> None:
         """Close the client if this executor opened it (a client passed in stays open)."""
@@ -262,14 +277,20 @@ class LocalWorkers(DaskCluster):
                 dashboard_address=None,
                 env={THREADS_ENV: str(threads), "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "3")},
             )
-        super().__init__(Client(self.cluster), owned=True)
+        try:
+            super().__init__(Client(self.cluster), owned=True)
+        except BaseException:
+            self.cluster.close()
+            raise
         # each worker loads TensorFlow now, while the parent prepares the data and plans
         self._warm = [self.client.submit(warm_up, pure=False, workers=[address])
                       for address in self.client.nthreads()]
 
     def close(self) -> None:
-        super().close()
-        self.cluster.close()
+        try:
+            super().close()
+        finally:
+            self.cluster.close()
 
 
 def connect(address: str, timeout: float = 30.0) -> Any:

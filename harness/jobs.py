@@ -4,7 +4,7 @@ A job is one (variant, split) network or one (baseline, split) fit: a pure descr
 any engine, in any process, turns into one `FoldRecord`. Its key is a stable hash of what
 determines its result, so a finished job is found in the store and never trained twice:
 the experiment's name, a fingerprint of the data as loaded, the training settings, the
-preprocessor, the splitter's configuration, the split's index and rows, the variant's
+splitter's configuration, the split's index, rows and preprocessed arrays, the variant's
 configuration with the Keras model and optimizer it builds (or the baseline's estimator), the
 job's seed, and the numerical identity of the engine that trains it (the keras and stacked
 engines give the same distribution of results, not the same bits, so their keys differ) with
@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
@@ -27,9 +28,12 @@ from .folds import FoldData, derive_seed
 if TYPE_CHECKING:  # pragma: no cover
     import keras
 
+#: settings that label a run without changing any job's result (their effects, such as fewer
+#: epochs for --quick or other attributes for --full, are keyed where they act)
+RESULT_NEUTRAL_SETTINGS = ("quick", "version", "full_settings")
 #: bumped when an engine's arithmetic changes, so stored results of the old arithmetic are
 #: not taken for the new one's
-ENGINE_NUMERICS = {"keras": 1, "stacked": 2, "sklearn": 1}
+ENGINE_NUMERICS = {"keras": 1, "stacked": 2, "sklearn": 2}
 
 
 @dataclass(frozen=True)
@@ -81,8 +85,13 @@ def baseline_jobs(exp: Experiment, baselines: Mapping[str, Any], n_folds: int) -
 
 
 # ---------------------------------------------------------------------- fingerprints
+def _text(value: Any) -> str:
+    """repr without memory addresses (`<function f at 0x7f…>` differs in every process)."""
+    return re.sub(r" at 0x[0-9a-fA-F]+", "", repr(value))
+
+
 def _digest(value: Any) -> str:
-    text = json.dumps(value, sort_keys=True, default=repr)
+    text = json.dumps(value, sort_keys=True, default=_text)
     return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -108,10 +117,19 @@ def splitter_config(splitter: Any) -> dict[str, Any]:
 
 
 def split_fingerprint(fd: FoldData) -> str:
-    """A hash of the rows a split trains on, validates on and is scored on."""
+    """A hash of a split as the networks see it: the rows it trains on, validates on and is
+    scored on, and their arrays after the experiment's preprocessing (fitted on the split's
+    training rows), so that any change of the preprocessor that changes a value changes it."""
     digest = hashlib.sha256()
-    for index in (fd.fit_index, fd.val_index, fd.test_index):
-        digest.update(b"|" if index is None else np.asarray(index, dtype="int64").tobytes() + b";")
+    arrays = (fd.fit_index, fd.val_index, fd.test_index, fd.x_fit, fd.y_fit, fd.x_val, fd.y_val, fd.x_test,
+              fd.y_test, fd.y_fit_raw, fd.y_test_raw, np.asarray([fd.target_mean, fd.target_std, fd.n_outputs]))
+    for array in arrays:
+        if array is None:
+            digest.update(b"none;")
+            continue
+        array = np.ascontiguousarray(array)
+        digest.update(f"{array.dtype.str}{array.shape};".encode())
+        digest.update(array.tobytes())
     return digest.hexdigest()
 
 
@@ -141,7 +159,7 @@ def estimator_config(estimator: Any) -> dict[str, Any]:
     """A baseline's class and every parameter (deep), as text."""
     cls = type(estimator)
     params = estimator.get_params(deep=True) if hasattr(estimator, "get_params") else {}
-    return {"class": f"{cls.__module__}.{cls.__qualname__}", "params": {k: repr(v) for k, v in params.items()}}
+    return {"class": f"{cls.__module__}.{cls.__qualname__}", "params": {k: _text(v) for k, v in params.items()}}
 
 
 def library_versions() -> dict[str, str]:
@@ -160,11 +178,11 @@ class KeyMaker:
 
     def __init__(self, exp: Experiment, data: Dataset, splitter: Any, folds: Sequence[FoldData]) -> None:
         self.exp, self.folds = exp, folds
+        settings = {k: v for k, v in exp.settings().items() if k not in RESULT_NEUTRAL_SETTINGS}
         self.common = _digest({
             "experiment": exp.name,
             "data": data_fingerprint(data),
-            "settings": exp.settings(),
-            "preprocessor": repr(exp.preprocessor(data.X)),
+            "settings": settings,
             "splitter": splitter_config(splitter),
             "versions": library_versions(),
         })

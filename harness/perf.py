@@ -23,7 +23,7 @@ import pandas as pd  # noqa: E402
 from sklearn.datasets import make_classification  # noqa: E402
 
 from .experiment import Dataset, Experiment, Variant  # noqa: E402
-from .folds import Job  # noqa: E402
+from .jobs import Job  # noqa: E402
 
 
 class PerfGrid(Experiment):

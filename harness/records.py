@@ -14,6 +14,13 @@ from typing import Any, Callable
 import numpy as np
 
 
+#: a job's status: trained and scored; failed by itself (a NaN loss, an error in the model: the
+#: same job fails the same way again, so a resumed run counts it as done); or not trained
+#: because of where it ran (its worker died, the worker's libraries differ: a resumed run
+#: trains it again)
+OK, FAILED, ERROR = "ok", "failed", "error"
+
+
 @dataclass
 class FoldRecord:
     """One (variant or baseline, split) result, as the store keeps it."""
@@ -44,7 +51,7 @@ class FoldRecord:
 
     @property
     def ok(self) -> bool:
-        return self.status == "ok"
+        return self.status == OK
 
 
 Emit = Callable[[FoldRecord], None]

@@ -33,7 +33,7 @@ from .executors import DaskCluster, InProcess, LocalWorkers, Task, connect
 from .experiment import Dataset, Experiment
 from .folds import FoldData, check_dataset, make_splits, prepare_fold
 from .jobs import Job, KeyMaker, baseline_jobs, library_versions, make_jobs, with_key
-from .records import FoldRecord
+from .records import ERROR, OK, FoldRecord
 from .stats import pstdev
 from .store import DEFAULT_DB, Store
 
@@ -74,6 +74,10 @@ class Outcome:
     page: Path | None = None
 
 
+#: places in the order of progress lines that are not jobs (job keys are hex digests)
+_NOTES, _SUMMARY = "notes:", "summary:"
+
+
 class Progress:
     """Heaton-style lines per finished split, under a header per (experiment, variant), beside a
     tqdm bar over the jobs to train. Lines come out in plan order (experiments in turn, each
@@ -97,20 +101,20 @@ class Progress:
     def expect(self, item: Prepared) -> None:
         """An experiment's jobs in plan order, then its summary; jobs found done are accounted."""
         name = item.exp.name
-        self._order += [(name, "notes")] + [(name, job.key) for job in item.planned] + [(name, "")]
+        self._order += [(name, _NOTES)] + [(name, job.key) for job in item.planned] + [(name, _SUMMARY)]
         # why some variants fall back to one fit per split, and how the rest are trained
-        self._ready[(name, "notes")] = "\n".join(f"{name}: {note}" for note in item.notes) or None
+        self._ready[(name, _NOTES)] = "\n".join(f"{name}: {note}" for note in item.notes) or None
         self._ready.update({(name, key): ("stored", *found) for key, found in item.found.items()})
         self._flush()
 
     def record(self, record: FoldRecord) -> None:
-        self._ready[(record.experiment, record.job_key or "")] = record
+        self._ready[(record.experiment, record.job_key)] = record
         self.bar.update(1)
         self._flush()
 
     def summary(self, experiment: str, text: str) -> None:
         """The line that closes an experiment, printed after its jobs' lines."""
-        self._ready[(experiment, "")] = text
+        self._ready[(experiment, _SUMMARY)] = text
         self._flush()
 
     def _flush(self) -> None:
@@ -124,7 +128,7 @@ class Progress:
                 self.write(entry)
             elif isinstance(entry, tuple):  # found done: (stored, variant, fold, status, score, epochs)
                 _, variant, _, status, score, epochs = entry
-                if status == "ok":
+                if status == OK:
                     scores, all_epochs = self.history.setdefault((experiment, variant), ([], []))
                     scores.append(float(score))
                     all_epochs.append(int(epochs))
@@ -145,6 +149,8 @@ class Progress:
                 f"stdev={pstdev(scores):.6f}, epochs={record.epochs}, mean epochs={int(np.mean(epochs))}, "
                 f"time={report._hms(record.seconds)}"
             )
+        elif record.status == ERROR:
+            self.write(f"#{record.fold + 1}: NOT TRAINED: {record.reason} (the next run tries it again)")
         else:
             self.write(f"#{record.fold + 1}: FAILED after {record.epochs} epochs: {record.reason}")
 
@@ -182,20 +188,20 @@ def plan(item: Prepared, engine: str) -> dict[str, Any]:
     return trainers
 
 
-def make_tasks(item: Prepared, trainers: dict[str, Any], todo: Sequence[Job]) -> list[Task]:
+def make_tasks(item: Prepared, trainers: dict[str, Any], jobs: Sequence[Job]) -> list[Task]:
     """The jobs to train cut into tasks by their trainers, in plan order."""
     position = {job.key: i for i, job in enumerate(item.planned)}
     chunks = []
     for name, trainer in trainers.items():
-        jobs = [job for job in todo if job.engine == name]
-        if jobs:
-            chunks += [(name, list(chunk)) for chunk in trainer.tasks(item.exp, item.folds, jobs)]
+        mine = [job for job in jobs if job.engine == name]
+        if mine:
+            chunks += [(name, list(chunk)) for chunk in trainer.tasks(item.exp, item.folds, mine)]
     chunks.sort(key=lambda chunk: min(position[job.key] for job in chunk[1]))  # plan order: lines print early
     versions = library_versions()
     return [
-        Task(item.exp, item.data.name, name, jobs,
-             {fold: item.folds[fold] for fold in sorted({job.fold for job in jobs})}, versions=versions)
-        for name, jobs in chunks
+        Task(item.exp, item.data.name, name, chunk,
+             {fold: item.folds[fold] for fold in sorted({job.fold for job in chunk})}, versions=versions)
+        for name, chunk in chunks
     ]
 
 
@@ -226,6 +232,17 @@ def balance(prepared: Sequence[Prepared], slots: int) -> None:
             half = (len(task.jobs) + 1) // 2
             tasks[largest:largest + 1] = [dataclasses.replace(task, jobs=task.jobs[:half]),
                                           dataclasses.replace(task, jobs=task.jobs[half:])]
+
+
+def drop_found(item: Prepared) -> None:
+    """Keep only the jobs still to train: a task found done goes, a task found part-done keeps
+    the rest of its jobs (a stacked model of fewer members)."""
+    tasks = []
+    for task in item.tasks:
+        todo = [job for job in task.jobs if job.key not in item.found]
+        if todo:
+            tasks.append(task if len(todo) == len(task.jobs) else dataclasses.replace(task, jobs=todo))
+    item.tasks = tasks
 
 
 def versions() -> dict[str, str]:
@@ -312,6 +329,10 @@ def run_experiments(
         raise HarnessError(f"--workers must be at least 1, got {workers}")
     if workers > 1 and (client is not None or scheduler):
         raise HarnessError("--workers and --scheduler exclude each other: the Dask cluster's workers train")
+    names = [exp.name for exp in experiments]
+    twice = sorted({name for name in names if names.count(name) > 1})
+    if twice:
+        raise HarnessError(f"two experiments of this run are named {', '.join(map(repr, twice))}; give each its own name")
     # workers start (and load TensorFlow) while this process prepares and plans
     executor = make_executor(workers, client, scheduler)
     try:
@@ -338,6 +359,8 @@ def _run(experiments: Sequence[Experiment], executor: Any, db: str | Path, repor
         for item, item_trainers in zip(prepared, trainers):
             _resume(item, item_trainers, store, fresh, retry_failed, stream)
         balance(prepared, executor.slots)
+        for item in prepared:
+            drop_found(item)
         show_bar = progress if progress is not None else stream.isatty() or sys.stderr.isatty()
         bar = Progress(sum(len(t.jobs) for item in prepared for t in item.tasks), stream, show_bar)
         outcomes += _train(prepared, executor, store, bar, reports_dir)
@@ -362,21 +385,21 @@ def _finished(store: Store, run_id: str) -> bool:
 
 def _resume(item: Prepared, trainers: dict[str, Any], store: Store, fresh: bool, retry_failed: bool,
             stream: TextIO) -> None:
-    """Look the experiment's jobs up in the store, start its run, and cut the jobs still to
-    train into tasks."""
+    """Look the experiment's jobs up in the store and start its run; its tasks are cut from the
+    whole plan, so a resumed run trains each member beside the members an uninterrupted run
+    would have (the tasks found done are dropped later, by `drop_found`)."""
     keys = [job.key for job in item.planned]
     stored = store.stored_jobs(keys)
-    if retry_failed:
-        stored = stored[stored["status"] == "ok"]
+    stored = stored[stored["status"] == OK] if retry_failed else stored[stored["status"] != ERROR]
     if not fresh:
         item.found = {row.job_key: (row.variant, row.fold, row.status, row.score, row.epochs)
                       for row in stored.itertuples()}
     todo = [job for job in item.planned if job.key not in item.found]
     item.run_id = store.start_run(item.exp.name, item.data.name, run_settings(item, item.notes), engine_label(trainers),
                                   plan=keys)
-    item.tasks = make_tasks(item, trainers, todo)
+    item.tasks = make_tasks(item, trainers, item.planned)
     if item.found:
-        failed = sum(1 for found in item.found.values() if found[2] != "ok")
+        failed = sum(1 for found in item.found.values() if found[2] != OK)
         also = f" ({failed} of them failed; --retry-failed trains those again)" if failed else ""
         stream.write(f"{item.exp.name}: {len(item.found)} of {len(keys)} jobs found done in the store{also}; "
                      f"training the other {len(todo)}\n")

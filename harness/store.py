@@ -4,9 +4,10 @@ Every row carries its job's key (`harness.jobs`), unique in the store: a job is 
 and found again by any later run that plans it. A run records its plan (the keys of its jobs,
 in order), so its report is built from the store alone, whichever runs trained its rows.
 
-Safe for several writers at once (runs in other processes, on other machines over a local
-disk): write-ahead logging, a busy timeout, and one short transaction per finished task, so
-a run killed at any moment loses at most the tasks it had in flight.
+Safe for several writers at once (runs in other processes of the same machine; SQLite's
+write-ahead log needs a local disk, not a network file system): write-ahead logging, a busy
+timeout, and one short transaction per finished task, so a run killed at any moment loses at
+most the tasks it had in flight.
 """
 from __future__ import annotations
 
@@ -115,10 +116,11 @@ class Store:
         self._db.execute("BEGIN IMMEDIATE")
         try:
             yield self._db
+            self._db.execute("COMMIT")
         except BaseException:
-            self._db.execute("ROLLBACK")
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
             raise
-        self._db.execute("COMMIT")
 
     # ------------------------------------------------------------------ writing
     def start_run(
@@ -228,8 +230,8 @@ class Store:
             runs = self.latest_run_ids()
             if experiment is not None:
                 runs = {experiment: runs[experiment]} if experiment in runs else {}
-            frame = pd.concat([self._run_rows(r, columns) for r in runs.values()] or [self._rows("", [], columns)],
-                              ignore_index=True)
+            frame = pd.concat([self._run_rows(r, columns) for r in runs.values()]
+                              or [self._rows("WHERE 0", [], columns)], ignore_index=True)
         else:
             clauses, params = ("WHERE experiment = ?", [experiment]) if experiment is not None else ("", [])
             frame = self._rows(clauses + " ORDER BY id", params, columns)

@@ -20,6 +20,9 @@ def planned_keys(exp, tmp_path, engine="auto"):
 
 
 def test_keys_are_stable_across_processes_and_follow_what_determines_a_result(tmp_path):
+    import keras
+
+    keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])  # Keras now numbers layer names from here
     keys = planned_keys(TinyClassification(), tmp_path)
     assert len(set(keys)) == len(keys) == 4
     code = ("import sys; sys.path.insert(0, '.'); from pathlib import Path; "
@@ -140,6 +143,25 @@ def test_the_report_shows_the_latest_complete_run_not_a_newer_fragment(workdir):
     assert main(["report", "--db", str(workdir.db), "--reports-dir", str(workdir.reports)]) == 0
     index = (workdir.reports / "index.html").read_text()
     assert "1 of 4 jobs stored" in index  # the fragment is named, not shown as the result
+
+
+def test_jobs_not_trained_because_of_where_they_ran_are_trained_by_the_next_run(workdir):
+    import sqlite3
+
+    run_quietly([TinyClassification()], workdir)
+    with sqlite3.connect(workdir.db) as connection:  # as a task whose worker died would have left it
+        connection.execute("UPDATE folds SET status = 'error', reason = 'its worker died' WHERE fold = 1 "
+                           "AND variant = 'none'")
+    outcomes, printed = run_quietly([TinyClassification()], workdir)
+    assert (outcomes[0].ok, outcomes[0].found_done) == (1, 3)
+    assert (load_results(workdir.db)["status"] == "ok").all()
+
+
+def test_two_experiments_of_one_name_are_refused(workdir):
+    from harness.errors import HarnessError
+
+    with pytest.raises(HarnessError, match="two experiments of this run are named 'tiny-classification'"):
+        run_quietly([TinyClassification(), Changed()], workdir)
 
 
 @pytest.mark.parametrize("workers", [0, -1])

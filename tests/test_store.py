@@ -99,7 +99,9 @@ def test_two_processes_writing_at_once_lose_nothing(tmp_path):
     writers = [subprocess.Popen([sys.executable, str(script), name, str(db), str(go)], cwd=REPO,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
                for name in ("first", "second")]
+    deadline = time.monotonic() + 120
     while not all((tmp_path / f"ready-{name}").exists() for name in ("first", "second")):
+        assert time.monotonic() < deadline and all(w.poll() is None for w in writers), "a writer did not start"
         time.sleep(0.001)
     go.touch()  # both start writing at the same moment
     spans = []

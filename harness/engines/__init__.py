@@ -44,17 +44,6 @@ def get_trainer(kind: str, **options: Any) -> Any:
     raise HarnessError(f"unknown trainer {kind!r}; choose from {', '.join(TRAINERS)}")
 
 
-def get_engine(name: str) -> Any:
-    """The engine `--engine NAME` selects, with its `run(exp, dataset, folds, jobs, emit)`."""
-    if name not in ENGINES:
-        raise HarnessError(f"unknown engine {name!r}; choose from {', '.join(ENGINES)}")
-    if name == "keras":
-        return get_trainer("keras")
-    from .stacked import StackedEngine
-
-    return StackedEngine(fallback=name == "auto")
-
-
 def assign(name: str, exp: Any, folds: Any, jobs: Sequence[Any]) -> tuple[dict[int, Any], list[str]]:
     """Which trainer takes each network job under `--engine NAME`, as {id(job): trainer}, and
     the notes the experiment's report shows about it. Refuses (HarnessError) what `stacked`
@@ -73,4 +62,4 @@ def assign(name: str, exp: Any, folds: Any, jobs: Sequence[Any]) -> tuple[dict[i
     return chosen, stacked.notes(exp, folds, jobs)
 
 
-__all__ = ["ENGINES", "TRAINERS", "assign", "get_engine", "get_trainer"]
+__all__ = ["ENGINES", "TRAINERS", "assign", "get_trainer"]

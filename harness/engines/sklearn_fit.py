@@ -15,7 +15,7 @@ import numpy as np
 
 from ..errors import HarnessError
 from ..experiment import Experiment
-from ..folds import FoldData
+from ..folds import FoldData, derive_seed
 from ..jobs import ENGINE_NUMERICS, Job
 from ..records import Emit, FoldRecord
 from ..scoring import FoldFailed, score_outputs, scored_rows
@@ -90,18 +90,22 @@ def baseline_outputs(exp: Experiment, estimator: Any, x: np.ndarray, n_outputs: 
 def fit_baseline(exp: Experiment, dataset: str, job: Job, fd: FoldData) -> FoldRecord:
     """Clone, fit and score one baseline on one fold, as a FoldRecord (failed, with the reason,
     when the estimator raises). Scored exactly as the networks are (`score_outputs`): on the
-    test rows and, for the training score, the fit rows, in the target's own units. A
-    `random_state` left at None gets the job's seed, so runs repeat."""
+    test rows and, for the training score, the fit rows, in the target's own units. Every
+    `random_state` left at None, nested ones included (a step of a pipeline), gets a seed
+    derived from the job's, and NumPy's global generator is seeded too, so a fit gives the
+    same result in any process whatever ran there before."""
     from sklearn.base import clone
 
-    config = baseline_config(job.name, job.estimator)
     metrics: dict[str, float] = {}
     failure = None
     start = time.perf_counter()
     try:
         model = clone(job.estimator)
-        if "random_state" in model.get_params(deep=False) and model.get_params(deep=False)["random_state"] is None:
-            model.set_params(random_state=job.seed)
+        unseeded = [name for name, value in model.get_params(deep=True).items()
+                    if (name == "random_state" or name.endswith("__random_state")) and value is None]
+        model.set_params(**{name: job.seed if name == "random_state" else derive_seed(job.seed, name)
+                            for name in unseeded})
+        np.random.seed(job.seed)
         x, y = baseline_training_rows(exp, fd)
         model.fit(x, y)
         outputs, has_probabilities = baseline_outputs(exp, model, scored_rows(fd).astype("float64"), fd.n_outputs)
@@ -115,26 +119,23 @@ def fit_baseline(exp: Experiment, dataset: str, job: Job, fd: FoldData) -> FoldR
         failure = str(exc)
     except Exception as exc:  # noqa: BLE001 - a baseline that fails is recorded and the run goes on
         failure = f"{type(exc).__name__}: {exc}"
+    if failure:
+        return baseline_record(exp.name, dataset, job, "failed", failure, time.perf_counter() - start)
+    record = baseline_record(exp.name, dataset, job, "ok", None, time.perf_counter() - start)
+    record.score, record.train_score = metrics.get(f"test_{exp.score_name}"), metrics.get(f"train_{exp.score_name}")
+    record.metrics = metrics
+    return record
+
+
+def baseline_record(experiment: str, dataset: str, job: Job, status: str, reason: str | None,
+                    seconds: float = 0.0) -> FoldRecord:
+    """A baseline job's record without scores (a failure; `fit_baseline` adds them)."""
+    config = baseline_config(job.name, job.estimator)
     return FoldRecord(
-        experiment=exp.name,
-        dataset=dataset,
-        variant=job.name,
-        config=config,
+        experiment=experiment, dataset=dataset, variant=job.name, config=config,
         config_hash=hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:16],
-        fold=fd.fold,
-        seed=job.seed,
-        status="failed" if failure else "ok",
-        reason=failure,
-        score=None if failure else metrics.get(f"test_{exp.score_name}"),
-        train_score=None if failure else metrics.get(f"train_{exp.score_name}"),
-        metrics={} if failure else metrics,
-        epochs=0,
-        best_epoch=0,
-        seconds=time.perf_counter() - start,
-        loss=[],
-        val_loss=[],
-        engine=SklearnEngine.name,
-        weights=None,
+        fold=job.fold, seed=job.seed, status=status, reason=reason, score=None, train_score=None, metrics={},
+        epochs=0, best_epoch=0, seconds=seconds, loss=[], val_loss=[], engine=SklearnEngine.name, weights=None,
         job_key=job.key or None,
     )
 
