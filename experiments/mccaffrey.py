@@ -24,7 +24,7 @@ import random
 import numpy as np
 import pandas as pd
 from harness import Dataset, Experiment, Section, Variant
-from harness.folds import FixedSplit
+from harness.splitters import FixedSplit
 from harness.stats import fold_kernels
 
 SOURCE = ("J. McCaffrey, \"Neural Network L2 Regularization Using Python\", Visual Studio Magazine "

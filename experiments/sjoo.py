@@ -30,7 +30,7 @@ import pandas as pd
 from scipy import stats as sps
 
 from harness import Dataset, Experiment, Section, Variant
-from harness.folds import TrainingSizeSplit
+from harness.splitters import TrainingSizeSplit
 
 SOURCE = ("R. Sjöo, \"Investigating Relations between Regularization and Weight Initialization in "
           "Artificial Neural Networks\", Lund University LU-TP 22-30 (shared/seeds/003_607a2717daa3b9cd.txt)")

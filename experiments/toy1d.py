@@ -31,7 +31,7 @@ from sklearn.preprocessing import FunctionTransformer
 
 from harness import Dataset, Experiment, Section, Variant
 from harness.records import decode_weights
-from harness.folds import FixedSplit, TrainingSizeSplit
+from harness.splitters import FixedSplit, TrainingSizeSplit
 from harness.stats import kernel_arrays
 
 SOURCE = ("Course notebook \"Neural network regularization and deep learning\" (Deremble, Tantet et al.), "

@@ -8,6 +8,7 @@ from typing import Sequence
 
 from .engines import ENGINES
 from .errors import HarnessError
+from .settings import SETTINGS, Setting
 from .store import DEFAULT_DB
 
 
@@ -21,9 +22,6 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--suite", choices=["default"], help="run the default suite (what `make benchmark` runs)")
     run.add_argument("--full", action="store_true", help="the full version of long experiments (their full_settings); the reduced one otherwise")
     run.add_argument("--quick", action="store_true", help="every variant, but 3 folds and a few epochs: a smoke test")
-    run.add_argument("--folds", type=int, metavar="K", help="number of folds (splits) instead of the experiment's")
-    run.add_argument("--epochs", type=int, metavar="N", help="maximum epochs instead of the experiment's")
-    run.add_argument("--seed", type=int, metavar="S", help="experiment seed instead of the experiment's")
     run.add_argument("--data-dir", type=Path, metavar="DIR", help="cache folder for downloaded datasets (default $HARNESS_DATA_DIR or ~/.cache/regbench)")
     run.add_argument("--engine", default="auto", choices=list(ENGINES),
                      help="; ".join(f"{name}: {text}" for name, text in ENGINES.items()) + " (default: auto)")
@@ -35,11 +33,32 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--retry-failed", action="store_true",
                      help="train jobs again whose stored result failed (by default they count as done)")
     _store_options(run)
+    _setting_options(run.add_argument_group("training settings (instead of each experiment's own)"))
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     rep = sub.add_parser("report", help="rewrite every report from the results store")
     _store_options(rep)
     return parser
+
+
+def _setting_options(group: argparse._ArgumentGroup) -> None:
+    """An option per declared training setting (`harness.settings.SETTINGS`), e.g. --batch-size."""
+    for setting in SETTINGS:
+        if setting.parse is not None:
+            group.add_argument(setting.option, dest=setting.name, type=_reader(setting), metavar=setting.metavar,
+                               default=argparse.SUPPRESS,
+                               help=setting.help)
+
+
+def _reader(setting: Setting):
+    def read(text: str):
+        try:
+            return setting.parse(text)
+        except (TypeError, ValueError):
+            raise argparse.ArgumentTypeError(f"cannot read {text!r} as {setting.rule}") from None
+
+    read.__name__ = setting.name
+    return read
 
 
 def _store_options(parser: argparse.ArgumentParser) -> None:
@@ -63,7 +82,8 @@ def _run(args: argparse.Namespace) -> int:
         raise HarnessError("name at least one experiment (or a .py file), or pass --suite default")
     classes = (default_suite() if args.suite else []) + resolve(args.experiments)
     experiments = [
-        cls().configured(quick=args.quick, folds=args.folds, epochs=args.epochs, seed=args.seed, full=args.full)
+        cls().configured(quick=args.quick, full=args.full,
+                         **{s.name: getattr(args, s.name) for s in SETTINGS if hasattr(args, s.name)})
         for cls in dict.fromkeys(classes)
     ]
     from .runner import run_experiments

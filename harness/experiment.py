@@ -10,32 +10,21 @@ import copy
 import dataclasses
 import hashlib
 import json
-import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
 from .errors import HarnessError
+from .settings import BY_NAME, DEFAULT_SCORE, SCORES, SETTINGS, TASKS, check_settings, is_real, recorded_value
+from .splitters import resized
 
 if TYPE_CHECKING:  # pragma: no cover
     import keras
-
-TASKS = ("classification", "regression")
-PROTOCOLS = ("validation", "heaton")
-
-#: score name -> True when greater is better
-SCORES: dict[str, bool] = {
-    "accuracy": True,
-    "log_loss": False,
-    "rmse": False,
-    "mae": False,
-}
-DEFAULT_SCORE = {"classification": "accuracy", "regression": "rmse"}
-
 
 @dataclass
 class Section:
@@ -71,11 +60,11 @@ class Variant:
             raise HarnessError(f"variant name must be a non-empty string, got {self.name!r}")
         for attr in ("l1", "l2", "weight_decay"):
             value = getattr(self, attr)
-            if not _is_real(value) or not math.isfinite(value) or value < 0:
+            if not is_real(value) or value < 0:
                 raise HarnessError(
                     f"variant {self.name!r}: {attr} must be a finite number >= 0, got {value!r}"
                 )
-        if not _is_real(self.dropout) or not 0 <= self.dropout < 1:
+        if not is_real(self.dropout) or not 0 <= self.dropout < 1:
             raise HarnessError(
                 f"variant {self.name!r}: dropout must be in [0, 1), got {self.dropout!r}"
             )
@@ -105,10 +94,6 @@ def _plain(value: Any) -> Any:
     if isinstance(value, (str, int, float, bool)) or value is None:
         return value
     return repr(value)
-
-
-def _is_real(value: Any) -> bool:
-    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
 
 
 @dataclass
@@ -207,6 +192,10 @@ class Experiment:
     full_settings: ClassVar[Mapping[str, Any]] = {}
     #: True when `full_settings` were applied
     full: bool = False
+    #: True for a `--quick` smoke run
+    quick: bool = False
+    #: the settings the command line changed (`configured`), by name
+    overrides: Mapping[str, Any] = MappingProxyType({})
 
     # ------------------------------------------------------------------ hooks
     def load_data(self, data_dir: Path) -> Dataset:
@@ -307,17 +296,11 @@ class Experiment:
     def greater_is_better(self) -> bool:
         return SCORES[self.score_name]
 
-    def configured(
-        self,
-        *,
-        quick: bool = False,
-        folds: int | None = None,
-        epochs: int | None = None,
-        seed: int | None = None,
-        full: bool = False,
-    ) -> "Experiment":
-        """A copy with command-line overrides applied (`--full`, `--quick`, `--folds`, `--epochs`,
-        `--seed`); `--full` applies `full_settings` first, so the others still override it."""
+    def configured(self, *, quick: bool = False, full: bool = False, **overrides: Any) -> "Experiment":
+        """A copy with the command line's choices applied: `full` (`--full`: `full_settings`
+        first, so the others still override it), `quick` (`--quick`: 3 splits and
+        `quick_epochs` epochs, one repeat) and any declared setting by name (`epochs=4`,
+        `folds=3`, `patience=None`, …). Each override is checked at once."""
         exp = copy.copy(self)
         if full and self.full_settings:
             for attr, value in self.full_settings.items():
@@ -325,89 +308,40 @@ class Experiment:
                     raise HarnessError(f"{self.name}: full_settings names unknown attribute {attr!r}")
                 setattr(exp, attr, value)
             exp.full = True
+        given = dict(overrides)
+        unknown = sorted(set(given) - set(BY_NAME))
+        if unknown:
+            raise HarnessError(f"{self.name}: unknown setting(s) {unknown}; the settings are {sorted(BY_NAME)}")
         if quick:
-            exp.folds, exp.epochs = 3, min(self.epochs, self.quick_epochs)
-            exp._quick = True
-        if folds is not None:
-            if folds < 2:
-                raise HarnessError(f"--folds must be at least 2, got {folds}")
-            exp.folds = folds
-        if epochs is not None:
-            if epochs < 1:
-                raise HarnessError(f"--epochs must be at least 1, got {epochs}")
-            exp.epochs = epochs
-        if seed is not None:
-            exp.seed = seed
-        exp._split_overrides = {"n_splits": exp.folds} if (quick or folds is not None) else {}
-        if quick:
-            exp._split_overrides["n_repeats"] = 1
+            exp.quick = True
+            given = {"folds": 3, "epochs": min(exp.epochs, exp.quick_epochs), **given}
+        for name, value in given.items():
+            BY_NAME[name].check(None, value)
+            setattr(exp, name, value)
+        exp.overrides = {**self.overrides, **given}
         return exp
 
     def make_splitter(self) -> Any:
-        """`splitter()` with `--folds`/`--quick` applied to its `n_splits` (and `n_repeats`)."""
-        splitter = self.splitter()
-        overrides = getattr(self, "_split_overrides", {})
-        designed = not hasattr(splitter, "get_params") and not hasattr(splitter, "n_splits")
-        if overrides and designed and not getattr(self, "_quick", False):
-            raise HarnessError(f"{self.name}: --folds does not apply to its splitter {splitter!r}; "
-                               "its splits are part of the experiment's design")
-        if overrides and hasattr(splitter, "get_params"):
-            params = splitter.get_params()
-            splitter.set_params(**{k: v for k, v in overrides.items() if k in params})
-        return splitter
+        """`splitter()` with `--folds`/`--quick` applied (see `harness.splitters.resized`)."""
+        return resized(self.splitter(), self.overrides.get("folds"), self.quick, self.name)
 
     def check(self) -> None:
         """Raise HarnessError for settings that cannot work."""
-        if self.task not in TASKS:
-            raise HarnessError(f"{self.name}: task must be one of {TASKS}, got {self.task!r}")
-        if self.protocol not in PROTOCOLS:
-            raise HarnessError(f"{self.name}: protocol must be one of {PROTOCOLS}, got {self.protocol!r}")
-        if self.score_name not in SCORES:
-            raise HarnessError(f"{self.name}: unknown score {self.score_name!r}; choose from {sorted(SCORES)}")
-        if self.task == "regression" and self.score_name in ("accuracy", "log_loss"):
-            raise HarnessError(f"{self.name}: score {self.score_name!r} needs a classification task")
-        if self.task == "classification" and self.score_name in ("rmse", "mae"):
-            raise HarnessError(f"{self.name}: score {self.score_name!r} needs a regression task")
+        check_settings(self)
         if not self.variants:
             raise HarnessError(f"{self.name}: no variants")
         names = [v.name for v in self.variants]
         duplicated = sorted({n for n in names if names.count(n) > 1})
         if duplicated:
             raise HarnessError(f"{self.name}: duplicate variant names {duplicated}")
-        if self.patience is not None and self.patience < 0:
-            raise HarnessError(f"{self.name}: patience must be >= 0 or None, got {self.patience}")
-        if not 0 < self.validation_fraction < 1:
-            raise HarnessError(
-                f"{self.name}: validation_fraction must be in (0, 1), got {self.validation_fraction}"
-            )
-        if self.epochs < 1 or self.batch_size < 1:
-            raise HarnessError(f"{self.name}: epochs and batch_size must be >= 1")
-        if self.test_curve and self.patience is not None:
-            raise HarnessError(
-                f"{self.name}: test_curve records the test loss for plots and needs patience=None; "
-                "to stop on the scored split use protocol='heaton'"
-            )
 
     def settings(self) -> dict[str, Any]:
-        """The training settings, as recorded with every run."""
+        """The training settings, as recorded with every run (and each job's key), and how
+        the run was made (`quick`, the reduced or full `version`)."""
+        recorded = {s.name: recorded_value(self, s.name) for s in SETTINGS if s.recorded}
         return {
-            "task": self.task,
-            "score": self.score_name,
-            "epochs": self.epochs,
-            "batch_size": self.batch_size,
-            "optimizer": self.optimizer,
-            "learning_rate": self.learning_rate,
-            "patience": self.patience,
-            "min_delta": self.min_delta,
-            "protocol": self.protocol,
-            "validation_fraction": self.validation_fraction if self.uses_validation_split else None,
-            "standardize_target": self.standardize_target if self.task == "regression" else None,
-            "seed": self.seed,
-            "paired_seeds": self.paired_seeds,
-            "hidden_units": list(self.hidden_units),
-            "activation": self.activation,
-            "quick": getattr(self, "_quick", False),
-            "test_curve": self.test_curve,
+            **recorded,
+            "quick": self.quick,
             "version": ("full" if self.full else "reduced") if self.full_settings else None,
             "full_settings": {k: _plain(v) for k, v in self.full_settings.items()},
         }

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -16,6 +16,7 @@ from sklearn.model_selection import train_test_split
 
 from .errors import HarnessError
 from .experiment import Dataset, Experiment
+from .splitters import splitter_params, traits
 
 
 def derive_seed(*parts: Any) -> int:
@@ -57,10 +58,6 @@ class FoldData:
         return y * self.target_std + self.target_mean
 
 
-def _is_stratified(splitter: Any) -> bool:
-    return "Stratified" in type(splitter).__name__
-
-
 def check_dataset(exp: Experiment, data: Dataset, splitter: Any) -> None:
     """Raise HarnessError for data the protocol cannot split or train on."""
     if data.task != exp.task:
@@ -70,19 +67,21 @@ def check_dataset(exp: Experiment, data: Dataset, splitter: Any) -> None:
         raise HarnessError(f"{exp.name}: target {data.y.name!r} has {n_missing} missing (NaN) values")
     if data.X.shape[1] == 0:
         raise HarnessError(f"{exp.name}: dataset {data.name!r} has no feature columns")
-    params = splitter.get_params() if hasattr(splitter, "get_params") else {}
-    n_folds = params.get("n_splits") or splitter.get_n_splits(data.X, data.y)
-    shuffle_split = "ShuffleSplit" in type(splitter).__name__
-    if not shuffle_split and len(data.X) < n_folds:
-        raise HarnessError(f"{exp.name}: {len(data.X)} rows is fewer than the {n_folds} folds asked for")
+    found = traits(splitter)
+    # a repeated K-fold partitions the rows once per repeat
+    n_splits = splitter_params(splitter).get("n_splits") or splitter.get_n_splits(data.X, data.y)
+    if found.test_sets_partition and len(data.X) < n_splits:
+        raise HarnessError(f"{exp.name}: {len(data.X)} rows is fewer than the {n_splits} folds asked for")
     if exp.task == "classification":
         counts = data.y.value_counts()
         if len(counts) < 2:
             raise HarnessError(f"{exp.name}: the target has a single class ({counts.index[0]})")
         smallest = counts.idxmin()
         smallest = smallest.item() if hasattr(smallest, "item") else smallest
-        need = 2 if shuffle_split else n_folds
-        if _is_stratified(splitter) and counts.min() < need:
+        # a stratified K-fold puts a member of every class in each test set; a stratified
+        # shuffle split needs two, one to train on and one to score
+        need = n_splits if found.test_sets_partition else 2
+        if found.stratified and counts.min() < need:
             raise HarnessError(
                 f"{exp.name}: class {smallest!r} has {counts.min()} members, fewer than the "
                 f"{need} that {type(splitter).__name__} needs"
@@ -173,82 +172,3 @@ def _as_float32(values: Any) -> np.ndarray:
         return np.asarray(values, dtype="float32")
     except (TypeError, ValueError) as exc:
         raise HarnessError(f"preprocessed features are not numeric ({exc}); one-hot encode text columns") from None
-
-
-class TrainingSizeSplit:
-    """Splits for learning curves on generated data: training sets of growing size, each of
-    its own fresh rows, all scored on the same large test set.
-
-    The rows are laid out split by split, then the test rows: split i = (size n, repeat r),
-    sizes outer and repeats inner (`size_and_repeat(i)`), trains on its own block of n rows
-    and is scored on the last `n_test` rows. `rows_needed()` says how many rows the data
-    must have; `load_data` generates each block as the training set it will be (e.g. from its
-    own seed). No two splits share a training row, so the splits' scores are independent
-    given the test set: `resampling_correction = False` (paired tests over splits need no
-    Nadeau-Bengio correction).
-    """
-
-    resampling_correction = False
-
-    def __init__(self, sizes: Sequence[int], repeats: int, n_test: int) -> None:
-        sizes = [int(n) for n in sizes]
-        if not sizes or min(sizes) < 1:
-            raise HarnessError(f"TrainingSizeSplit: sizes must be >= 1, got {sizes}")
-        if repeats < 1 or n_test < 1:
-            raise HarnessError("TrainingSizeSplit: repeats and n_test must be >= 1")
-        self.sizes, self.repeats, self.n_test = sizes, int(repeats), int(n_test)
-
-    def get_n_splits(self, X: Any = None, y: Any = None, groups: Any = None) -> int:
-        return len(self.sizes) * self.repeats
-
-    def size_and_repeat(self, split: int) -> tuple[int, int]:
-        return self.sizes[split // self.repeats], split % self.repeats
-
-    def blocks(self) -> list[tuple[int, int]]:
-        """(size, repeat) of every split, in the order its rows are laid out."""
-        return [self.size_and_repeat(i) for i in range(self.get_n_splits())]
-
-    def rows_needed(self) -> int:
-        return sum(self.sizes) * self.repeats + self.n_test
-
-    def split(self, X: Any, y: Any = None, groups: Any = None):
-        if len(X) != self.rows_needed():
-            raise HarnessError(
-                f"TrainingSizeSplit expects {self.rows_needed()} rows ({self.repeats} blocks of each size "
-                f"in {self.sizes}, then {self.n_test} test rows), got {len(X)}"
-            )
-        test = np.arange(len(X) - self.n_test, len(X))
-        start = 0
-        for n, _ in self.blocks():
-            yield np.arange(start, start + n), test
-            start += n
-
-    def __repr__(self) -> str:
-        return f"TrainingSizeSplit(sizes={self.sizes}, repeats={self.repeats}, n_test={self.n_test})"
-
-
-class FixedSplit:
-    """One fixed split (the first `n_train` rows train, the rest are scored), repeated
-    `repeats` times: each repeat has its own seed, so the spread is the training's own
-    (initialization, batch order), not the data's. The training rows are the same in every
-    split, so paired tests over splits need no resampling correction."""
-
-    resampling_correction = False
-
-    def __init__(self, n_train: int, repeats: int) -> None:
-        if n_train < 1 or repeats < 1:
-            raise HarnessError(f"FixedSplit: n_train and repeats must be >= 1, got {n_train}, {repeats}")
-        self.n_train, self.repeats = int(n_train), int(repeats)
-
-    def get_n_splits(self, X: Any = None, y: Any = None, groups: Any = None) -> int:
-        return self.repeats
-
-    def split(self, X: Any, y: Any = None, groups: Any = None):
-        n = len(X)
-        if n <= self.n_train:
-            raise HarnessError(f"FixedSplit: {n} rows leave none to score after the first {self.n_train}")
-        for _ in range(self.repeats):
-            yield np.arange(self.n_train), np.arange(self.n_train, n)
-
-    def __repr__(self) -> str:
-        return f"FixedSplit(train=first {self.n_train} rows, test=the rest, repeats={self.repeats})"

@@ -24,6 +24,7 @@ import pandas as pd
 
 from .experiment import Dataset, Experiment, Variant
 from .folds import FoldData, derive_seed
+from .splitters import splitter_params
 
 if TYPE_CHECKING:  # pragma: no cover
     import keras
@@ -106,14 +107,9 @@ def data_fingerprint(data: Dataset) -> str:
 
 
 def splitter_config(splitter: Any) -> dict[str, Any]:
-    """The splitter's class and parameters: scikit-learn's `get_params`, or the public
-    attributes of one of the harness's own splitters."""
+    """The splitter's class and the parameters that identify its splits."""
     cls = type(splitter)
-    if hasattr(splitter, "get_params"):
-        params = splitter.get_params()
-    else:
-        params = {k: v for k, v in vars(splitter).items() if not k.startswith("_")}
-    return {"class": f"{cls.__module__}.{cls.__qualname__}", "params": params}
+    return {"class": f"{cls.__module__}.{cls.__qualname__}", "params": splitter_params(splitter)}
 
 
 def split_fingerprint(fd: FoldData) -> str:

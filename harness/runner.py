@@ -35,6 +35,7 @@ from .folds import FoldData, check_dataset, make_splits, prepare_fold
 from .jobs import Job, KeyMaker, baseline_jobs, library_versions, make_jobs, with_key
 from .records import ERROR, OK, FoldRecord
 from .stats import pstdev
+from .splitters import traits
 from .store import DEFAULT_DB, Store
 
 
@@ -270,9 +271,7 @@ def run_settings(prepared: Prepared, engine_notes: Sequence[str] = ()) -> dict[s
         keras.utils.set_random_seed(0)
         summaries[variant.name] = model_summary(exp.build_model(variant, folds[0].n_inputs, folds[0].n_outputs))
     ratio = float(np.mean([len(f.test_index) / len(f.fit_index) for f in folds]))
-    # splitters whose splits do not share training rows with each other (or share all of them:
-    # repeats of one split) say so; their paired tests need no Nadeau-Bengio correction
-    corrected = bool(getattr(prepared.splitter, "resampling_correction", True))
+    corrected = traits(prepared.splitter).resampling_correction
     return {
         **exp.settings(),
         "description": exp.description,

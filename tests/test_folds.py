@@ -97,7 +97,7 @@ def test_jobs_and_seeds():
 
 
 def test_training_size_split_gives_each_split_its_own_rows():
-    from harness.folds import TrainingSizeSplit
+    from harness.splitters import TrainingSizeSplit
 
     split = TrainingSizeSplit([5, 20], repeats=3, n_test=30)
     assert split.rows_needed() == 3 * 25 + 30 and split.get_n_splits() == 6
@@ -115,7 +115,7 @@ def test_training_size_split_gives_each_split_its_own_rows():
 
 
 def test_fixed_split_repeats_one_split():
-    from harness.folds import FixedSplit
+    from harness.splitters import FixedSplit
 
     splits = list(FixedSplit(8, 3).split(np.zeros((10, 1))))
     assert len(splits) == 3
