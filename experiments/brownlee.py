@@ -9,11 +9,11 @@ L1 on the inputs, L2 elsewhere). It reports no figures of its own. Here: L1, L2 
 """
 from __future__ import annotations
 
-import matplotlib.pyplot as plt
 import pandas as pd
 from sklearn.datasets import make_moons
 
-from harness import Dataset, Experiment, Section, Variant
+from harness import Dataset, Experiment, Results, Section, Variant
+from harness.report.figures import against_strength
 
 SOURCE = ("J. Brownlee, \"Use Weight Regularization to Reduce Overfitting of Deep Learning Models\", "
           "Machine Learning Mastery (shared/seeds/002_e2ddc2368db12b36.txt)")
@@ -33,23 +33,24 @@ def grid_variants() -> list[Variant]:
     return variants
 
 
-def penalty_kind(config: dict) -> str | None:
-    """'L1', 'L2' or 'L1L2' for a grid variant's configuration; None for the others."""
-    if config.get("settings"):
+def penalty_kind(variant: Variant) -> str | None:
+    """'L1', 'L2' or 'L1L2' for a grid variant; None for the others."""
+    if variant.settings:
         return None
-    l1, l2 = config.get("l1", 0.0), config.get("l2", 0.0)
-    if l1 and l2:
-        return "L1L2" if l1 == l2 else None
-    return "L1" if l1 else "L2" if l2 else None
+    if variant.l1 and variant.l2:
+        return "L1L2" if variant.l1 == variant.l2 else None
+    return "L1" if variant.l1 else "L2" if variant.l2 else None
 
 
-def grid_table(folds: pd.DataFrame) -> pd.DataFrame:
-    """Mean and standard deviation of the test score per (penalty, strength), from ok folds."""
-    ok = folds[folds["status"] == "ok"].copy()
-    ok["penalty"] = ok["config"].map(penalty_kind)
-    ok["strength"] = ok["config"].map(lambda c: max(c.get("l1", 0.0), c.get("l2", 0.0)))
-    grid = ok.dropna(subset=["penalty"])
-    table = grid.groupby(["penalty", "strength"])["score"].agg(["mean", "std", "count"]).reset_index()
+def grid_table(results: Results) -> pd.DataFrame:
+    """Mean and standard deviation of the test score per (penalty, strength), over the
+    successful splits."""
+    scores = results.scores()
+    scores["kind"] = [penalty_kind(results.variant(name)) for name in scores["variant"]]
+    scores["strength"] = scores[["l1", "l2"]].max(axis=1)
+    grid = scores.dropna(subset=["kind"]).rename(columns={"kind": "penalty_kind"})
+    table = grid.groupby(["penalty_kind", "strength"])["score"].agg(["mean", "std", "count"]).reset_index()
+    table = table.rename(columns={"penalty_kind": "penalty"})
     return table.sort_values(["penalty", "strength"], ascending=[True, False], ignore_index=True)
 
 
@@ -72,30 +73,20 @@ class BrownleeGrid(Experiment):
         return Dataset(f"two moons ({self.n_rows} rows, noise 0.3)", pd.DataFrame(X, columns=["x1", "x2"]),
                        pd.Series(y, name="moon"), "classification")
 
-    def report_sections(self, folds):
-        from harness.report.figures import to_base64
-
-        table = grid_table(folds)
+    def report_sections(self, results):
+        table = grid_table(results)
         if table.empty:
             return []
-        baseline = folds[(folds["variant"] == "none") & (folds["status"] == "ok")]["score"]
-        fig, ax = plt.subplots(figsize=(7, 4))
-        for penalty, rows in table.groupby("penalty"):
-            ax.errorbar(rows["strength"], rows["mean"], yerr=rows["std"], marker="o", capsize=3, label=penalty)
-        if len(baseline):
-            ax.axhline(baseline.mean(), color="grey", linestyle="--", label="none")
-        ax.set_xscale("log")
-        ax.set_xlabel("penalty strength (coefficient on Σ|w| and/or Σw²)")
-        ax.set_ylabel("mean test accuracy ± sd over folds")
-        ax.grid(alpha=0.3)
-        ax.legend()
-        fig.tight_layout()
+        none = results.ok("none")["score"].mean()
+        figure = against_strength(table, "strength", "mean", "penalty", yerr="std", reference=none,
+                                  xlabel="penalty strength (coefficient on Σ|w| and/or Σw²)",
+                                  ylabel="mean test accuracy ± sd over splits")
         best = table.loc[table["mean"].idxmax()]
         text = (f"Mean test score against penalty strength, one line per penalty, bars one standard "
                 f"deviation over the splits; the dashed line is no penalty "
-                f"({baseline.mean():.4f}). Best grid point: {best['penalty']} at {best['strength']:.0e} "
+                f"({none:.4f}). Best grid point: {best['penalty']} at {best['strength']:.0e} "
                 f"({best['mean']:.4f}). The source reports no numbers; it advises a log-scale search "
                 "such as 0.1, 0.001, 0.0001, then a finer one around the best.")
-        return [Section("Score against penalty strength", text, figure=to_base64(fig),
+        return [Section("Score against penalty strength", text, figure=figure,
                         table=table.rename(columns={"mean": "mean score", "std": "sd", "count": "splits"}),
                         csv="penalty_grid.csv")]

@@ -11,7 +11,7 @@ and its coefficients (`report_coef`: sorted, a bar chart coloured by sign).
 Here, each experiment does two things:
 - its report reproduces that holdout exactly (`holdout_fit`), RMSE beside the notebook's,
   coefficients as a table, a CSV and Heaton's bar charts;
-- the four models run as scikit-learn baselines (`Experiment.baselines`) beside a few
+- the four models run as scikit-learn reference models (`Experiment.reference_models`) beside a few
   regularized networks, on the same K folds, scored in the target's units. In the K-fold
   comparison every model sees the harness' per-fold preprocessing (median imputation and
   standardized features) and, like the networks, a z-scored target, so the penalties' alphas act
@@ -26,14 +26,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from sklearn.linear_model import ElasticNet, Lasso, LinearRegression, Ridge
 from sklearn.model_selection import KFold, train_test_split
 
 from harness import Dataset, Experiment, Section, Variant
-from harness.data import cached_csv, default_data_dir, sklearn_dataset
+from harness.data import cached_csv, sklearn_dataset
+from harness.report.figures import panels
 
 SOURCE = ("J. Heaton, T81-558 Applications of Deep Neural Networks, Part 5.1: Introduction to "
           "Regularization: Ridge and Lasso (shared/seeds/001_ad1e82c8c6b18430.txt)")
@@ -103,15 +103,12 @@ def holdout_fit(
     return pd.Series(rmse, name="test RMSE"), table
 
 
-def coefficient_figure(coefficients: pd.DataFrame) -> str:
+def coefficient_figure(coefficients: pd.DataFrame):
     """Heaton's `report_coef` chart for every model: horizontal bars of the coefficients sorted
     by value, blue when >= 0 and red when negative (intercept left out, as in the notebook)."""
-    from harness.report.figures import to_base64
-
     coefs = coefficients.drop(index="intercept")
-    n = len(coefs.columns)
-    fig, axes = plt.subplots(1, n, figsize=(3.4 * n, 0.32 * len(coefs) + 1.4), squeeze=False)
-    for ax, name in zip(axes[0], coefs.columns):
+    fig, axes = panels(len(coefs.columns), cols=len(coefs.columns), width=3.4, height=0.32 * len(coefs) + 1.4)
+    for ax, name in zip(axes, coefs.columns):
         values = coefs[name].sort_values()
         ax.barh(values.index, values.to_numpy(), color=np.where(values.to_numpy() >= 0, "b", "r"))
         ax.axvline(0, color="black", linewidth=0.6)
@@ -119,11 +116,11 @@ def coefficient_figure(coefficients: pd.DataFrame) -> str:
         ax.tick_params(labelsize=8)
         ax.grid(axis="x", alpha=0.3)
     fig.tight_layout()
-    return to_base64(fig)
+    return fig
 
 
 class LinearBaselines(Experiment):
-    """Part 5.1's linear models as baselines beside a few regularized networks, and the
+    """Part 5.1's linear models as reference models beside a few regularized networks, and the
     notebook's holdout in the report. Subclasses say which data (`holdout_data`)."""
 
     abstract = True
@@ -149,18 +146,22 @@ class LinearBaselines(Experiment):
         raise NotImplementedError
 
     def load_data(self, data_dir):
-        self._data_dir = Path(data_dir)  # the report's holdout section loads the same file
         frame, features, target = self.holdout_data(data_dir)
         return Dataset(self.dataset_name, frame[features], frame[target], "regression")
 
     def splitter(self):
         return KFold(n_splits=self.folds, shuffle=True, random_state=self.seed)
 
-    def baselines(self):
+    def reference_models(self):
         return part51_models()
 
-    def report_sections(self, folds):
-        frame, features, target = self.holdout_data(getattr(self, "_data_dir", None) or default_data_dir())
+    def report_sections(self, results):
+        """The holdout on the data the run recorded (the file as loaded: features and target)."""
+        if results.data is None:
+            return [Section("Part 5.1 holdout", error="the run's data is not in the results store; run it again")]
+        data = results.data
+        target, features = str(data.y.name), list(data.X.columns)
+        frame = data.X.assign(**{target: data.y})
         rmse, coefficients = holdout_fit(frame, features, target)
         n_train, n_test = (len(part) for part in train_test_split(np.arange(len(frame)), test_size=TEST_SIZE, random_state=SPLIT_SEED))
         models = part51_models()
@@ -171,8 +172,7 @@ class LinearBaselines(Experiment):
             table["notebook"] = [np.nan if r is None else r for r in reported]
             table["difference"] = table["test RMSE (this run)"] - table["notebook"]
             table["note"] = [NOTEBOOK_NOTES.get(n, "") for n in rmse.index]
-        ok = folds[folds["status"] == "ok"]
-        kfold = ok.groupby("variant")["score"].mean()
+        kfold = results.ok().groupby("variant")["score"].mean()
         table["K-fold mean RMSE (this run)"] = [kfold.get(n, np.nan) for n in rmse.index]
         missing = int(frame[features].isna().sum().sum())
         text = (f"Part 5.1's protocol on {self.dataset_name} ({len(frame)} rows): "
@@ -208,7 +208,7 @@ class LinearBaselines(Experiment):
 
 class HeatonLinearAutoMPG(LinearBaselines):
     name = "heaton-linear-autompg"
-    description = ("Heaton 5.1: auto-mpg, LinearRegression, Lasso, Ridge and ElasticNet as baselines "
+    description = ("Heaton 5.1: auto-mpg, LinearRegression, Lasso, Ridge and ElasticNet as reference models "
                    "beside a 50-25 MLP (none, L1, L2, dropout), 5-fold; the notebook's holdout in the report.")
     dataset_name = "auto-mpg"
     notebook_rmse = NOTEBOOK_RMSE
@@ -230,7 +230,7 @@ class HeatonLinearAutoMPG(LinearBaselines):
 
 class LinearDiabetes(LinearBaselines):
     name = "linear-diabetes"
-    description = ("Heaton 5.1's linear models on diabetes (442 rows, 10 features) as baselines beside a "
+    description = ("Heaton 5.1's linear models on diabetes (442 rows, 10 features) as reference models beside a "
                    "50-25 MLP (none, L1, L2, dropout), 5-fold; Part 5.1's holdout in the report.")
     dataset_name = "diabetes"
     epochs = 150

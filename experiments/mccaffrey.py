@@ -25,7 +25,8 @@ import numpy as np
 import pandas as pd
 from harness import Dataset, Experiment, Section, Variant
 from harness.splitters import FixedSplit
-from harness.stats import fold_kernels
+from harness.report.figures import weight_histograms
+from harness.stats import split_kernels
 
 SOURCE = ("J. McCaffrey, \"Neural Network L2 Regularization Using Python\", Visual Studio Magazine "
           "(shared/seeds/000_8d721c800687eb43.txt)")
@@ -106,16 +107,14 @@ class McCaffreyDemo(Experiment):
             {"what": "L2 λ=0.005: test accuracy (29 of 40)", "reported": 0.725, "variant": "L2 (loss penalty)", "stat": "mean"},
         ]
 
-    def report_sections(self, folds):
-        from harness.report.figures import weight_histograms
-
-        magnitudes = fold_kernels(folds)
+    def report_sections(self, results):
+        magnitudes = split_kernels(results)
         if magnitudes.empty:
             return []
-        order = list(dict.fromkeys(folds["variant"]))
+        order = [name for name in results.networks if name in set(magnitudes["variant"])]
         table = (magnitudes.groupby("variant", sort=False)[["max_abs", "l2_norm"]].agg(["mean", "std"]))
         table.columns = ["max |w| mean", "max |w| sd", "L2 norm mean", "L2 norm sd"]
-        table = table.reindex([v for v in order if v in table.index]).reset_index()
+        table = table.reindex(order).reset_index()
         return [Section(
             "Weight magnitudes",
             "All kernel weights of both layers (biases left out), per variant over the splits: "
@@ -123,7 +122,7 @@ class McCaffreyDemo(Experiment):
             "|w| pooled over splits. The article's argument is that overfitted networks grow large "
             "weights and that the L2 term or a constant decay keeps them small.",
             figure=weight_histograms({v: np.concatenate(list(magnitudes[magnitudes["variant"] == v]["values"]))
-                                      for v in order if v in set(magnitudes["variant"])}),
+                                      for v in order}),
             table=table, csv="weight_magnitudes.csv",
         )]
 

@@ -24,12 +24,12 @@ from __future__ import annotations
 
 import math
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
-from harness import Dataset, Experiment, Section, Variant
+from harness import Dataset, Experiment, Results, Section, Variant
+from harness.report.figures import against_strength, panels
 from harness.splitters import TrainingSizeSplit
 
 SOURCE = ("R. Sjöo, \"Investigating Relations between Regularization and Weight Initialization in "
@@ -64,21 +64,18 @@ def sjoo_variants(penalties, init_scales, lambdas=LAMBDAS + EXTENSION) -> list[V
 GRIDS = {"thesis (1e-5 … 0.02)": LAMBDAS, "extended (1e-5 … 0.8)": LAMBDAS + EXTENSION}
 
 
-def annotated(folds: pd.DataFrame) -> pd.DataFrame:
-    """The ok folds with each one's penalty, init scale, λ and training-set size N as columns."""
-    ok = folds[folds["status"] == "ok"].copy()
-    ok["penalty"] = [c["settings"]["penalty"] for c in ok["config"]]
-    ok["init_scale"] = [c["settings"]["init_scale"] for c in ok["config"]]
-    ok["lam"] = [c["settings"]["lam"] for c in ok["config"]]
-    ok["N"] = [int(m["train_rows"]) for m in ok["metrics"]]
-    return ok
+def annotated(results: Results) -> pd.DataFrame:
+    """The successful splits with each one's penalty, init scale, λ (the variant's settings)
+    and training-set size N as columns."""
+    scores = results.scores()
+    return scores.assign(N=scores["train_rows"].astype(int)) if len(scores) else scores
 
 
-def best_lambdas(folds: pd.DataFrame) -> pd.DataFrame:
+def best_lambdas(results: Results) -> pd.DataFrame:
     """One row per (grid, penalty, init scale, split): N, the λ of the grid with the lowest
     validation loss and that loss. A strength that failed on a split is left out there."""
-    columns = ["grid", "penalty", "init_scale", "fold", "N", "lambda_star", "val_loss", "grid_min", "grid_max"]
-    ok = annotated(folds)
+    columns = ["grid", "penalty", "init_scale", "split", "N", "lambda_star", "val_loss", "grid_min", "grid_max"]
+    ok = annotated(results)
     if ok.empty:
         return pd.DataFrame(columns=columns)
     parts = []
@@ -86,12 +83,12 @@ def best_lambdas(folds: pd.DataFrame) -> pd.DataFrame:
         rows = ok[ok["lam"].map(lambda lam: any(math.isclose(lam, g) for g in lambdas))]
         if rows.empty:
             continue
-        best = rows.loc[rows.groupby(["penalty", "init_scale", "fold"])["score"].idxmin()].copy()
+        best = rows.loc[rows.groupby(["penalty", "init_scale", "split"])["score"].idxmin()].copy()
         best["grid"], best["grid_min"], best["grid_max"] = grid, rows["lam"].min(), rows["lam"].max()
         parts.append(best)
     best = pd.concat(parts).rename(columns={"lam": "lambda_star", "score": "val_loss"})
     best["grid"] = pd.Categorical(best["grid"], categories=list(GRIDS))  # thesis grid first
-    best = best[columns].sort_values(["grid", "penalty", "init_scale", "N", "fold"], ignore_index=True)
+    best = best[columns].sort_values(["grid", "penalty", "init_scale", "N", "split"], ignore_index=True)
     return best.astype({"grid": str})
 
 
@@ -182,79 +179,15 @@ class SjooLambdaVsN(Experiment):
         hidden = [layer(units, self.activation) for units in self.hidden_units]
         return keras.Sequential([keras.Input((n_inputs,)), *hidden, layer(1, "sigmoid")])
 
-    def report_sections(self, folds):
-        from harness.report.figures import to_base64
-
-        best = best_lambdas(folds)
+    def report_sections(self, results):
+        best = best_lambdas(results)
         if best.empty:
             return []
         slopes = slope_table(best)
-        best = best.assign(log_lambda=np.log10(best["lambda_star"]))
-        per_n = (best.groupby(["grid", "penalty", "init_scale", "N"], sort=False)
-                 .agg(log_mean=("log_lambda", "mean"),
-                      log_se=("log_lambda", lambda v: v.std(ddof=1) / math.sqrt(len(v)) if len(v) > 1 else np.nan),
-                      mean=("lambda_star", "mean"), seeds=("lambda_star", "count")).reset_index())
-        per_n["geometric mean"] = 10 ** per_n["log_mean"]
-        penalties = list(dict.fromkeys(per_n["penalty"]))
-        scales = sorted(set(per_n["init_scale"]))
-        fig, axes = plt.subplots(len(penalties), len(scales), figsize=(4.6 * len(scales), 3.9 * len(penalties)),
-                                 squeeze=False, sharey=True)
-        panels = [(ax, penalty, scale) for row, penalty in zip(axes, penalties) for ax, scale in zip(row, scales)]
-        for ax, penalty, scale in panels:
-            if not ((per_n["penalty"] == penalty) & (per_n["init_scale"] == scale)).any():
-                ax.set_visible(False)
-                continue
-            for (grid, rows), offset in zip(per_n[(per_n["penalty"] == penalty) & (per_n["init_scale"] == scale)]
-                                            .groupby("grid", sort=False), (0.97, 1.03)):
-                se = rows["log_se"].fillna(0)
-                centre = rows["geometric mean"]
-                yerr = [centre - 10 ** (rows["log_mean"] - se), 10 ** (rows["log_mean"] + se) - centre]
-                errorbar = ax.errorbar(rows["N"] * offset, centre, yerr=yerr, fmt="o", capsize=3,
-                                       label=f"{grid.split()[0]} grid: geometric mean λ* ± SE")
-                fit = slopes[(slopes["grid"] == grid) & (slopes["penalty"] == penalty) & (slopes["init_scale"] == scale)].iloc[0]
-                if np.isfinite(fit["slope"]):
-                    n = np.geomspace(rows["N"].min(), rows["N"].max(), 20)
-                    ax.plot(n, 10 ** (fit["intercept"] + fit["slope"] * np.log10(n)), color=errorbar[0].get_color(),
-                            label=f"fit: b = {fit['slope']:.2f}")
-            ax.axhline(max(LAMBDAS), color="grey", linewidth=0.8, linestyle="--")
-            n = np.geomspace(per_n["N"].min(), per_n["N"].max(), 20)
-            ax.plot(n, max(LAMBDAS) * (n / n[0]) ** -1.0, color="grey", linestyle=":", label="slope -1 (1/N)")
-            ax.set_xscale("log")
-            ax.set_yscale("log")
-            ax.set_title(f"{penalty}, init variance ×{scale:g}", fontsize=10)
-            ax.set_xlabel("training patterns N")
-            ax.grid(alpha=0.3, which="both")
-            ax.legend(fontsize=7)
-        for row in axes:
-            row[0].set_ylabel("λ* (lowest validation loss)")
-        fig.tight_layout()
-
-        curve = self._validation_curve_figure(folds)
-        lines = []
-        for row in slopes.itertuples():
-            if not np.isfinite(row.slope):
-                continue
-            thesis = f"; the thesis reports {row.thesis_slope:+.2f}" if np.isfinite(row.thesis_slope) else ""
-            lines.append(f"{row.grid.split()[0]} grid, {row.penalty}, init ×{row.init_scale:g}: b = {row.slope:+.2f} "
-                         f"(95% CI {row.ci_low:+.2f} … {row.ci_high:+.2f}; p = {row.p_slope_is_minus_one:.2g} "
-                         f"against b = -1){thesis}")
+        per_n = lambda_star_per_n(best)
         sections = [
-            Section(
-                "Optimal strength λ* against N",
-                "For each (N, data seed) and each penalty and initialization, λ* is the strength with the "
-                "lowest validation cross-entropy, chosen among the thesis' 14 (1e-5 … 0.02, dashed line) "
-                "and among the grid extended to 0.8; points are the geometric mean of λ* over seeds with "
-                "bars one standard error of log λ*, lines the least-squares fit of log λ* = a + b·log N "
-                "over all (N, seed) points (each split trains on its own fresh data, so the points are "
-                "independent given the validation set; λ* is a grid value, so they are also coarse), "
-                "the dotted line the 1/N hypothesis (b = -1). The thesis plots arithmetic means of λ* "
-                "and appears to fit those; on log axes the two agree when the seeds agree. " + "; ".join(lines) + ". "
-                "The thesis reports b = -0.685 in its first test and, for the initialization variance "
-                "scaled by 0.1, 1 and 10, b = -1.31, -0.79 and -0.11; L1 'close to equal' to L2 with a "
-                "different intercept (no number). at_grid_edge counts λ* at an end of its grid, where the "
-                "optimum may lie outside it and the fit is biased towards flat.",
-                figure=to_base64(fig), table=slopes, csv="slopes.csv",
-            ),
+            Section("Optimal strength λ* against N", LAMBDA_STAR_TEXT + "; ".join(slope_lines(slopes)) + ". " + THESIS_TEXT,
+                    figure=lambda_star_figure(per_n, slopes), table=slopes, csv="slopes.csv"),
             Section("λ* per training-set size",
                     "Per N over data seeds: the mean and standard error of log10 λ* (what the fit uses; "
                     "10^mean is the geometric mean plotted above) and the arithmetic mean of λ*.",
@@ -264,32 +197,82 @@ class SjooLambdaVsN(Experiment):
                         "mean": "arithmetic mean λ*"}),
                     csv="lambda_star.csv"),
         ]
-        if curve is not None:
-            sections.append(curve)
-        return sections
+        return sections + [validation_curve(results)]
 
-    def _validation_curve_figure(self, folds) -> Section | None:
-        """The thesis' figure 1: training and validation loss against λ at the largest N."""
-        from harness.report.figures import to_base64
 
-        ok = annotated(folds)
-        if ok.empty:
-            return None
-        ok = ok[ok["N"] == ok["N"].max()].copy()
-        ok["label"] = ok["config"].map(lambda c: f"{c['settings']['penalty']} init ×{c['settings']['init_scale']:g}")
-        ok["train_loss"] = ok["metrics"].map(lambda m: m.get("train_log_loss"))
-        fig, ax = plt.subplots(figsize=(7, 4))
-        for label, rows in ok.groupby("label"):
-            mean = rows.groupby("lam")[["train_loss", "score"]].mean()
-            line, = ax.plot(mean.index, mean["score"], marker="o", label=f"{label}: validation")
-            ax.plot(mean.index, mean["train_loss"], linestyle="--", color=line.get_color(), label=f"{label}: training")
-        ax.set_xscale("log")
-        ax.set_xlabel("λ")
-        ax.set_ylabel("cross-entropy (mean over seeds)")
-        ax.grid(alpha=0.3)
+LAMBDA_STAR_TEXT = (
+    "For each (N, data seed) and each penalty and initialization, λ* is the strength with the lowest validation "
+    "cross-entropy, chosen among the thesis' 14 (1e-5 … 0.02, dashed line) and among the grid extended to 0.8; "
+    "points are the geometric mean of λ* over seeds with bars one standard error of log λ*, lines the "
+    "least-squares fit of log λ* = a + b·log N over all (N, seed) points (each split trains on its own fresh "
+    "data, so the points are independent given the validation set; λ* is a grid value, so they are also "
+    "coarse), the dotted line the 1/N hypothesis (b = -1). The thesis plots arithmetic means of λ* and appears "
+    "to fit those; on log axes the two agree when the seeds agree. ")
+THESIS_TEXT = (
+    "The thesis reports b = -0.685 in its first test and, for the initialization variance scaled by 0.1, 1 and "
+    "10, b = -1.31, -0.79 and -0.11; L1 'close to equal' to L2 with a different intercept (no number). "
+    "at_grid_edge counts λ* at an end of its grid, where the optimum may lie outside it and the fit is biased "
+    "towards flat.")
+
+
+def lambda_star_per_n(best: pd.DataFrame) -> pd.DataFrame:
+    """Per (grid, penalty, init scale, N) over data seeds: mean and standard error of log10 λ*,
+    the geometric and arithmetic mean of λ*."""
+    best = best.assign(log_lambda=np.log10(best["lambda_star"]))
+    per_n = (best.groupby(["grid", "penalty", "init_scale", "N"], sort=False)
+             .agg(log_mean=("log_lambda", "mean"),
+                  log_se=("log_lambda", lambda v: v.std(ddof=1) / math.sqrt(len(v)) if len(v) > 1 else np.nan),
+                  mean=("lambda_star", "mean"), seeds=("lambda_star", "count")).reset_index())
+    per_n["geometric mean"] = 10 ** per_n["log_mean"]
+    return per_n
+
+
+def slope_lines(slopes: pd.DataFrame) -> list[str]:
+    lines = []
+    for row in slopes.itertuples():
+        if np.isfinite(row.slope):
+            thesis = f"; the thesis reports {row.thesis_slope:+.2f}" if np.isfinite(row.thesis_slope) else ""
+            lines.append(f"{row.grid.split()[0]} grid, {row.penalty}, init ×{row.init_scale:g}: b = {row.slope:+.2f} "
+                         f"(95% CI {row.ci_low:+.2f} … {row.ci_high:+.2f}; p = {row.p_slope_is_minus_one:.2g} "
+                         f"against b = -1){thesis}")
+    return lines
+
+
+def lambda_star_figure(per_n: pd.DataFrame, slopes: pd.DataFrame):
+    """λ* against N on log axes, a panel per (penalty, init scale): geometric means ± SE per grid,
+    the fitted lines, the thesis' grid end and the 1/N slope."""
+    groups = list(per_n.groupby(["penalty", "init_scale"], sort=False))
+    fig, axes = panels(len(groups), cols=len(set(per_n["init_scale"])), width=4.6, height=3.9, sharey=True)
+    n = np.geomspace(per_n["N"].min(), per_n["N"].max(), 20)
+    for ax, ((penalty, scale), rows) in zip(axes, groups):
+        for (grid, points), offset in zip(rows.groupby("grid", sort=False), (0.97, 1.03)):
+            se, centre = points["log_se"].fillna(0), points["geometric mean"]
+            drawn = ax.errorbar(points["N"] * offset, centre, fmt="o", capsize=3,
+                                yerr=[centre - 10 ** (points["log_mean"] - se), 10 ** (points["log_mean"] + se) - centre],
+                                label=f"{grid.split()[0]} grid: geometric mean λ* ± SE")
+            fit = slopes[(slopes["grid"] == grid) & (slopes["penalty"] == penalty) & (slopes["init_scale"] == scale)].iloc[0]
+            if np.isfinite(fit["slope"]):
+                ax.plot(n, 10 ** (fit["intercept"] + fit["slope"] * np.log10(n)), color=drawn[0].get_color(),
+                        label=f"fit: b = {fit['slope']:.2f}")
+        ax.axhline(max(LAMBDAS), color="grey", linewidth=0.8, linestyle="--")
+        ax.plot(n, max(LAMBDAS) * (n / n[0]) ** -1.0, color="grey", linestyle=":", label="slope -1 (1/N)")
+        ax.set(xscale="log", yscale="log", xlabel="training patterns N", ylabel="λ* (lowest validation loss)")
+        ax.set_title(f"{penalty}, init variance ×{scale:g}", fontsize=10)
+        ax.grid(alpha=0.3, which="both")
         ax.legend(fontsize=7)
-        fig.tight_layout()
-        return Section(f"Training and validation loss against λ at N = {int(ok['N'].max())}",
-                       "As the thesis' figure 1 (there N = 3240): the λ with the lowest validation loss is λ*. "
-                       "Training loss here is the data term only, without the penalty.",
-                       figure=to_base64(fig))
+    fig.tight_layout()
+    return fig
+
+
+def validation_curve(results: Results) -> Section:
+    """The thesis' figure 1: training and validation loss against λ at the largest N."""
+    scores = annotated(results)
+    largest = scores[scores["N"] == scores["N"].max()].assign(
+        label=lambda t: [f"{p} init ×{s:g}" for p, s in zip(t["penalty"], t["init_scale"])],
+        training=lambda t: t["train_log_loss"])
+    means = largest.groupby(["label", "lam"])[["score", "training"]].mean().reset_index()
+    figure = against_strength(means.rename(columns={"score": "validation"}), "lam", "validation", "label",
+                              dashed="training", xlabel="λ", ylabel="cross-entropy (mean over seeds)")
+    return Section(f"Training and validation loss against λ at N = {int(largest['N'].max())}",
+                   "As the thesis' figure 1 (there N = 3240): the λ with the lowest validation loss is λ*. "
+                   "Training loss here is the data term only, without the penalty.", figure=figure)

@@ -29,8 +29,8 @@ import numpy as np
 import pandas as pd
 from sklearn.preprocessing import FunctionTransformer
 
-from harness import Dataset, Experiment, Section, Variant
-from harness.records import decode_weights
+from harness import Dataset, Experiment, Results, Section, Variant
+from harness.report.figures import against_strength, curves, panels
 from harness.splitters import FixedSplit, TrainingSizeSplit
 from harness.stats import kernel_arrays
 
@@ -58,20 +58,33 @@ def penalty_variants() -> list[Variant]:
             + [Variant(f"L1 {a:g}", l1=a) for a in STRENGTHS])
 
 
-def forward(blob: bytes, x: np.ndarray) -> np.ndarray:
+def forward(weights: dict[str, np.ndarray], x: np.ndarray) -> np.ndarray:
     """A stored tanh network's outputs at x, in NumPy: its weights come in layer order, kernel
     then bias; every layer but the last is tanh."""
-    weights = list(decode_weights(blob).values())
+    arrays = list(weights.values())
     out = x.reshape(-1, 1)
-    for i in range(0, len(weights), 2):
-        out = out @ weights[i] + weights[i + 1]
-        if i + 2 < len(weights):
+    for i in range(0, len(arrays), 2):
+        out = out @ arrays[i] + arrays[i + 1]
+        if i + 2 < len(arrays):
             out = np.tanh(out)
     return out.ravel()
 
 
-def kernel_count_above(blob: bytes, threshold: float = THRESHOLD) -> int:
-    return int(sum(np.sum(np.abs(w) > threshold) for w in kernel_arrays(decode_weights(blob))))
+def kernel_count_above(weights: dict[str, np.ndarray], threshold: float = THRESHOLD) -> int:
+    return int(sum(np.sum(np.abs(w) > threshold) for w in kernel_arrays(weights)))
+
+
+def fits_figure(ax, weights: list[dict[str, np.ndarray]], title: str, points=None) -> None:
+    """Each trained network's curve on [-1, 1] beside the truth (and the training points)."""
+    grid = np.linspace(-1, 1, 201)
+    for w in weights:
+        ax.plot(grid, forward(w, grid), color="#1f77b4", linewidth=0.8, alpha=0.5)
+    ax.plot(grid, truth(grid), "k--", label="truth x²")
+    if points is not None:
+        ax.plot(*points, "o", color="#d62728", label="training points")
+    ax.set_title(title, fontsize=10)
+    ax.set_xlabel("x")
+    ax.grid(alpha=0.3)
 
 
 class Toy1DBase(Experiment):
@@ -133,156 +146,127 @@ class Toy1D(Toy1DBase):
     def splitter(self):
         return FixedSplit(self.n_train, self.repeats)
 
-    def report_sections(self, folds):
-        from harness.report.figures import to_base64
-
-        ok = folds[folds["status"] == "ok"].copy()
-        if ok.empty:
+    def report_sections(self, results):
+        scores = results.scores()
+        if scores.empty or results.data is None:
             return []
-        ok["test_mse"] = ok["score"] ** 2
-        ok["weights_above"] = ok["weights"].map(kernel_count_above)
-        data = self.load_data(None)
-        x_train, y_train = data.X["x"].to_numpy()[: self.n_train], data.y.to_numpy()[: self.n_train]
-        x_test, y_test = data.X["x"].to_numpy()[self.n_train:], data.y.to_numpy()[self.n_train:]
-        sections = [self._early_stopping(ok, to_base64), self._strengths(ok, to_base64),
-                    self._curves(ok, x_train, y_train, to_base64), self._ensemble(ok, x_test, y_test, to_base64)]
+        scores["test_mse"] = scores["score"] ** 2
+        scores["weights_above"] = scores["weights"].map(kernel_count_above)
+        x, y = results.data.X["x"].to_numpy(), results.data.y.to_numpy()
+        train, test = (x[: self.n_train], y[: self.n_train]), (x[self.n_train:], y[self.n_train:])
+        sections = [early_stopping(results), strengths(scores), fitted_curves(results, scores, train),
+                    ensemble(results, *test)]
         return [section for section in sections if section is not None]
 
-    def _early_stopping(self, ok, to_base64) -> Section | None:
-        none = ok[ok["variant"] == "none"]
-        if none.empty:
-            return None
-        train = np.array([c for c in none["loss"]], dtype=float)
-        test = np.array([c for c in none["val_loss"]], dtype=float)
-        epochs = np.arange(1, train.shape[1] + 1)
-        mean_train, mean_test = train.mean(axis=0), test.mean(axis=0)
-        best = int(np.nanargmin(mean_test))
-        per_init_best = np.nanargmin(test, axis=1) + 1
-        fig, ax = plt.subplots(figsize=(7, 4))
-        ax.plot(epochs, mean_train, label="training MSE (mean of 10 inits)")
-        ax.plot(epochs, mean_test, label="test MSE (mean of 10 inits)")
-        ax.axvline(best + 1, color="grey", linestyle="--", label=f"best epoch {best + 1}: test MSE {mean_test[best]:.4f}")
-        ax.axhline(NOISE_SD ** 2, color="black", linestyle=":", label="noise floor 0.04")
-        ax.set_yscale("log")
-        ax.set_xlabel("epoch (one full-batch Adam step)")
-        ax.set_ylabel("MSE")
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
-        fig.tight_layout()
-        table = pd.DataFrame({
-            "init": none["fold"].to_numpy() + 1, "best epoch": per_init_best,
-            "test MSE at best epoch": test.min(axis=1), "test MSE at last epoch": test[:, -1],
-            "training MSE at last epoch": train[:, -1],
-        })
-        return Section(
-            "Early stopping: training and test MSE per epoch (no penalty)",
-            f"Mean over the 10 initializations; the dashed line marks the epoch with the lowest mean "
-            f"test MSE ({best + 1} of {len(epochs)}), where stopping early would have kept the weights. "
-            f"Training MSE keeps falling to {mean_train[-1]:.4f} while test MSE ends at {mean_test[-1]:.4f} "
-            f"against {mean_test[best]:.4f} at its best and 0.04 for the true curve. The test MSE is only "
-            "recorded, never used to stop: every variant trains all epochs.",
-            figure=to_base64(fig), table=table, csv="early_stopping.csv",
-        )
 
-    def _strengths(self, ok, to_base64) -> Section | None:
-        ok = ok.copy()
-        ok["penalty"] = np.where(ok["config"].map(lambda c: c["l1"]) > 0, "L1",
-                                 np.where(ok["config"].map(lambda c: c["l2"]) > 0, "L2", "none"))
-        ok["alpha"] = ok["config"].map(lambda c: max(c["l1"], c["l2"]))
-        table = (ok.groupby(["penalty", "alpha"])
-                 .agg(test_mse=("test_mse", "mean"), test_mse_sd=("test_mse", "std"),
-                      weights_above=("weights_above", "mean"), inits=("fold", "count"))
-                 .reset_index())
-        grid = table[table["penalty"] != "none"]
-        if grid.empty:
-            return None
-        none = table[table["penalty"] == "none"].iloc[0] if (table["penalty"] == "none").any() else None
-        fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
-        for penalty, rows in grid.groupby("penalty"):
-            left.errorbar(rows["alpha"], rows["test_mse"], yerr=rows["test_mse_sd"], marker="o", capsize=3, label=penalty)
-            right.plot(rows["alpha"], rows["weights_above"], marker="o", label=penalty)
-        if none is not None:
-            left.axhline(none["test_mse"], color="grey", linestyle="--", label=f"none ({none['test_mse']:.4f})")
-            right.axhline(none["weights_above"], color="grey", linestyle="--", label="none")
-        left.axhline(NOISE_SD ** 2, color="black", linestyle=":", label="noise floor 0.04")
-        for ax in (left, right):
-            ax.set_xscale("log")
-            ax.set_xlabel("α")
-            ax.grid(alpha=0.3)
-            ax.legend(fontsize=8)
-        left.set_ylabel("test MSE (mean ± sd over inits)")
-        right.set_ylabel(f"kernel weights with |w| > {THRESHOLD:g} (of 40)")
-        fig.tight_layout()
-        best = grid.loc[grid.groupby("penalty")["test_mse"].idxmin()]
-        text = "; ".join(f"best {r.penalty}: α = {r.alpha:g}, test MSE {r.test_mse:.4f}, {r.weights_above:.1f} weights above {THRESHOLD:g}"
-                         for r in best.itertuples())
-        return Section(
-            "Test MSE and weights in use against penalty strength",
-            "C = MSE + α Σ w² (L2) or α Σ |w| (L1) over both layers' 40 kernel weights; "
-            + (f"no penalty: test MSE {none['test_mse']:.4f} with {none['weights_above']:.1f} weights above "
-               f"{THRESHOLD:g}. " if none is not None else "")
-            + f"{text}. "
-            "The right panel counts the kernel weights whose magnitude stays above the threshold: the "
-            "notebook's hint that a penalized network uses fewer units than it has.",
-            figure=to_base64(fig), table=table, csv="penalty_strength.csv",
-        )
+def early_stopping(results: Results) -> Section | None:
+    train, test = results.curve("none", "loss"), results.curve("none", "val_loss")
+    if not train.size:
+        return None
+    mean_train, mean_test = train.mean(axis=0), test.mean(axis=0)
+    best = int(np.nanargmin(mean_test))
+    fig, ax = plt.subplots(figsize=(7, 4))
+    curves(ax, train, "training MSE (mean of the inits)", "#1f77b4", faint=False)
+    curves(ax, test, "test MSE (mean of the inits)", "#ff7f0e", faint=False)
+    ax.axvline(best + 1, color="grey", linestyle="--", label=f"best epoch {best + 1}: test MSE {mean_test[best]:.4f}")
+    ax.axhline(NOISE_SD ** 2, color="black", linestyle=":", label="noise floor 0.04")
+    ax.set(yscale="log", xlabel="epoch (one full-batch Adam step)", ylabel="MSE")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    table = pd.DataFrame({
+        "init": results.ok("none")["split"].to_numpy() + 1, "best epoch": np.nanargmin(test, axis=1) + 1,
+        "test MSE at best epoch": np.nanmin(test, axis=1), "test MSE at last epoch": test[:, -1],
+        "training MSE at last epoch": train[:, -1],
+    })
+    return Section(
+        "Early stopping: training and test MSE per epoch (no penalty)",
+        f"Mean over the {len(train)} initializations; the dashed line marks the epoch with the lowest mean "
+        f"test MSE ({best + 1} of {train.shape[1]}), where stopping early would have kept the weights. "
+        f"Training MSE keeps falling to {mean_train[-1]:.4f} while test MSE ends at {mean_test[-1]:.4f} "
+        f"against {mean_test[best]:.4f} at its best and 0.04 for the true curve. The test MSE is only "
+        "recorded, never used to stop: every variant trains all epochs.",
+        figure=fig, table=table, csv="early_stopping.csv",
+    )
 
-    def _best(self, ok, penalty: str) -> str | None:
-        rows = ok[ok["variant"].str.startswith(penalty + " ")]
-        return rows.groupby("variant")["test_mse"].mean().idxmin() if len(rows) else None
 
-    def _curves(self, ok, x_train, y_train, to_base64) -> Section:
-        grid = np.linspace(-1, 1, 201)
-        names = [n for n in ("none", self._best(ok, "L2"), self._best(ok, "L1")) if n]
-        fig, axes = plt.subplots(1, len(names), figsize=(4.2 * len(names), 3.6), sharey=True, squeeze=False)
-        for ax, name in zip(axes[0], names):
-            for blob in ok[ok["variant"] == name]["weights"]:
-                ax.plot(grid, forward(blob, grid), color="#1f77b4", linewidth=0.8, alpha=0.5)
-            ax.plot(grid, truth(grid), "k--", label="truth x²")
-            ax.plot(x_train, y_train, "o", color="#d62728", label="training points")
-            ax.set_title(f"{name}: the 10 initializations", fontsize=10)
-            ax.set_xlabel("x")
-            ax.grid(alpha=0.3)
-        axes[0, 0].set_ylabel("y")
-        axes[0, 0].legend(fontsize=8)
-        fig.tight_layout()
-        return Section("Fitted curves against the truth",
-                       "Each thin line is one trained network, drawn from its stored weights, beside the true "
-                       "curve and the 10 training points: no penalty, and the L2 and L1 strengths with the "
-                       "lowest mean test MSE.", figure=to_base64(fig))
+def strengths(scores: pd.DataFrame) -> Section | None:
+    scores = scores.assign(alpha=scores[["l1", "l2"]].max(axis=1))
+    table = (scores.groupby(["penalty", "alpha"])
+             .agg(test_mse=("test_mse", "mean"), test_mse_sd=("test_mse", "std"),
+                  weights_above=("weights_above", "mean"), inits=("split", "count")).reset_index())
+    grid, none = table[table["penalty"] != "none"], table[table["penalty"] == "none"]
+    if grid.empty:
+        return None
+    none = none.iloc[0] if len(none) else None
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
+    against_strength(grid, "alpha", "test_mse", "penalty", yerr="test_mse_sd", ax=left,
+                     reference=None if none is None else none["test_mse"], floor=NOISE_SD ** 2,
+                     floor_label="noise floor 0.04", xlabel="α", ylabel="test MSE (mean ± sd over inits)")
+    against_strength(grid, "alpha", "weights_above", "penalty", ax=right,
+                     reference=None if none is None else none["weights_above"], xlabel="α",
+                     ylabel=f"kernel weights with |w| > {THRESHOLD:g} (of 40)")
+    best = grid.loc[grid.groupby("penalty")["test_mse"].idxmin()]
+    text = "; ".join(f"best {r.penalty}: α = {r.alpha:g}, test MSE {r.test_mse:.4f}, {r.weights_above:.1f} weights "
+                     f"above {THRESHOLD:g}" for r in best.itertuples())
+    return Section(
+        "Test MSE and weights in use against penalty strength",
+        "C = MSE + α Σ w² (L2) or α Σ |w| (L1) over both layers' 40 kernel weights; "
+        + (f"no penalty: test MSE {none['test_mse']:.4f} with {none['weights_above']:.1f} weights above "
+           f"{THRESHOLD:g}. " if none is not None else "")
+        + f"{text}. The right panel counts the kernel weights whose magnitude stays above the threshold: the "
+        "notebook's hint that a penalized network uses fewer units than it has.",
+        figure=fig, table=table, csv="penalty_strength.csv",
+    )
 
-    def _ensemble(self, ok, x_test, y_test, to_base64) -> Section:
-        rows = []
-        grid = np.linspace(-1, 1, 201)
-        fig, ax = plt.subplots(figsize=(7, 4))
-        for name, group in ok.groupby("variant", sort=False):
-            preds = np.array([forward(blob, x_test) for blob in group["weights"]])
-            members = np.mean((preds - y_test) ** 2, axis=1)
-            ensemble = float(np.mean((preds.mean(axis=0) - y_test) ** 2))
-            rows.append({"variant": name, "members": len(preds), "mean member test MSE": members.mean(),
-                         "best member test MSE": members.min(), "ensemble test MSE": ensemble})
-            if name == "none":
-                curves = np.array([forward(blob, grid) for blob in group["weights"]])
-                for curve in curves:
-                    ax.plot(grid, curve, color="#1f77b4", linewidth=0.6, alpha=0.4)
-                ax.plot(grid, curves.mean(axis=0), color="#ff7f0e", linewidth=2.2, label="ensemble mean (no penalty)")
-        ax.plot(grid, truth(grid), "k--", label="truth x²")
-        ax.set_xlabel("x")
-        ax.set_ylabel("y")
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
-        fig.tight_layout()
-        table = pd.DataFrame(rows)
-        none = table[table["variant"] == "none"]
-        headline = (f"No penalty: mean member test MSE {none.iloc[0]['mean member test MSE']:.4f}, ensemble "
-                    f"{none.iloc[0]['ensemble test MSE']:.4f}. " if len(none) else "")
-        return Section(
-            "Ensemble of initializations",
-            f"Per variant, the average of the networks trained from different initial weights on the same "
-            f"data, against its members. {headline}(The ensemble's squared error can never exceed the "
-            "members' mean, by convexity; the question is by how much it is lower.)",
-            figure=to_base64(fig), table=table, csv="ensemble.csv",
-        )
+
+def best_of(scores: pd.DataFrame, penalty: str) -> str | None:
+    rows = scores[scores["penalty"] == penalty]
+    return rows.groupby("variant")["test_mse"].mean().idxmin() if len(rows) else None
+
+
+def fitted_curves(results: Results, scores: pd.DataFrame, train: tuple[np.ndarray, np.ndarray]) -> Section:
+    names = [n for n in ("none", best_of(scores, "L2"), best_of(scores, "L1")) if n]
+    fig, axes = panels(len(names), width=4.2, height=3.6, sharey=True)
+    for ax, name in zip(axes, names):
+        fits_figure(ax, results.weights(name), f"{name}: the {len(results.weights(name))} initializations", train)
+    axes[0].set_ylabel("y")
+    axes[0].legend(fontsize=8)
+    fig.tight_layout()
+    return Section("Fitted curves against the truth",
+                   "Each thin line is one trained network, drawn from its stored weights, beside the true "
+                   "curve and the training points: no penalty, and the L2 and L1 strengths with the "
+                   "lowest mean test MSE.", figure=fig)
+
+
+def ensemble(results: Results, x_test: np.ndarray, y_test: np.ndarray) -> Section:
+    rows = []
+    for name in results.networks:
+        preds = np.array([forward(w, x_test) for w in results.weights(name)])
+        if not len(preds):
+            continue
+        members = np.mean((preds - y_test) ** 2, axis=1)
+        rows.append({"variant": name, "members": len(preds), "mean member test MSE": members.mean(),
+                     "best member test MSE": members.min(),
+                     "ensemble test MSE": float(np.mean((preds.mean(axis=0) - y_test) ** 2))})
+    grid = np.linspace(-1, 1, 201)
+    fig, ax = plt.subplots(figsize=(7, 4))
+    fits_figure(ax, results.weights("none"), "")
+    members = np.array([forward(w, grid) for w in results.weights("none")])
+    if len(members):
+        ax.plot(grid, members.mean(axis=0), color="#ff7f0e", linewidth=2.2, label="ensemble mean (no penalty)")
+    ax.set_ylabel("y")
+    ax.legend(fontsize=8)
+    table = pd.DataFrame(rows)
+    none = table[table["variant"] == "none"] if len(table) else table
+    headline = (f"No penalty: mean member test MSE {none.iloc[0]['mean member test MSE']:.4f}, ensemble "
+                f"{none.iloc[0]['ensemble test MSE']:.4f}. " if len(none) else "")
+    return Section(
+        "Ensemble of initializations",
+        f"Per variant, the average of the networks trained from different initial weights on the same "
+        f"data, against its members. {headline}(The ensemble's squared error can never exceed the "
+        "members' mean, by convexity; the question is by how much it is lower.)",
+        figure=fig, table=table, csv="ensemble.csv",
+    )
 
 
 class Toy1DMoreData(Toy1DBase):
@@ -305,49 +289,42 @@ class Toy1DMoreData(Toy1DBase):
     def splitter(self):
         return TrainingSizeSplit(self.sizes, self.repeats, self.n_test)
 
-    def report_sections(self, folds):
-        from harness.report.figures import to_base64
-
-        ok = folds[folds["status"] == "ok"].copy()
-        if ok.empty:
+    def report_sections(self, results):
+        scores = results.scores()
+        if scores.empty:
             return []
-        ok["n"] = ok["metrics"].map(lambda m: int(m["train_rows"]))
-        ok["test MSE"] = ok["score"] ** 2
-        ok["training MSE"] = ok["train_score"] ** 2
-        table = (ok.groupby(["variant", "n"], sort=False)[["training MSE", "test MSE"]].agg(["mean", "std"]))
+        scores = scores.assign(n=scores["train_rows"].astype(int), **{"test MSE": scores["score"] ** 2,
+                                                                      "training MSE": scores["train_score"] ** 2})
+        table = scores.groupby(["variant", "n"], sort=False)[["training MSE", "test MSE"]].agg(["mean", "std"])
         table.columns = [" ".join(c) for c in table.columns]
         table = table.reset_index()
-        grid = np.linspace(-1, 1, 201)
-        fig, axes = plt.subplots(1, 1 + len(self.sizes), figsize=(4 * (1 + len(self.sizes)), 3.6), squeeze=False)
-        ax = axes[0, 0]
+        sizes = sorted(scores["n"].unique())
+        fig, axes = panels(1 + len(sizes), cols=1 + len(sizes), width=4, height=3.6)
+        ax = axes[0]
         for name, rows in table.groupby("variant", sort=False):
             line, = ax.plot(rows["n"], rows["test MSE mean"], marker="o", label=f"{name}: test")
-            ax.plot(rows["n"], rows["training MSE mean"], marker="s", linestyle="--", color=line.get_color(), label=f"{name}: training")
+            ax.plot(rows["n"], rows["training MSE mean"], marker="s", linestyle="--", color=line.get_color(),
+                    label=f"{name}: training")
         ax.axhline(NOISE_SD ** 2, color="black", linestyle=":", label="noise floor 0.04")
-        ax.set_xscale("log")
-        ax.set_yscale("log")
-        ax.set_xlabel("training points n")
-        ax.set_ylabel("MSE (mean over inits)")
+        ax.set(xscale="log", yscale="log", xlabel="training points n", ylabel="MSE (mean over inits)")
         ax.grid(alpha=0.3, which="both")
         ax.legend(fontsize=7)
-        for ax, n in zip(axes[0, 1:], sorted(ok["n"].unique())):
-            for blob in ok[(ok["n"] == n) & (ok["variant"] == "none")]["weights"]:
-                ax.plot(grid, forward(blob, grid), color="#1f77b4", linewidth=0.8, alpha=0.6)
-            ax.plot(grid, truth(grid), "k--")
-            ax.set_title(f"n = {n}, no penalty", fontsize=10)
+        for ax, n in zip(axes[1:], sizes):
+            fits_figure(ax, list(scores[(scores["variant"] == "none") & (scores["n"] == n)]["weights"]),
+                        f"n = {n}, no penalty")
             ax.set_ylim(-0.5, 1.5)
-            ax.grid(alpha=0.3)
         fig.tight_layout()
+
         def by_n(variant):
             rows = table[table["variant"] == variant].set_index("n")
             return ", ".join(f"n = {n}: {test:.4f} (training {train:.4f})"
                              for n, test, train in zip(rows.index, rows["test MSE mean"], rows["training MSE mean"])) or "not run"
-        text, text_l2 = by_n("none"), by_n("L2 0.001")
+
         return [Section(
             "More data",
             f"Test and training MSE against the number of training points, and the unpenalized fits "
-            f"(one line per repeat: its own data and initialization). Test MSE without a penalty: {text}; "
-            f"with L2 1e-3: {text_l2}; the noise floor is 0.04. The notebook's question: with enough "
+            f"(one line per repeat: its own data and initialization). Test MSE without a penalty: {by_n('none')}; "
+            f"with L2 1e-3: {by_n('L2 0.001')}; the noise floor is 0.04. The notebook's question: with enough "
             "points, does the 20-unit network still overfit?",
-            figure=to_base64(fig), table=table, csv="more_data.csv",
+            figure=fig, table=table, csv="more_data.csv",
         )]

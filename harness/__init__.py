@@ -5,7 +5,10 @@ import os
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from .errors import DataUnavailable, HarnessError  # noqa: E402
-from .experiment import Dataset, Experiment, Section, Variant, standard_variants  # noqa: E402
+from .experiment import Dataset, Experiment, Variant, standard_variants  # noqa: E402
+from .results import Results, Section  # noqa: E402
+from .splitters import Splitter  # noqa: E402
 from .store import load_results  # noqa: E402
 
-__all__ = ["DataUnavailable", "Dataset", "Experiment", "HarnessError", "Section", "Variant", "load_results", "standard_variants"]
+__all__ = ["DataUnavailable", "Dataset", "Experiment", "HarnessError", "Results", "Section", "Splitter", "Variant",
+           "load_results", "standard_variants"]

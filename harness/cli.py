@@ -23,7 +23,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--full", action="store_true", help="the full version of long experiments (their full_settings); the reduced one otherwise")
     run.add_argument("--quick", action="store_true", help="every variant, but 3 folds and a few epochs: a smoke test")
     run.add_argument("--data-dir", type=Path, metavar="DIR", help="cache folder for downloaded datasets (default $HARNESS_DATA_DIR or ~/.cache/regbench)")
-    run.add_argument("--engine", default="auto", choices=list(ENGINES),
+    run.add_argument("--engine", default="auto", metavar="NAME",
                      help="; ".join(f"{name}: {text}" for name, text in ENGINES.items()) + " (default: auto)")
     run.add_argument("--workers", type=int, default=1, metavar="N",
                      help="train in N worker processes on this machine (default 1: in this process)")

@@ -2,7 +2,7 @@
 machine (`--workers N`), or an existing cluster (`--scheduler ADDRESS`).
 
 A task is a list of jobs that one trainer trains at once (one stacked model, one model.fit,
-one baseline fit) with the preprocessed folds they need; it runs the same wherever it runs,
+one reference-model fit) with the preprocessed folds they need; it runs the same wherever it runs,
 so the job list and the results never depend on the executor. Every executor yields
 `(task, records)` as each task finishes, in whatever order they finish; the caller (the
 runner) alone writes the store and prints progress. A task whose worker dies is run again on
@@ -67,9 +67,9 @@ def failed_record(task: Task, job: Job, reason: str) -> FoldRecord:
 
         record = finish(task.exp, task.dataset, job, task.folds[job.fold], None, job.engine, error=reason)
     else:
-        from .engines.sklearn_fit import baseline_record
+        from .engines.sklearn_fit import reference_record
 
-        record = baseline_record(task.exp.name, task.dataset, job, "failed", reason)
+        record = reference_record(task.exp.name, task.dataset, job, "failed", reason)
     record.status = ERROR
     return record
 

@@ -26,18 +26,7 @@ from .splitters import resized
 if TYPE_CHECKING:  # pragma: no cover
     import keras
 
-@dataclass
-class Section:
-    """An experiment's own part of its report (`Experiment.report_sections`): a heading, a
-    paragraph, a figure (a base64 PNG, e.g. from `harness.report.figures.to_base64`) and a
-    table; with `csv`, the table is also written beside the page under that file name."""
-
-    title: str
-    text: str = ""
-    figure: str | None = None
-    table: pd.DataFrame | None = None
-    csv: str | None = None
-
+    from .results import Results, Section
 
 @dataclass(frozen=True)
 class Variant:
@@ -269,13 +258,14 @@ class Experiment:
         """What the source reported, as rows {'what': ..., 'reported': ...} for the report."""
         return []
 
-    def report_sections(self, folds: pd.DataFrame) -> list[Section]:
-        """This experiment's own sections of its report, computed from the stored folds of
-        the run (`harness.load_results` columns, plus `weights`). None by default."""
+    def report_sections(self, results: "Results") -> list["Section"]:
+        """This experiment's own sections of its report, computed from the stored run alone
+        (`harness.Results`: its settings, variants, per-split rows with curves and weights,
+        and the data as loaded). None by default."""
         return []
 
-    def baselines(self) -> dict[str, Any]:
-        """Non-network models scored beside the variants: name -> unfitted scikit-learn
+    def reference_models(self) -> dict[str, Any]:
+        """Reference models scored beside the variants: name -> unfitted scikit-learn
         estimator. Each is cloned per fold, fitted on the fold's whole preprocessed training
         rows (in training units: the standardized target for regression; no early stopping)
         and scored on the same folds as the networks (a `random_state` left at None gets the

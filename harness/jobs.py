@@ -1,11 +1,11 @@
 """Jobs and their keys.
 
-A job is one (variant, split) network or one (baseline, split) fit: a pure description that
+A job is one (variant, split) network or one (reference model, split) fit: a pure description that
 any engine, in any process, turns into one `FoldRecord`. Its key is a stable hash of what
 determines its result, so a finished job is found in the store and never trained twice:
 the experiment's name, a fingerprint of the data as loaded, the training settings, the
 splitter's configuration, the split's index, rows and preprocessed arrays, the variant's
-configuration with the Keras model and optimizer it builds (or the baseline's estimator), the
+configuration with the Keras model and optimizer it builds (or the reference model's estimator), the
 job's seed, and the numerical identity of the engine that trains it (the keras and stacked
 engines give the same distribution of results, not the same bits, so their keys differ) with
 the versions of the libraries that compute it.
@@ -39,14 +39,14 @@ ENGINE_NUMERICS = {"keras": 1, "stacked": 2, "sklearn": 2}
 
 @dataclass(frozen=True)
 class Job:
-    """Train one variant (or fit one baseline) on one split with one seed."""
+    """Train one variant (or fit one reference model) on one split with one seed."""
 
     experiment: str
     variant: Variant | None
     fold: int
     seed: int
-    #: a scikit-learn baseline's name and unfitted estimator (then `variant` is None)
-    baseline: str | None = None
+    #: a reference model's name and unfitted scikit-learn estimator (then `variant` is None)
+    reference: str | None = None
     estimator: Any = field(default=None, compare=False, repr=False)
     #: the trainer that runs it: 'stacked', 'keras' or 'sklearn' (set when planned)
     engine: str = ""
@@ -55,12 +55,12 @@ class Job:
 
     @property
     def name(self) -> str:
-        """The variant's or the baseline's name."""
-        return self.variant.name if self.variant is not None else str(self.baseline)
+        """The variant's or the reference model's name."""
+        return self.variant.name if self.variant is not None else str(self.reference)
 
 
 def job_seed(exp: Experiment, name: str, fold: int) -> int:
-    """The seed of the job training `name` (a variant or a baseline) on `fold`: the fold's own
+    """The seed of the job training `name` (a variant or a reference model) on `fold`: the fold's own
     seed in a paired design, else one mixed with the name."""
     if exp.paired_seeds:
         return derive_seed(exp.seed, fold)
@@ -76,11 +76,11 @@ def make_jobs(exp: Experiment, n_folds: int) -> list[Job]:
     ]
 
 
-def baseline_jobs(exp: Experiment, baselines: Mapping[str, Any], n_folds: int) -> list[Job]:
-    """Every (baseline, fold) pair, baseline-major, after the variants' jobs."""
+def reference_jobs(exp: Experiment, references: Mapping[str, Any], n_folds: int) -> list[Job]:
+    """Every (reference model, split) pair, model-major, after the variants' jobs."""
     return [
-        Job(exp.name, None, fold, job_seed(exp, name, fold), baseline=name, estimator=estimator, engine="sklearn")
-        for name, estimator in baselines.items()
+        Job(exp.name, None, fold, job_seed(exp, name, fold), reference=name, estimator=estimator, engine="sklearn")
+        for name, estimator in references.items()
         for fold in range(n_folds)
     ]
 
@@ -132,6 +132,7 @@ def split_fingerprint(fd: FoldData) -> str:
 def model_config(model: "keras.Model") -> Any:
     """The model's Keras config with layer names replaced by their positions (Keras numbers
     unnamed layers by how many were built before, which must not change a key)."""
+    # private Keras API: no public call walks nested layers (`model.layers` is the top level only)
     layers = list(model._flatten_layers(include_self=False))
     names = {layer.name: f"layer-{i}" for i, layer in enumerate(layers)}
     names[model.name] = "model"
@@ -152,7 +153,7 @@ def model_config(model: "keras.Model") -> Any:
 
 
 def estimator_config(estimator: Any) -> dict[str, Any]:
-    """A baseline's class and every parameter (deep), as text."""
+    """A reference model's class and every parameter (deep), as text."""
     cls = type(estimator)
     params = estimator.get_params(deep=True) if hasattr(estimator, "get_params") else {}
     return {"class": f"{cls.__module__}.{cls.__qualname__}", "params": {k: _text(v) for k, v in params.items()}}
@@ -208,7 +209,7 @@ class KeyMaker:
         if job.variant is not None:
             config = self.network_config(job.variant, fd)
         else:
-            config = _digest({"baseline": job.baseline, "estimator": estimator_config(job.estimator)})
+            config = _digest({"reference": job.reference, "estimator": estimator_config(job.estimator)})
         return _digest({
             "common": self.common, "config": config, "split": [job.fold, self.splits[job.fold]],
             "seed": job.seed, "engine": numerics,

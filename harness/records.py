@@ -23,7 +23,7 @@ OK, FAILED, ERROR = "ok", "failed", "error"
 
 @dataclass
 class FoldRecord:
-    """One (variant or baseline, split) result, as the store keeps it."""
+    """One (variant or reference model, split) result, as the store keeps it."""
 
     experiment: str
     dataset: str

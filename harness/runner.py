@@ -2,10 +2,10 @@
 
 1. Prepare every experiment (load, check, split, preprocess); bad input stops the run here,
    before anything trains, with nothing lost.
-2. Plan: every (variant, split) and (baseline, split) job gets its trainer and its key.
+2. Plan: every (variant, split) and (reference model, split) job gets its trainer and its key.
 3. Resume: jobs whose key is stored are not trained again (`fresh` ignores the store,
    `retry_failed` retrains the failed ones); the rest are cut into tasks (one stacked model,
-   one model.fit, one baseline fit).
+   one model.fit, one reference-model fit).
 4. An executor trains the tasks (in this process, worker processes, or a Dask cluster); this
    process alone writes each finished task to the store in one transaction, prints Heaton's
    lines in plan order and moves the progress bar.
@@ -32,7 +32,7 @@ from .errors import DataUnavailable, HarnessError
 from .executors import DaskCluster, InProcess, LocalWorkers, Task, connect
 from .experiment import Dataset, Experiment
 from .folds import FoldData, check_dataset, make_splits, prepare_fold
-from .jobs import Job, KeyMaker, baseline_jobs, library_versions, make_jobs, with_key
+from .jobs import Job, KeyMaker, data_fingerprint, reference_jobs, library_versions, make_jobs, with_key
 from .records import ERROR, OK, FoldRecord
 from .stats import pstdev
 from .splitters import traits
@@ -51,9 +51,9 @@ class Prepared:
     #: the network jobs (variant × split), before planning
     jobs: list[Job] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
-    #: name -> unfitted scikit-learn estimator, checked (`check_baselines`)
-    baselines: dict[str, Any] = field(default_factory=dict)
-    #: every job of the run, keyed, in report order: variants, then baselines
+    #: name -> unfitted scikit-learn estimator, checked (`check_reference_models`)
+    reference_models: dict[str, Any] = field(default_factory=dict)
+    #: every job of the run, keyed, in report order: variants, then reference models
     planned: list[Job] = field(default_factory=list)
     #: job key -> (variant, fold, status, score, epochs) of jobs found done in the store
     found: dict[str, tuple[Any, ...]] = field(default_factory=dict)
@@ -148,7 +148,7 @@ class Progress:
             self.write(
                 f"#{record.fold + 1}: score={record.score:.6f}, mean score={np.mean(scores):.6f}, "
                 f"stdev={pstdev(scores):.6f}, epochs={record.epochs}, mean epochs={int(np.mean(epochs))}, "
-                f"time={report._hms(record.seconds)}"
+                f"time={report.hms(record.seconds)}"
             )
         elif record.status == ERROR:
             self.write(f"#{record.fold + 1}: NOT TRAINED: {record.reason} (the next run tries it again)")
@@ -161,16 +161,16 @@ class Progress:
 
 def prepare(exp: Experiment, data_dir: Path) -> Prepared:
     """Load, check and split one experiment; raises HarnessError on bad input."""
-    from .engines.sklearn_fit import check_baselines
+    from .engines.sklearn_fit import check_reference_models
 
     exp.check()
-    baselines = check_baselines(exp)
+    references = check_reference_models(exp)
     data = exp.load_data(Path(data_dir))
     splitter = exp.make_splitter()
     check_dataset(exp, data, splitter)
     splits = make_splits(exp, data, splitter)
     folds = [prepare_fold(exp, data, i, train, test) for i, (train, test) in enumerate(splits)]
-    return Prepared(exp, data, splitter, folds, make_jobs(exp, len(folds)), baselines=baselines)
+    return Prepared(exp, data, splitter, folds, make_jobs(exp, len(folds)), reference_models=references)
 
 
 def plan(item: Prepared, engine: str) -> dict[str, Any]:
@@ -183,7 +183,7 @@ def plan(item: Prepared, engine: str) -> dict[str, Any]:
     trainers = {trainer.name: trainer for trainer in chosen.values()}
     trainers.setdefault("sklearn", get_trainer("sklearn"))
     planned = [with_key(job, chosen[id(job)].name, keys.key(job, chosen[id(job)].numerics)) for job in item.jobs]
-    for job in baseline_jobs(item.exp, item.baselines, len(item.folds)):
+    for job in reference_jobs(item.exp, item.reference_models, len(item.folds)):
         planned.append(with_key(job, "sklearn", keys.key(job, trainers["sklearn"].numerics)))
     item.planned = planned
     return trainers
@@ -207,7 +207,7 @@ def make_tasks(item: Prepared, trainers: dict[str, Any], jobs: Sequence[Job]) ->
 
 
 def task_cost(task: Task) -> float:
-    """A task's work, roughly: its networks' optimizer steps (a baseline fit counts as one epoch)."""
+    """A task's work, roughly: its networks' optimizer steps (a reference-model fit counts as one epoch)."""
     exp = task.exp
     return sum(exp.epochs * math.ceil(len(task.folds[job.fold].fit_index) / exp.batch_size)
                if job.variant is not None else 1.0 for job in task.jobs)
@@ -263,7 +263,7 @@ def run_settings(prepared: Prepared, engine_notes: Sequence[str] = ()) -> dict[s
     """What the report's settings section shows, recorded with the run."""
     import keras
 
-    from .engines.sklearn_fit import baseline_config
+    from .engines.sklearn_fit import reference_config
 
     exp, folds = prepared.exp, prepared.folds
     summaries = {}
@@ -287,9 +287,10 @@ def run_settings(prepared: Prepared, engine_notes: Sequence[str] = ()) -> dict[s
         "greater_is_better": exp.greater_is_better,
         "variant_order": [v.name for v in exp.variants],
         "variant_configs": [v.config() for v in exp.variants],
-        "baselines": [baseline_config(name, est) for name, est in prepared.baselines.items()],
+        "reference_models": [reference_config(name, est) for name, est in prepared.reference_models.items()],
         "model_summaries": summaries,
         "versions": versions(),
+        "data_fingerprint": data_fingerprint(prepared.data),
         "engine_notes": list(engine_notes),
         "jobs": {"planned": len(prepared.planned), "found_done": len(prepared.found)},
     }
@@ -394,8 +395,11 @@ def _resume(item: Prepared, trainers: dict[str, Any], store: Store, fresh: bool,
         item.found = {row.job_key: (row.variant, row.fold, row.status, row.score, row.epochs)
                       for row in stored.itertuples()}
     todo = [job for job in item.planned if job.key not in item.found]
-    item.run_id = store.start_run(item.exp.name, item.data.name, run_settings(item, item.notes), engine_label(trainers),
-                                  plan=keys)
+    settings = run_settings(item, item.notes)
+    # the data as loaded, so that the report is rebuilt from the store alone
+    if not store.save_dataset(settings["data_fingerprint"], item.data):
+        settings["data_fingerprint"] = None
+    item.run_id = store.start_run(item.exp.name, item.data.name, settings, engine_label(trainers), plan=keys)
     item.tasks = make_tasks(item, trainers, item.planned)
     if item.found:
         failed = sum(1 for found in item.found.values() if found[2] != OK)

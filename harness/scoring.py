@@ -1,4 +1,4 @@
-"""Scores of a trained model on one fold (a Keras network, or a scikit-learn baseline's outputs):
+"""Scores of a trained model on one fold (a Keras network, or a reference model's outputs):
 the experiment's score plus the task's metrics."""
 from __future__ import annotations
 
@@ -57,7 +57,7 @@ def scored_rows(fd: FoldData) -> np.ndarray:
 
 def score_outputs(exp: Experiment, fd: FoldData, outputs: np.ndarray) -> dict[str, float]:
     """`test_<metric>` and `train_<metric>` for every metric of the task, from a model's outputs
-    for `scored_rows(fd)`: a Keras network's (`evaluate`) or a scikit-learn baseline's (the
+    for `scored_rows(fd)`: a Keras network's (`evaluate`) or a reference model's (the
     runner), in training units (probabilities, or the standardized regression target)."""
     n_test = len(fd.x_test)
     test = task_metrics(exp, fd, outputs[:n_test], fd.y_test_raw)

@@ -7,13 +7,15 @@ from __future__ import annotations
 
 import math
 import statistics
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
-from .records import decode_weights
+if TYPE_CHECKING:  # pragma: no cover
+    from .results import Results
+
 
 
 def pstdev(values: Sequence[float]) -> float:
@@ -26,18 +28,18 @@ def baseline_variant(variants: Sequence[str]) -> str:
     return "none" if "none" in variants else variants[0]
 
 
-def variant_summary(folds: pd.DataFrame, greater_is_better: bool, order: Sequence[str] | None = None) -> pd.DataFrame:
-    """One row per variant, best mean score first; failed folds counted, not averaged."""
+def variant_summary(splits: pd.DataFrame, greater_is_better: bool, order: Sequence[str] | None = None) -> pd.DataFrame:
+    """One row per variant, best mean score first; failed splits counted, not averaged."""
     rows = []
-    names = list(order) if order is not None else list(dict.fromkeys(folds["variant"]))
+    names = list(order) if order is not None else list(dict.fromkeys(splits["variant"]))
     for name in names:
-        group = folds[folds["variant"] == name]
+        group = splits[splits["variant"] == name]
         ok = group[group["status"] == "ok"]
         scores = ok["score"].astype(float)
         rows.append(
             {
                 "variant": name,
-                "folds": len(group),
+                "splits": len(group),
                 "failed": int((group["status"] != "ok").sum()),
                 "mean": scores.mean() if len(ok) else math.nan,
                 "stdev": pstdev(scores) if len(ok) else math.nan,
@@ -55,25 +57,25 @@ def variant_summary(folds: pd.DataFrame, greater_is_better: bool, order: Sequenc
     return table.reset_index(drop=True)
 
 
-def heaton_table(folds: pd.DataFrame) -> pd.DataFrame:
-    """Heaton's per-split columns for one variant: running mean and pstdev of the ok folds."""
+def heaton_table(splits: pd.DataFrame) -> pd.DataFrame:
+    """Heaton's per-split columns for one variant: running mean and pstdev of the ok splits."""
     rows, scores, epochs = [], [], []
-    for _, fold in folds.sort_values("fold").iterrows():
-        ok = fold["status"] == "ok"
+    for _, row in splits.sort_values("split").iterrows():
+        ok = row["status"] == "ok"
         if ok:
-            scores.append(float(fold["score"]))
-            epochs.append(int(fold["epochs"]))
+            scores.append(float(row["score"]))
+            epochs.append(int(row["epochs"]))
         rows.append(
             {
-                "split": int(fold["fold"]) + 1,
-                "score": float(fold["score"]) if ok else math.nan,
+                "split": int(row["split"]) + 1,
+                "score": float(row["score"]) if ok else math.nan,
                 "mean_score": float(np.mean(scores)) if scores else math.nan,
                 "stdev": pstdev(scores) if scores else math.nan,
-                "epochs": int(fold["epochs"]),
+                "epochs": int(row["epochs"]),
                 "mean_epochs": int(np.mean(epochs)) if epochs else 0,
-                "seconds": float(fold["seconds"]),
-                "status": fold["status"],
-                "reason": fold["reason"],
+                "seconds": float(row["seconds"]),
+                "status": row["status"],
+                "reason": row["reason"],
             }
         )
     return pd.DataFrame(rows)
@@ -100,16 +102,17 @@ def corrected_paired_ttest(differences: Sequence[float], test_train_ratio: float
 
 
 def paired_comparison(
-    folds: pd.DataFrame, baseline: str, greater_is_better: bool, test_train_ratio: float
+    splits: pd.DataFrame, baseline: str, greater_is_better: bool, test_train_ratio: float
 ) -> pd.DataFrame:
-    """Each variant against the baseline on the same folds: difference, CI, p-values, wins."""
-    ok = folds[folds["status"] == "ok"]
-    base = ok[ok["variant"] == baseline].set_index("fold")["score"].astype(float)
+    """Each variant against the baseline variant on the same splits: difference, CI, p-values,
+    wins (`splits`: one row per (variant, split) with status and score)."""
+    ok = splits[splits["status"] == "ok"]
+    base = ok[ok["variant"] == baseline].set_index("split")["score"].astype(float)
     rows = []
-    for name in dict.fromkeys(folds["variant"]):
+    for name in dict.fromkeys(splits["variant"]):
         if name == baseline:
             continue
-        other = ok[ok["variant"] == name].set_index("fold")["score"].astype(float)
+        other = ok[ok["variant"] == name].set_index("split")["score"].astype(float)
         common = base.index.intersection(other.index)
         diff = (other[common] - base[common]).to_numpy()
         better = diff > 0 if greater_is_better else diff < 0
@@ -139,24 +142,24 @@ def kernel_arrays(weights: dict[str, np.ndarray]) -> list[np.ndarray]:
     return [value for name, value in weights.items() if name.endswith("kernel")]
 
 
-def fold_kernels(folds: pd.DataFrame) -> pd.DataFrame:
-    """One row per ok fold with stored weights: variant, fold, and `values`, all its Dense
-    kernel weights flattened (biases excluded); plus `max_abs` and `l2_norm` of those."""
+def split_kernels(results: "Results") -> pd.DataFrame:
+    """One row per successful split with stored weights: variant, split, and `values`, all its
+    Dense kernel weights flattened (biases excluded); plus `max_abs` and `l2_norm` of those."""
     rows = []
-    for _, fold in folds[folds["status"] == "ok"].iterrows():
-        if fold["weights"] is None:
+    for row in results.ok().itertuples():
+        if row.weights is None:
             continue
-        flat = np.concatenate([k.ravel() for k in kernel_arrays(decode_weights(fold["weights"]))] or [np.zeros(0)])
+        flat = np.concatenate([k.ravel() for k in kernel_arrays(row.weights)] or [np.zeros(0)])
         if flat.size:
-            rows.append({"variant": fold["variant"], "fold": fold["fold"], "values": flat,
+            rows.append({"variant": row.variant, "split": row.split, "values": flat,
                          "max_abs": float(np.abs(flat).max()), "l2_norm": math.sqrt(float(np.sum(flat.astype("float64") ** 2)))})
-    return pd.DataFrame(rows, columns=["variant", "fold", "values", "max_abs", "l2_norm"])
+    return pd.DataFrame(rows, columns=["variant", "split", "values", "max_abs", "l2_norm"])
 
 
-def weight_summary(folds: pd.DataFrame, threshold: float = 1e-3) -> pd.DataFrame:
-    """Per variant, over ok folds: mean max |w|, mean L2 norm and share of kernel weights below
-    `threshold` in magnitude (all Dense kernels, biases excluded)."""
-    kernels = fold_kernels(folds)
+def weight_summary(results: "Results", threshold: float = 1e-3) -> pd.DataFrame:
+    """Per variant, over successful splits: mean max |w|, mean L2 norm and share of kernel
+    weights below `threshold` in magnitude (all Dense kernels, biases excluded)."""
+    kernels = split_kernels(results)
     kernels["near_zero"] = [float(np.mean(np.abs(v) < threshold)) for v in kernels["values"]]
     summary = kernels.groupby("variant", sort=False)[["max_abs", "l2_norm", "near_zero"]].mean().reset_index()
     return summary[["variant", "max_abs", "l2_norm", "near_zero"]]

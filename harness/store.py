@@ -12,6 +12,7 @@ most the tasks it had in flight.
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import sqlite3
 import time
@@ -21,6 +22,7 @@ from typing import Any, Iterable, Iterator, Sequence
 
 import pandas as pd
 
+from .experiment import Dataset
 from .records import FoldRecord
 
 DEFAULT_DB = Path("reports") / "results.sqlite"
@@ -67,6 +69,14 @@ CREATE TABLE IF NOT EXISTS run_jobs (
     position INTEGER NOT NULL,
     job_key TEXT NOT NULL,
     PRIMARY KEY (run_id, position)
+);
+CREATE TABLE IF NOT EXISTS datasets (
+    fingerprint TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    task TEXT NOT NULL,
+    target_name TEXT,
+    features BLOB NOT NULL,
+    target BLOB NOT NULL
 );
 CREATE INDEX IF NOT EXISTS folds_by_run ON folds(run_id);
 CREATE INDEX IF NOT EXISTS runs_by_experiment ON runs(experiment, started_at);
@@ -138,6 +148,34 @@ class Store:
             db.executemany("INSERT INTO run_jobs (run_id, position, job_key) VALUES (?, ?, ?)",
                            [(run_id, i, key) for i, key in enumerate(plan)])
         return run_id
+
+    def save_dataset(self, fingerprint: str, data: Dataset) -> bool:
+        """Keep the data a run was made on (once per fingerprint), as Parquet: a report is
+        then rebuilt from the store alone. False when pandas cannot write it as Parquet
+        (e.g. a column mixing numbers and text); the run goes on without it."""
+        if self._db.execute("SELECT 1 FROM datasets WHERE fingerprint = ?", (fingerprint,)).fetchone():
+            return True
+        try:
+            features = data.X.to_parquet()
+            target = data.y.to_frame(name="target").to_parquet()
+        except (ValueError, TypeError, pa_errors()):
+            return False
+        with self._write() as db:
+            db.execute("INSERT OR IGNORE INTO datasets (fingerprint, name, task, target_name, features, target) "
+                       "VALUES (?, ?, ?, ?, ?, ?)",
+                       (fingerprint, data.name, data.task, None if data.y.name is None else str(data.y.name),
+                        features, target))
+        return True
+
+    def dataset(self, fingerprint: str) -> Dataset | None:
+        """The data stored under `fingerprint`, as it was loaded; None when not stored."""
+        row = self._db.execute("SELECT name, task, target_name, features, target FROM datasets "
+                               "WHERE fingerprint = ?", (fingerprint,)).fetchone()
+        if row is None:
+            return None
+        name, task, target_name, features, target = row
+        y = pd.read_parquet(io.BytesIO(target))["target"].rename(target_name)
+        return Dataset(name, pd.read_parquet(io.BytesIO(features)), y, task)
 
     def finish_run(self, run_id: str, status: str = "finished") -> None:
         with self._write() as db:
@@ -256,6 +294,13 @@ class Store:
     def integrity(self) -> str:
         """SQLite's `PRAGMA integrity_check`: 'ok' for a sound database."""
         return self._db.execute("PRAGMA integrity_check").fetchone()[0]
+
+
+def pa_errors() -> type[Exception]:
+    """pyarrow's own error class (raised for data Parquet cannot hold)."""
+    import pyarrow
+
+    return pyarrow.ArrowException
 
 
 def load_results(

@@ -31,7 +31,7 @@ class Mixed(TinyClassification):
     variants = (Variant("none"), Variant("dropout 0.3", dropout=0.3), Variant("wide", settings={"hidden": (16,)}),
                 Variant("deep", settings={"hidden": (8, 8)}))
 
-    def baselines(self):
+    def reference_models(self):
         from sklearn.linear_model import LogisticRegression
 
         return {"logistic": LogisticRegression(max_iter=300)}

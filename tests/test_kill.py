@@ -43,10 +43,10 @@ EXPERIMENT = textwrap.dedent('''
             X, y = make_classification(n_samples=240, n_features=6, n_informative=4, random_state=0)
             return Dataset("kill-data", pd.DataFrame(X).add_prefix("f"), pd.Series(y, name="y"), "classification")
 
-        def baselines(self):
+        def reference_models(self):
             return {"logistic": LogisticRegression(max_iter=200)}
 
-        def report_sections(self, folds):
+        def report_sections(self, results):
             moment("report")
             return []
 ''')
@@ -139,5 +139,5 @@ def test_a_run_killed_three_times_and_resumed_ends_with_an_uninterrupted_runs_ro
     assert statuses == ["running", "finished", "finished"]
     page = (tmp_path / "reports" / "kill-me" / "index.html").read_text()
     comparison = page.split("<h2>Comparison of variants</h2>")[1].split("<h2>")[0]
-    for name in ("none", "L2 1e-3", "wide", "deep", "dropout 0.2", "logistic"):
-        assert f'<td class="name">{name}</td>' in comparison
+    for name in ("none", "L2 1e-3", "wide", "deep", "dropout 0.2", "logistic (reference model)"):
+        assert f'<td class="text">{name}</td>' in comparison

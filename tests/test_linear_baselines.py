@@ -1,6 +1,8 @@
 """Heaton's Part 5.1 linear models and the harness' scikit-learn baselines, checked against
 scikit-learn computed directly: the holdout, and each baseline's fold scores on the harness' own
 splits; a baseline that fails, and a baseline named like a variant."""
+import shutil
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -12,7 +14,9 @@ from sklearn.pipeline import make_pipeline
 import experiments.linear_baselines as lb
 from harness import HarnessError, Variant, load_results
 from harness.errors import DataUnavailable
+from harness.report import write_experiment_report
 from harness.runner import prepare
+from harness.store import Store
 from tests.conftest import TinyClassification, TinyRegression, run_quietly
 
 
@@ -134,7 +138,7 @@ def test_baselines_scored_on_the_networks_folds_match_a_pipeline(workdir):
 
     folder = workdir.reports / "small-autompg"
     page = (folder / "index.html").read_text()
-    assert "4 scikit-learn baselines" in page and "Part 5.1 holdout: test RMSE" in page
+    assert "4 reference models" in page and "Part 5.1 holdout: test RMSE" in page
     assert 'href="coefficients.csv"' in page and 'href="holdout_rmse.csv"' in page
     assert "This section could not be computed" not in page
     coefficients = pd.read_csv(folder / "coefficients.csv")
@@ -143,8 +147,17 @@ def test_baselines_scored_on_the_networks_folds_match_a_pipeline(workdir):
     assert notebook["origin"] == 0.994621 and notebook["intercept"] == pytest.approx(-19.0798007)
     summary = pd.read_csv(folder / "summary.csv").set_index("variant")
     assert set(summary.index) == {"none", *notebook_models()}
-    assert summary.loc[lb.LINEAR, "kind"] == "scikit-learn" and summary.loc[lb.LINEAR, "pairs"] == 3
+    assert summary.loc[lb.LINEAR, "kind"] == "reference model" and summary.loc[lb.LINEAR, "pairs"] == 3
     assert np.isnan(summary.loc["none", "pairs"])  # the networks' unregularized variant is the reference
+
+    # the report is rebuilt from the store alone: the data file gone, the holdout is the same
+    holdout = (folder / "holdout_rmse.csv").read_text()
+    shutil.rmtree(workdir.data)
+    (folder / "holdout_rmse.csv").unlink()
+    with Store(workdir.db) as store:
+        write_experiment_report(store, exp.name, workdir.reports, exp=SmallAutoMPG())
+    assert (folder / "holdout_rmse.csv").read_text() == holdout
+    assert "This section could not be computed" not in (folder / "index.html").read_text()
 
 
 class Exploding(RegressorMixin, BaseEstimator):
@@ -158,7 +171,7 @@ class Exploding(RegressorMixin, BaseEstimator):
 class BrokenBaseline(TinyRegression):
     name = "broken-baseline"
 
-    def baselines(self):
+    def reference_models(self):
         return {"exploding": Exploding(), "least squares": LinearRegression()}
 
 
@@ -166,7 +179,7 @@ class LogisticBaseline(TinyClassification):
     name = "logistic-baseline"
     patience = None
 
-    def baselines(self):
+    def reference_models(self):
         return {"logistic": LogisticRegression(max_iter=1000)}
 
 
@@ -202,15 +215,15 @@ def test_a_failing_baseline_is_recorded_and_the_run_goes_on(workdir):
 
 
 @pytest.mark.parametrize("baselines, message", [
-    ({"none": LinearRegression()}, "baseline 'none' has the name of a variant"),
-    ({"logistic": LogisticRegression()}, "baseline 'logistic' is a classifier but the task is regression"),
+    ({"none": LinearRegression()}, "reference model 'none' has the name of a variant"),
+    ({"logistic": LogisticRegression()}, "reference model 'logistic' is a classifier but the task is regression"),
     ({"not an estimator": object()}, "is not a scikit-learn estimator"),
 ])
 def test_bad_baselines_stop_the_run_before_anything_trains(tmp_path, baselines, message):
     class Bad(TinyRegression):
         name = "bad-baselines"
 
-        def baselines(self):
+        def reference_models(self):
             return baselines
 
     with pytest.raises(HarnessError, match=message):

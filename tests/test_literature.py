@@ -3,7 +3,8 @@ import keras
 import numpy as np
 import pandas as pd
 
-from harness import Section, Variant, load_results
+from harness import Results, Section, Variant, load_results
+from harness.store import Store
 from harness.records import decode_weights
 from tests.conftest import TinyClassification, run_quietly
 
@@ -46,15 +47,15 @@ class WithSections(TinyClassification):
     name = "with-sections"
     variants = (Variant("none"), Variant("<b>bold</b>", l2=1e-3))
 
-    def report_sections(self, folds):
-        table = folds.groupby("variant", as_index=False)["score"].mean()
+    def report_sections(self, results):
+        table = results.ok().groupby("variant", as_index=False)["score"].mean()
         return [Section("Mean <score>", "per variant", table=table, csv="means.csv")]
 
 
 class BrokenSections(TinyClassification):
     name = "broken-sections"
 
-    def report_sections(self, folds):
+    def report_sections(self, results):
         raise ValueError("no such column")
 
 
@@ -79,12 +80,14 @@ def test_brownlee_grid_table_matches_a_direct_computation():
     rng = np.random.default_rng(0)
     rows = []
     for variant in variants:
-        for fold in range(5):
-            rows.append({"variant": variant.name, "config": variant.config(), "fold": fold,
-                         "status": "failed" if (variant.name == "L2 1e-03" and fold == 0) else "ok",
-                         "score": rng.uniform(0.7, 0.9)})
-    folds = pd.DataFrame(rows)
-    table = brownlee.grid_table(folds)
+        for split in range(5):
+            rows.append({"variant": variant.name, "config": variant.config(), "split": split,
+                         "status": "failed" if (variant.name == "L2 1e-03" and split == 0) else "ok",
+                         "score": rng.uniform(0.7, 0.9), "train_score": 1.0, "epochs": 1, "best_epoch": 1,
+                         "seconds": 0.0, "metrics": {}, "weights": None})
+    results = Results("grid", "run", "moons", 0.0, "finished", {"score": "accuracy"}, variants, [],
+                      pd.DataFrame(rows).drop(columns="config"))
+    table = brownlee.grid_table(results)
     assert len(table) == 18 and set(table["penalty"]) == {"L1", "L2", "L1L2"}
     for penalty, strength, l1, l2 in (("L1", 1e-1, 1e-1, 0.0), ("L2", 1e-3, 0.0, 1e-3), ("L1L2", 1e-6, 1e-6, 1e-6)):
         picked = [r["score"] for r in rows if r["config"]["l1"] == l1 and r["config"]["l2"] == l2
@@ -114,11 +117,17 @@ def test_sjoo_grid_is_the_thesis_fourteen_strengths():
     assert len(sjoo.FULL_SIZES) == 10 and sjoo.FULL_SIZES[0] == 108 and sjoo.FULL_SIZES[-1] == 3300
 
 
-def _fake_folds(points):
-    """A folds frame as load_results gives it, from (fold, N, penalty, λ, validation loss)."""
-    return pd.DataFrame([{"status": "ok", "fold": fold, "score": loss, "metrics": {"train_rows": n},
-                          "config": {"settings": {"penalty": penalty, "init_scale": 1.0, "lam": lam}}}
-                         for fold, n, penalty, lam, loss in points])
+def _fake_results(points):
+    """Results as the store gives them, from (split, N, penalty, λ, validation loss)."""
+    from experiments import sjoo
+
+    variants = sjoo.sjoo_variants(["L2"], [1.0])
+    by_lambda = {v.settings["lam"]: v.name for v in variants}
+    rows = pd.DataFrame([{"variant": by_lambda[lam], "split": split, "status": "ok", "score": loss,
+                          "train_score": loss, "epochs": 1, "best_epoch": 1, "seconds": 0.0,
+                          "metrics": {"train_rows": n}, "weights": None}
+                         for split, n, penalty, lam, loss in points])
+    return Results("sjoo", "run", "clouds", 0.0, "finished", {"score": "log_loss"}, variants, [], rows)
 
 
 def test_sjoo_best_lambda_per_grid_and_slope_against_numpy():
@@ -136,11 +145,11 @@ def test_sjoo_best_lambda_per_grid_and_slope_against_numpy():
             points.append((fold, n, "L2", lam, loss))
     points.append((0, 100, "L2", 0.8, 0.1))  # split 0's best on the extended grid only
     points = [p for p in points if not (p[0] == 0 and p[3] == 0.8 and p[4] != 0.1)]
-    best = sjoo.best_lambdas(_fake_folds(points))
+    best = sjoo.best_lambdas(_fake_results(points))
     thesis = best[best["grid"].str.startswith("thesis")]
     extended = best[best["grid"].str.startswith("extended")]
-    assert dict(zip(thesis["fold"], thesis["lambda_star"])) == truth_star
-    assert extended.set_index("fold").loc[0, "lambda_star"] == 0.8
+    assert dict(zip(thesis["split"], thesis["lambda_star"])) == truth_star
+    assert extended.set_index("split").loc[0, "lambda_star"] == 0.8
     table = sjoo.slope_table(best)
     row = table[table["grid"].str.startswith("thesis")].iloc[0]
     b, a = np.polyfit(np.log10(thesis["N"]), np.log10(thesis["lambda_star"]), 1)
@@ -219,9 +228,16 @@ def test_toy_curves_come_from_the_stored_weights(workdir):
     for _, fold in folds.iterrows():
         model = exp.build_model(Variant("none"), 1, 1)
         model.set_weights(list(decode_weights(fold["weights"]).values()))
-        np.testing.assert_allclose(toy1d.forward(fold["weights"], x), np.asarray(model(x.reshape(-1, 1))).ravel(), atol=1e-5)
-        kernels = [w for name, w in decode_weights(fold["weights"]).items() if name.endswith("kernel")]
-        assert toy1d.kernel_count_above(fold["weights"]) == sum(int((np.abs(k) > toy1d.THRESHOLD).sum()) for k in kernels)
+        weights = decode_weights(fold["weights"])
+        np.testing.assert_allclose(toy1d.forward(weights, x), np.asarray(model(x.reshape(-1, 1))).ravel(), atol=1e-5)
+        kernels = [w for name, w in weights.items() if name.endswith("kernel")]
+        assert toy1d.kernel_count_above(weights) == sum(int((np.abs(k) > toy1d.THRESHOLD).sum()) for k in kernels)
+    # the report reads the data from the store, exactly as the run loaded it
+    with Store(workdir.db) as store:
+        stored = Results.load(store, exp.name).data
+    loaded = exp.load_data(None)
+    pd.testing.assert_frame_equal(stored.X, loaded.X)
+    pd.testing.assert_series_equal(stored.y, loaded.y)
     folder = workdir.reports / exp.name
     ensemble = pd.read_csv(folder / "ensemble.csv").set_index("variant")
     for name, group in folds.groupby("variant"):  # NumPy curves on the test rows vs the stored scores

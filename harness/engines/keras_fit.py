@@ -67,6 +67,8 @@ def initial_weights(model: keras.Model, seed: int) -> list[np.ndarray]:
     """
     drawn: dict[int, np.ndarray] = {}
     index = 0
+    # private Keras API: no public call walks nested layers, or lists only the variables a layer
+    # owns itself (`layer.weights` includes its sublayers'), in the order Keras creates them
     for layer in model._flatten_layers(include_self=False):
         for variable in layer._trainable_variables + layer._non_trainable_variables:
             initializer = getattr(layer, f"{variable.name}_initializer", None)

@@ -1,7 +1,7 @@
-"""The scikit-learn engine: an experiment's baselines (`Experiment.baselines`), each cloned,
-fitted and scored on the same preprocessed folds as the networks, one job per (baseline, split).
+"""The scikit-learn engine: an experiment's reference models (`Experiment.reference_models`), each cloned,
+fitted and scored on the same preprocessed folds as the networks, one job per (reference model, split).
 
-Scored by the same code as the networks (`scoring.score_outputs`), so a baseline's row reads
+Scored by the same code as the networks (`scoring.score_outputs`), so a reference model's row reads
 like a variant's; its record has no epochs and no weights.
 """
 from __future__ import annotations
@@ -21,46 +21,46 @@ from ..records import Emit, FoldRecord
 from ..scoring import FoldFailed, score_outputs, scored_rows
 
 
-def check_baselines(exp: Experiment) -> dict[str, Any]:
-    """`exp.baselines()`, checked before anything trains: names are non-empty strings that no
+def check_reference_models(exp: Experiment) -> dict[str, Any]:
+    """`exp.reference_models()`, checked before anything trains: names are non-empty strings that no
     variant uses, values are scikit-learn estimators (fit, predict, clonable) of the task's kind."""
     from sklearn.base import clone, is_classifier, is_regressor
 
     try:
-        baselines = dict(exp.baselines() or {})
+        references = dict(exp.reference_models() or {})
     except HarnessError:
         raise
     except Exception as exc:  # the user's code: report it in one line
-        raise HarnessError(f"{exp.name}: baselines() failed: {type(exc).__name__}: {exc}") from None
+        raise HarnessError(f"{exp.name}: reference_models() failed: {type(exc).__name__}: {exc}") from None
     variants = {v.name for v in exp.variants}
-    for name, estimator in baselines.items():
+    for name, estimator in references.items():
         if not isinstance(name, str) or not name.strip():
-            raise HarnessError(f"{exp.name}: baseline names must be non-empty strings, got {name!r}")
+            raise HarnessError(f"{exp.name}: reference model names must be non-empty strings, got {name!r}")
         if name in variants:
-            raise HarnessError(f"{exp.name}: baseline {name!r} has the name of a variant; give it another name")
+            raise HarnessError(f"{exp.name}: reference model {name!r} has the name of a variant; give it another name")
         if not (callable(getattr(estimator, "fit", None)) and callable(getattr(estimator, "predict", None))):
-            raise HarnessError(f"{exp.name}: baseline {name!r} is not a scikit-learn estimator (no fit/predict): {estimator!r}")
+            raise HarnessError(f"{exp.name}: reference model {name!r} is not a scikit-learn estimator (no fit/predict): {estimator!r}")
         try:
             clone(estimator)
         except Exception as exc:  # noqa: BLE001 - any reason clone refuses it
-            raise HarnessError(f"{exp.name}: baseline {name!r} cannot be cloned: {exc}") from None
+            raise HarnessError(f"{exp.name}: reference model {name!r} cannot be cloned: {exc}") from None
         wrong = is_classifier(estimator) if exp.task == "regression" else is_regressor(estimator)
         if wrong:
             kind = "classifier" if exp.task == "regression" else "regressor"
-            raise HarnessError(f"{exp.name}: baseline {name!r} is a {kind} but the task is {exp.task}")
-    return baselines
+            raise HarnessError(f"{exp.name}: reference model {name!r} is a {kind} but the task is {exp.task}")
+    return references
 
 
-def baseline_config(name: str, estimator: Any) -> dict[str, Any]:
-    """What the store keeps as a baseline's configuration (JSON-able)."""
+def reference_config(name: str, estimator: Any) -> dict[str, Any]:
+    """What the store keeps as a reference model's configuration (JSON-able)."""
     cls = type(estimator)
-    return {"name": name, "kind": "baseline", "estimator": repr(estimator),
+    return {"name": name, "kind": "reference model", "estimator": repr(estimator),
             "class": f"{cls.__module__}.{cls.__qualname__}"}
 
 
-def baseline_training_rows(exp: Experiment, fd: FoldData) -> tuple[np.ndarray, np.ndarray]:
-    """A baseline's training rows: the fold's fit rows plus the validation rows carved out of
-    the training fold, if any (baselines do not stop early, so they get the whole training
+def reference_training_rows(exp: Experiment, fd: FoldData) -> tuple[np.ndarray, np.ndarray]:
+    """A reference model's training rows: the fold's fit rows plus the validation rows carved out of
+    the training fold, if any (reference models do not stop early, so they get the whole training
     fold); in training units. Validation rows that are scored rows (protocol 'heaton') are
     left out."""
     x, y = [fd.x_fit], [fd.y_fit]
@@ -72,7 +72,7 @@ def baseline_training_rows(exp: Experiment, fd: FoldData) -> tuple[np.ndarray, n
     return np.concatenate(x).astype("float64"), target.astype("float64" if exp.task == "regression" else "int64")
 
 
-def baseline_outputs(exp: Experiment, estimator: Any, x: np.ndarray, n_outputs: int) -> tuple[np.ndarray, bool]:
+def reference_outputs(exp: Experiment, estimator: Any, x: np.ndarray, n_outputs: int) -> tuple[np.ndarray, bool]:
     """A fitted estimator's outputs in the networks' form: the prediction in training units
     (regression) or one probability column per class. Returns (outputs, has_probabilities): a
     classifier without `predict_proba` gives one-hot predictions."""
@@ -87,8 +87,8 @@ def baseline_outputs(exp: Experiment, estimator: Any, x: np.ndarray, n_outputs: 
     return outputs, False
 
 
-def fit_baseline(exp: Experiment, dataset: str, job: Job, fd: FoldData) -> FoldRecord:
-    """Clone, fit and score one baseline on one fold, as a FoldRecord (failed, with the reason,
+def fit_reference(exp: Experiment, dataset: str, job: Job, fd: FoldData) -> FoldRecord:
+    """Clone, fit and score one reference model on one split, as a FoldRecord (failed, with the reason,
     when the estimator raises). Scored exactly as the networks are (`score_outputs`): on the
     test rows and, for the training score, the fit rows, in the target's own units. Every
     `random_state` left at None, nested ones included (a step of a pipeline), gets a seed
@@ -106,9 +106,9 @@ def fit_baseline(exp: Experiment, dataset: str, job: Job, fd: FoldData) -> FoldR
         model.set_params(**{name: job.seed if name == "random_state" else derive_seed(job.seed, name)
                             for name in unseeded})
         np.random.seed(job.seed)
-        x, y = baseline_training_rows(exp, fd)
+        x, y = reference_training_rows(exp, fd)
         model.fit(x, y)
-        outputs, has_probabilities = baseline_outputs(exp, model, scored_rows(fd).astype("float64"), fd.n_outputs)
+        outputs, has_probabilities = reference_outputs(exp, model, scored_rows(fd).astype("float64"), fd.n_outputs)
         if not has_probabilities and exp.score_name == "log_loss":
             raise FoldFailed(f"{type(model).__name__} has no predict_proba; the log loss needs probabilities")
         metrics = score_outputs(exp, fd, outputs)
@@ -117,20 +117,20 @@ def fit_baseline(exp: Experiment, dataset: str, job: Job, fd: FoldData) -> FoldR
         metrics["train_rows"] = len(x)
     except FoldFailed as exc:
         failure = str(exc)
-    except Exception as exc:  # noqa: BLE001 - a baseline that fails is recorded and the run goes on
+    except Exception as exc:  # noqa: BLE001 - a reference model that fails is recorded and the run goes on
         failure = f"{type(exc).__name__}: {exc}"
     if failure:
-        return baseline_record(exp.name, dataset, job, "failed", failure, time.perf_counter() - start)
-    record = baseline_record(exp.name, dataset, job, "ok", None, time.perf_counter() - start)
+        return reference_record(exp.name, dataset, job, "failed", failure, time.perf_counter() - start)
+    record = reference_record(exp.name, dataset, job, "ok", None, time.perf_counter() - start)
     record.score, record.train_score = metrics.get(f"test_{exp.score_name}"), metrics.get(f"train_{exp.score_name}")
     record.metrics = metrics
     return record
 
 
-def baseline_record(experiment: str, dataset: str, job: Job, status: str, reason: str | None,
+def reference_record(experiment: str, dataset: str, job: Job, status: str, reason: str | None,
                     seconds: float = 0.0) -> FoldRecord:
-    """A baseline job's record without scores (a failure; `fit_baseline` adds them)."""
-    config = baseline_config(job.name, job.estimator)
+    """A reference model's record without scores (a failure; `fit_reference` adds them)."""
+    config = reference_config(job.name, job.estimator)
     return FoldRecord(
         experiment=experiment, dataset=dataset, variant=job.name, config=config,
         config_hash=hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:16],
@@ -141,7 +141,7 @@ def baseline_record(experiment: str, dataset: str, job: Job, status: str, reason
 
 
 class SklearnEngine:
-    """Fits baseline jobs, one per task."""
+    """Fits reference-model jobs, one per task."""
 
     name = "sklearn"
     numerics = f"sklearn/{ENGINE_NUMERICS['sklearn']}"
@@ -153,4 +153,4 @@ class SklearnEngine:
     def run(self, exp: Experiment, dataset: str, folds: Mapping[int, FoldData] | Sequence[FoldData],
             jobs: Sequence[Job], emit: Emit) -> None:
         for job in jobs:
-            emit(fit_baseline(exp, dataset, job, folds[job.fold]))
+            emit(fit_reference(exp, dataset, job, folds[job.fold]))

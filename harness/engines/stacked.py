@@ -148,6 +148,7 @@ def describe_optimizer(optimizer: keras.optimizers.Optimizer) -> tuple[float, tu
         raise Unsupported("optimizer option use_ema is not supported")
     if not isinstance(config.get("learning_rate"), (int, float)):
         raise Unsupported("learning-rate schedules are not supported")
+    # private Keras API: `exclude_from_weight_decay()` sets these and nothing public reads them back
     if getattr(optimizer, "_exclude_from_weight_decay", None) or getattr(optimizer, "_exclude_from_weight_decay_pattern", None):
         raise Unsupported("exclude_from_weight_decay is not supported")
     weight_decay = float(config.pop("weight_decay", None) or 0.0)
@@ -474,8 +475,8 @@ def train_members(
 
     With `jit_compile`, each epoch's steps run as one XLA-compiled loop. On this project's 2-core
     CPU it measured no faster (0.28-0.36 s per member either way, `python -m harness.perf`), and
-    it costs a compilation per chunk shape, so it is off by default. XLA's kernels round some functions (tanh, exp) differently from TensorFlow's by an ulp
-    or two, so weights then agree with a plain fit to float32 rounding amplified by training,
+    it costs a compilation per chunk shape, so it is off by default. XLA's kernels round some
+    functions (tanh, exp) differently from TensorFlow's by an ulp or two, so weights then agree with a plain fit to float32 rounding amplified by training,
     not bit for bit; without it the arithmetic is TensorFlow's own.
     """
     spec = members[0].spec
@@ -516,6 +517,13 @@ def train_members(
         if not stopper.active.any():
             break
 
+    return member_results(exp, members, model, stopper)
+
+
+def member_results(exp: Experiment, members: Sequence[Member], model: Any,
+                   stopper: "MemberStopping") -> list[StackedResult]:
+    """Each member's weights (its best epoch's with early stopping, else the last), curves,
+    epochs and failure, from the trained stacked model."""
     early_stopping = exp.patience is not None and stopper.best_weights is not None
     final = stopper.best_weights if early_stopping else [v.numpy() for v in model.trainable_variables]
     results = []

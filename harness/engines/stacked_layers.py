@@ -22,6 +22,8 @@ def stateless_optimizer(class_name: str, config: dict[str, Any]) -> keras.optimi
     backend uses) runs the same `update_step` arithmetic on values instead of variables. The
     class is the user's optimizer class with that path restored.
     """
+    # private Keras API: the backend-neutral optimizer, whose stateless path the TensorFlow
+    # optimizer class overrides; Keras exports no public name for it
     from keras.src.optimizers.base_optimizer import BaseOptimizer
 
     base = type(keras.optimizers.get({"class_name": class_name, "config": dict(config)}))
@@ -248,6 +250,27 @@ class StackedModel(keras.Model):
                 sizes.append(size)
         return variables, sizes, np.concatenate(l1, 1), np.concatenate(l2, 1)
 
+    def _update_function(self, optimizer: keras.optimizers.Optimizer, l1: np.ndarray, l2: np.ndarray,
+                         has_penalty: bool, has_decay: bool) -> Any:
+        """One optimizer update of every member's flat weights, with the penalty and its
+        gradient (d|w| = sign(w), dw² = 2w, TensorFlow's own gradients of abs and square) and
+        the decoupled weight decay fused in: elementwise work over all (M, P) weights as one
+        compiled loop instead of a dozen passes."""
+        l1, l2 = tf.constant(l1), tf.constant(l2)
+        decay = tf.constant(self.weight_decay[:, None])
+
+        def apply_update(flat, gradient, optimizer_state):
+            penalty = ops.zeros((self.members,))
+            if has_penalty:
+                penalty = ops.sum(l1 * ops.absolute(flat) + l2 * ops.square(flat), axis=1)
+                gradient = gradient + l1 * ops.sign(flat) + 2.0 * l2 * flat
+            if has_decay:
+                flat = flat - flat * decay * ops.cast(optimizer.learning_rate, "float32")
+            [flat], optimizer_state = optimizer.stateless_apply(optimizer_state, [gradient], [flat])
+            return flat, optimizer_state, penalty
+
+        return tf.function(apply_update, jit_compile=True)
+
     def make_train_epoch(self, optimizer: keras.optimizers.Optimizer, jit_compile: bool = False) -> Any:
         """The compiled one-epoch training function (see the class docstring)."""
         variables, sizes, l1, l2 = self._flat_layout()
@@ -257,8 +280,6 @@ class StackedModel(keras.Model):
         optimizer.build([flat_reference])
         optimizer_variables = list(optimizer.variables)
         has_penalty, has_decay = bool(np.any(l1) or np.any(l2)), bool(np.any(self.weight_decay > 0))
-        l1, l2 = tf.constant(l1), tf.constant(l2)
-        decay = tf.constant(self.weight_decay[:, None])
 
         def unflatten(flat: Any) -> list[Any]:
             return [ops.reshape(piece, shape) for piece, shape in zip(tf.split(flat, sizes, axis=1), shapes)]
@@ -279,20 +300,7 @@ class StackedModel(keras.Model):
             losses = losses + penalty
             return step + 1, flat, state, optimizer_state, loss_sum + losses * counts, loss_count + counts
 
-        def apply_update(flat, gradient, optimizer_state):
-            # The penalty and its gradient (d|w| = sign(w), dw² = 2w, TensorFlow's own gradients
-            # of abs and square), fused with the update into one compiled loop over the weights.
-            penalty = ops.zeros((self.members,))
-            if has_penalty:
-                penalty = ops.sum(l1 * ops.absolute(flat) + l2 * ops.square(flat), axis=1)
-                gradient = gradient + l1 * ops.sign(flat) + 2.0 * l2 * flat
-            if has_decay:
-                flat = flat - flat * decay * ops.cast(optimizer.learning_rate, "float32")
-            [flat], optimizer_state = optimizer.stateless_apply(optimizer_state, [gradient], [flat])
-            return flat, optimizer_state, penalty
-
-        # elementwise work over all (M, P) weights: one compiled loop instead of a dozen passes
-        update = tf.function(apply_update, jit_compile=True)
+        update = self._update_function(optimizer, l1, l2, has_penalty, has_decay)
 
         def train_epoch(indices: Any, masks: Any) -> Any:
             flat = ops.concatenate([ops.reshape(v.value, (self.members, -1)) for v in variables], axis=1)

@@ -1,4 +1,11 @@
-"""Figures for the HTML report, returned as base64 PNG so each page is one self-contained file."""
+"""Figures for the HTML report, and the drawing helpers experiments share.
+
+Every function returns a matplotlib Figure (or None when there is nothing to draw); the report
+encodes it as a base64 PNG, so each page is one self-contained file, and closes it. The
+helpers draw what several experiments draw: a score against a penalty strength with the
+unpenalized score as a reference line (`against_strength`), per-epoch curves of many splits
+with their mean (`curves`), panels for small multiples (`panels`), weight histograms.
+"""
 from __future__ import annotations
 
 import base64
@@ -18,85 +25,118 @@ MAX_CURVE_PANELS = 24
 
 
 def to_base64(fig: plt.Figure) -> str:
+    """The figure as a base64 PNG (the figure is closed)."""
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
     plt.close(fig)
     return base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def score_distribution(folds: pd.DataFrame, order: Sequence[str], score_name: str) -> str | None:
-    """Box-and-strip plot of the fold scores of every variant (best first)."""
-    ok = folds[folds["status"] == "ok"]
+def panels(n: int, cols: int = 3, width: float = 4.0, height: float = 2.8, **kwargs) -> tuple[plt.Figure, list]:
+    """A figure with `n` panels, `cols` to a row (unused places hidden); kwargs go to
+    `plt.subplots` (e.g. sharey=True)."""
+    cols = max(1, min(cols, n))
+    rows = math.ceil(n / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(width * cols, height * rows), squeeze=False, **kwargs)
+    flat = list(axes.ravel())
+    for ax in flat[n:]:
+        ax.set_visible(False)
+    return fig, flat[:n]
+
+
+def curves(ax: plt.Axes, table: np.ndarray, label: str, color: str | None = None, linestyle: str = "-",
+           faint: bool = True) -> None:
+    """Per-epoch values of several splits (a splits × epochs array, NaN after a split stopped):
+    each split faint, their mean bold (an epoch's mean covers the splits still running)."""
+    table = np.atleast_2d(np.asarray(table, dtype=float))
+    if not table.size:
+        return
+    epochs = np.arange(1, table.shape[1] + 1)
+    if faint:
+        for row in table:
+            ax.plot(epochs, row, color=color, linestyle=linestyle, linewidth=0.6, alpha=0.25)
+    with np.errstate(all="ignore"):
+        mean = np.nanmean(table, axis=0)
+    ax.plot(epochs, mean, color=color, linestyle=linestyle, linewidth=1.6, label=label)
+
+
+def against_strength(table: pd.DataFrame, x: str, y: str, hue: str, *, yerr: str | None = None,
+                     reference: float | None = None, reference_label: str = "none", floor: float | None = None,
+                     floor_label: str = "", dashed: str | None = None, xlabel: str = "", ylabel: str = "",
+                     ax: plt.Axes | None = None) -> plt.Figure:
+    """`y` against a penalty strength `x` (log scale), one line per `hue` (± `yerr`), the
+    unpenalized value as a dashed `reference` line and an optional dotted `floor`; with
+    `dashed`, a second column drawn dashed in each line's colour (e.g. training beside test)."""
+    fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(figsize=(7, 4))
+    for name, rows in table.groupby(hue, sort=False):
+        rows = rows.sort_values(x)
+        drawn = ax.errorbar(rows[x], rows[y], yerr=None if yerr is None else rows[yerr], marker="o", capsize=3,
+                            label=f"{name}" + (f": {y}" if dashed else ""))
+        if dashed:
+            ax.plot(rows[x], rows[dashed], linestyle="--", color=drawn[0].get_color(), label=f"{name}: {dashed}")
+    if reference is not None and np.isfinite(reference):
+        ax.axhline(reference, color="grey", linestyle="--", label=f"{reference_label} ({reference:.4g})")
+    if floor is not None:
+        ax.axhline(floor, color="black", linestyle=":", label=floor_label)
+    ax.set_xscale("log")
+    ax.set_xlabel(xlabel or x)
+    ax.set_ylabel(ylabel or y)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def score_distribution(splits: pd.DataFrame, order: Sequence[str], score_name: str) -> plt.Figure | None:
+    """Box-and-strip plot of the split scores of every variant (best first)."""
+    ok = splits[splits["status"] == "ok"]
     if ok.empty:
         return None
     order = [name for name in order if name in set(ok["variant"])]
     fig, ax = plt.subplots(figsize=(8, 0.45 * len(order) + 1.4))
     sns.boxplot(data=ok, x="score", y="variant", order=order, ax=ax, color="#dbe9f6", fliersize=0, width=0.6)
     sns.stripplot(data=ok, x="score", y="variant", order=order, ax=ax, color="#1f4e79", size=4, jitter=0.15)
-    ax.set_xlabel(f"{score_name} per fold")
+    ax.set_xlabel(f"{score_name} per split")
     ax.set_ylabel("")
     ax.grid(axis="x", alpha=0.3)
-    return to_base64(fig)
+    return fig
 
 
-def _mean_curve(curves: Sequence[Sequence[float | None]]) -> np.ndarray:
-    """Mean over the folds still training at each epoch (folds stop at different epochs)."""
-    longest = max((len(c) for c in curves), default=0)
-    table = np.full((len(curves), longest), np.nan)
-    for i, curve in enumerate(curves):
-        table[i, : len(curve)] = [np.nan if v is None else v for v in curve]
-    with np.errstate(all="ignore"):
-        return np.nanmean(table, axis=0) if longest else np.zeros(0)
-
-
-def loss_curves(folds: pd.DataFrame, order: Sequence[str], val_label: str = "validation") -> str | None:
-    """Mean training and validation loss per epoch, one panel per variant."""
-    ok = folds[folds["status"] == "ok"]
-    trained = set(ok.loc[ok["loss"].map(bool), "variant"])  # baselines have no epochs, no curves
-    names = [name for name in order if name in trained][:MAX_CURVE_PANELS]
-    if not names:
+def loss_curves(by_variant: dict[str, tuple[np.ndarray, np.ndarray]], val_label: str = "validation") -> plt.Figure | None:
+    """Training and validation loss per epoch (splits × epochs arrays), one panel per variant."""
+    if not by_variant:
         return None
-    cols = min(3, len(names))
-    rows = math.ceil(len(names) / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 2.8 * rows), sharey=True, squeeze=False)
-    for ax, name in zip(axes.ravel(), names):
-        group = ok[ok["variant"] == name]
-        for column, color, style, label in (("loss", "#1f77b4", "--", "training"), ("val_loss", "#d62728", "-", val_label)):
-            curves = [c for c in group[column] if c]
-            for curve in curves:
-                ax.plot(np.arange(1, len(curve) + 1), curve, color=color, linestyle=style, linewidth=0.6, alpha=0.25)
-            if curves:
-                mean = _mean_curve(curves)
-                ax.plot(np.arange(1, len(mean) + 1), mean, color=color, linestyle=style, linewidth=1.6, label=label)
+    fig, axes = panels(len(by_variant), sharey=True)
+    for ax, (name, (train, val)) in zip(axes, by_variant.items()):
+        curves(ax, train, "training", "#1f77b4", "--")
+        curves(ax, val, val_label, "#d62728", "-")
         ax.set_title(name, fontsize=9)
         ax.set_xlabel("epoch", fontsize=8)
         ax.set_yscale("log")
         ax.grid(alpha=0.3)
-    for ax in axes.ravel()[len(names):]:
-        ax.set_visible(False)
-    axes[0, 0].legend(fontsize=8)
-    axes[0, 0].set_ylabel("loss (mean over folds)")
+    axes[0].legend(fontsize=8)
+    axes[0].set_ylabel("loss (mean over splits)")
     fig.tight_layout()
-    return to_base64(fig)
+    return fig
 
 
-def weight_bars(weights: pd.DataFrame) -> str | None:
+def weight_bars(weights: pd.DataFrame) -> plt.Figure | None:
     """Mean L2 norm and max |w| of the kernels, per variant."""
     if weights.empty:
         return None
     fig, axes = plt.subplots(1, 2, figsize=(10, 0.4 * len(weights) + 1.4), sharey=True)
     sns.barplot(data=weights, x="l2_norm", y="variant", ax=axes[0], color="#4c72b0")
-    axes[0].set_xlabel("L2 norm of kernels (mean over folds)")
+    axes[0].set_xlabel("L2 norm of kernels (mean over splits)")
     sns.barplot(data=weights, x="max_abs", y="variant", ax=axes[1], color="#dd8452")
-    axes[1].set_xlabel("max |w| (mean over folds)")
+    axes[1].set_xlabel("max |w| (mean over splits)")
     for ax in axes:
         ax.set_ylabel("")
         ax.grid(axis="x", alpha=0.3)
     fig.tight_layout()
-    return to_base64(fig)
+    return fig
 
 
-def weight_histograms(values: dict[str, np.ndarray]) -> str | None:
+def weight_histograms(values: dict[str, np.ndarray]) -> plt.Figure | None:
     """Histograms of |w| per variant (one panel each, shared axes)."""
     values = {name: np.abs(np.asarray(v, dtype=float)) for name, v in values.items() if len(v)}
     if not values:
@@ -105,4 +145,4 @@ def weight_histograms(values: dict[str, np.ndarray]) -> str | None:
     grid = sns.displot(frame, x="|w|", col="variant", col_wrap=min(len(values), 4), bins=40,
                        height=2.6, aspect=1.3, color="#4c72b0", facet_kws={"sharey": False})
     grid.set_titles("{col_name}")
-    return to_base64(grid.figure)
+    return grid.figure

@@ -1,0 +1,220 @@
+"""The sections of an experiment's page: each a function from `Results` to a `Section` (or a
+list of them, or None to leave it out). `SECTIONS` is the page, in order; adding a section to
+every page is appending a function to it:
+
+    from harness.report import SECTIONS
+    from harness import Section
+
+    def epochs_trained(results):
+        table = results.scores().groupby("variant")["epochs"].describe().reset_index()
+        return Section("Epochs trained", "Per variant, over the splits.", table=table, csv="epochs.csv")
+
+    SECTIONS.append(epochs_trained)
+"""
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+import pandas as pd
+
+from .. import stats
+from ..results import Results, Section
+from . import figures
+from .formatting import fmt as _fmt
+from .formatting import hms as _hms
+
+SectionBuilder = Callable[[Results], "Section | Sequence[Section] | None"]
+
+
+def _summary(results: Results) -> pd.DataFrame:
+    """Per name (variants, then reference models), best mean first, with the paired
+    comparison against the baseline variant."""
+    summary = stats.variant_summary(results.splits, results.greater_is_better, results.order)
+    summary["kind"] = ["reference model" if n in results.reference_models else "network" for n in summary["variant"]]
+    ratio = results.settings.get("test_train_ratio", 0.25)
+    paired = stats.paired_comparison(results.splits, results.baseline, results.greater_is_better, ratio)
+    return summary.merge(paired, on="variant", how="left")
+
+
+def _corrected(results: Results) -> bool:
+    return bool(results.settings.get("resampling_correction", True))
+
+
+def comparison(results: Results) -> Section:
+    summary = _summary(results)
+    baseline = results.baseline
+    test = "corrected paired t-test" if _corrected(results) else "paired t-test"
+    table = pd.DataFrame({
+        "variant": [f"{n} (reference model)" if n in results.reference_models else n for n in summary["variant"]],
+        f"mean {results.score_name}": summary["mean"], "stdev": summary["stdev"], "min": summary["min"],
+        "max": summary["max"],
+        "epochs (best)": ["–" if n in results.reference_models else f"{e:.1f} ({b:.1f})"
+                          for n, e, b in zip(summary["variant"], summary["mean_epochs"], summary["mean_best_epoch"])],
+        "mean train": summary["mean_train"], "gap": summary["gap"],
+        f"Δ vs {baseline}": ["baseline" if n == baseline else d for n, d in zip(summary["variant"], summary["mean_difference"])],
+        "p": ["" if n == baseline else p for n, p in zip(summary["variant"], summary["p_corrected"])],
+        "failed": summary["failed"], "total time": [_hms(s) for s in summary["seconds"]],
+    })
+    note = ("One row per variant, best mean first (highlighted). stdev is the population standard deviation "
+            "over splits, as in Heaton's notebooks. Epochs: mean epochs trained (mean best epoch). Gap = mean "
+            "train score − mean test score (for an error score such as RMSE a negative gap means the test error "
+            f"is higher). Δ = the variant minus the baseline variant {baseline} on the same splits; p from the "
+            f"{test} below.")
+    if results.reference_models:
+        note += (" Reference models are the experiment's scikit-learn estimators, scored on the same splits in "
+                 "the same units: each is fitted on the split's whole training rows (the fit rows plus any "
+                 "validation rows, preprocessed as for the networks, target in the networks' training units), "
+                 "without epochs or early stopping; the train score is on the fit rows, as for the networks.")
+    best = table.iloc[0]["variant"] if summary["mean"].notna().any() else None
+    return Section("Comparison of variants", note=note, table=table, highlight=best, digits={"p": 3})
+
+
+def paired_tests(results: Results) -> Section:
+    summary = _summary(results)
+    baseline = results.baseline
+    rows = summary[summary["variant"] != baseline]
+    if _corrected(results):
+        how = ("The 95% interval and p-value come from the Nadeau–Bengio corrected resampled t-test (a plain "
+               "paired t-test is over-confident because splits share training rows);")
+    else:
+        how = (f"The 95% interval and p-value come from a plain paired t-test: this experiment's splitter "
+               f"({results.settings.get('splitter', '')}) never lets two splits share only part of their "
+               "training rows, so no resampling correction applies;")
+    table = pd.DataFrame({
+        "variant": rows["variant"], "pairs": rows["pairs"], f"Δ vs {baseline}": rows["mean_difference"],
+        "95% CI of Δ": [f"[{_fmt(lo)}, {_fmt(hi)}]" for lo, hi in zip(rows["ci_low"], rows["ci_high"])],
+        "p (corrected t)" if _corrected(results) else "p (paired t)": rows["p_corrected"],
+        "p (Wilcoxon)": rows["p_wilcoxon"],
+        "wins/losses": [f"{int(w)}/{int(lo)}" if pd.notna(w) else "–" for w, lo in zip(rows["wins"], rows["losses"])],
+    })
+    note = (f"Each variant against the baseline variant {baseline} on the same splits. {how} the Wilcoxon "
+            "signed-rank p-value makes no normality assumption; wins/losses count the splits where the variant "
+            "scored better / worse than the baseline.")
+    return Section(f"Paired comparison with {baseline}", note=note, table=table,
+                   digits={"pairs": 0, "p (corrected t)": 3, "p (paired t)": 3, "p (Wilcoxon)": 3})
+
+
+def source_reported(results: Results) -> Section | None:
+    rows = results.settings.get("source_results") or []
+    if not rows:
+        return None
+    summary = _summary(results).set_index("variant")
+    measured = [summary[row["stat"]].get(row.get("variant")) if row.get("stat") and row.get("variant") in summary.index
+                else None for row in rows]
+    table = pd.DataFrame({"what": [r.get("what", "") for r in rows], "variant here": [r.get("variant", "") for r in rows],
+                          "reported": [r.get("reported") for r in rows], "this run": measured,
+                          "note": [r.get("note", "") for r in rows]})
+    return Section("What the source reported", table=table)
+
+
+def own_sections(results: Results) -> Sequence[Section]:
+    """The experiment's `report_sections`; one that raises says why on the page."""
+    if results.definition is None:
+        return []
+    try:
+        return list(results.definition.report_sections(results))
+    except Exception as exc:  # noqa: BLE001 - reported on the page, the rest of the report stands
+        return [Section("Experiment-specific analysis", error=f"{type(exc).__name__}: {exc}")]
+
+
+def failed_splits(results: Results) -> Section | None:
+    failed = results.splits[results.splits["status"] != "ok"]
+    if failed.empty:
+        return None
+    table = pd.DataFrame({"variant": failed["variant"], "split": failed["split"] + 1, "epochs": failed["epochs"],
+                          "reason": failed["reason"].fillna("")})
+    return Section("Failed splits", error=f"{len(failed)} split(s) failed; they are left out of every mean above.",
+                   table=table, row_classes=["failed"] * len(table))
+
+
+def fold_scores(results: Results) -> Section:
+    order = list(_summary(results)["variant"])
+    figure = figures.score_distribution(results.splits, order, results.score_name)
+    return Section("Scores per split", text="" if figure is not None else "No successful splits.", figure=figure,
+                   note="Each split's score per variant (box: quartiles over the splits), best mean first.")
+
+
+def loss_curves(results: Results) -> Section | None:
+    names = [n for n in _summary(results)["variant"] if n in results.networks and results.curve(n).size]
+    if not names:
+        return None
+    label = "test (recorded only)" if results.settings.get("test_curve") else "validation"
+    capped = len(names) > figures.MAX_CURVE_PANELS
+    note = ("Per-epoch training loss (dashed) and validation loss (solid), including the penalty term, as Keras "
+            "reports them: each split's curve faint, their mean bold (an epoch's mean covers the splits still "
+            "training then)." + (f" Only the first {figures.MAX_CURVE_PANELS} variants (best first) are drawn."
+                                 if capped else ""))
+    curves = {n: (results.curve(n, "loss"), results.curve(n, "val_loss")) for n in names[:figures.MAX_CURVE_PANELS]}
+    return Section("Training and validation loss", note=note, figure=figures.loss_curves(curves, label))
+
+
+def weights(results: Results) -> Section | None:
+    table = stats.weight_summary(results)
+    if table.empty:
+        return None
+    shown = pd.DataFrame({"variant": table["variant"], "max |w|": table["max_abs"], "L2 norm": table["l2_norm"],
+                          "|w| < 0.001": [f"{100 * v:.1f}%" for v in table["near_zero"]]})
+    return Section("Weights", table=shown, figure=figures.weight_bars(table),
+                   note="Dense kernels of the trained networks (biases excluded), mean over successful splits: "
+                        "largest magnitude, L2 norm, and share of weights with |w| < 0.001.")
+
+
+def per_split(results: Results) -> Section:
+    order = list(_summary(results)["variant"])
+    best = order[0] if order else None
+    blocks = []
+    for name in order:
+        rows = stats.heaton_table(results.splits[results.splits["variant"] == name])
+        table = pd.DataFrame({"split": [f"#{s}" for s in rows["split"]], "score": rows["score"],
+                              "mean score": rows["mean_score"], "stdev": rows["stdev"], "epochs": rows["epochs"],
+                              "mean epochs": rows["mean_epochs"], "time": [_hms(s) for s in rows["seconds"]],
+                              "status": [st if not r else f"{st}: {r}" for st, r in zip(rows["status"], rows["reason"])]})
+        blocks.append(Section(name, table=table, collapsed=True, open=name == best,
+                              digits={"score": 6, "mean score": 6, "stdev": 6},
+                              row_classes=["" if st == "ok" else "failed" for st in rows["status"]]))
+    return Section("Per-split results (Heaton's columns)", subsections=blocks,
+                   note="As Heaton's Part 5.5 prints them: the running mean and population stdev of the scores so "
+                        "far, epochs trained, the integer mean of epochs so far, and the split's training time.")
+
+
+def settings(results: Results) -> Section:
+    s = results.settings
+    stopping = ("none" if s.get("patience") is None else
+                f"patience {s['patience']}, min_delta {s.get('min_delta')}, best weights restored")
+    items = [("splitter", str(s.get("splitter", ""))), ("protocol", f"{s.get('protocol')}: {s.get('protocol_text', '')}"),
+             ("epochs (max)", str(s.get("epochs"))), ("batch size", str(s.get("batch_size"))),
+             ("optimizer", f"{s.get('optimizer')}, learning rate {s.get('learning_rate')}"),
+             ("early stopping", stopping)]
+    if s.get("standardize_target") is not None:
+        items.append(("target", "z-scored per training split, scored in raw units" if s["standardize_target"] else "raw"))
+    items += [("seed", f"{s.get('seed')} (" + ("variants share each split's seed: paired design" if s.get("paired_seeds")
+                                               else "seed per variant and split") + ")"),
+              ("preprocessing", f"{s.get('preprocessor', '')}, fitted on each split's training rows only")]
+    jobs = s.get("jobs")
+    if jobs:
+        found = (f"; {jobs['found_done']} of them were found done in the results store (trained by an earlier run of "
+                 "the same jobs: same data, settings, seeds and engine) and not trained again") if jobs["found_done"] else ""
+        items.append(("jobs", f"{jobs['planned']} (variant or reference model × split){found}"))
+    items.append(("libraries", ", ".join(f"{k} {v}" for k, v in s.get("versions", {}).items())))
+    return Section("Settings", items=items, subsections=_settings_tables(s))
+
+
+def _settings_tables(s: dict) -> list[Section]:
+    variants = pd.DataFrame([{"variant": v["name"], "l1": v["l1"], "l2": v["l2"], "dropout": v["dropout"],
+                              "weight decay": v["weight_decay"], "other settings": str(v["settings"] or "")}
+                             for v in s.get("variant_configs", [])])
+    parts = [Section("Variants", table=variants, digits={c: 6 for c in ("l1", "l2", "dropout", "weight decay")})]
+    references = s.get("reference_models", s.get("baselines", []))
+    if references:
+        parts.append(Section("Reference models", table=pd.DataFrame(
+            {"reference model": [r["name"] for r in references], "estimator": [r["estimator"] for r in references]}),
+            note="Cloned for every split and fitted on its whole preprocessed training rows, in the networks' "
+                 "training units; scored like the networks."))
+    models = [Section(name, preformatted=text, collapsed=True) for name, text in s.get("model_summaries", {}).items()]
+    parts.append(Section("Models", subsections=models))
+    return parts
+
+
+#: the experiment page, in order
+SECTIONS: list[SectionBuilder] = [comparison, paired_tests, source_reported, own_sections, failed_splits,
+                                  fold_scores, loss_curves, weights, per_split, settings]

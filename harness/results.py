@@ -1,0 +1,176 @@
+"""A stored run as typed results, and the `Section` a report is made of.
+
+`Results` is what every report section reads: the run's settings, its variants as `Variant`s,
+one row per (variant or reference model, split) with per-epoch curves and decoded weights,
+and the data as loaded when the run was recorded. It is built from the store alone
+(`Results.load`), so a report can be rewritten at any time without the experiment's code
+or its data files.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from .experiment import Dataset, Variant
+from .records import OK, decode_weights
+from .settings import SCORES
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .experiment import Experiment
+    from .store import Store
+
+
+@dataclass
+class Section:
+    """One part of a report page: a heading, a paragraph, a figure, a table.
+
+    `figure` is a matplotlib Figure (the report saves and closes it) or a base64 PNG. With
+    `csv`, `table` is also written beside the page under that file name. `note` is a muted
+    paragraph under the heading; `digits` sets the decimals per table column (default 4);
+    `highlight` marks the rows whose first cell equals it; `row_classes` gives each row a CSS
+    class ('failed'); `subsections` nest under this one, folded away when `collapsed`
+    (unfolded when `open`); `items` is a list of (term, definition) pairs; `preformatted` is
+    shown as is (e.g. a model summary)."""
+
+    title: str
+    text: str = ""
+    figure: Any = None
+    table: pd.DataFrame | None = None
+    csv: str | None = None
+    note: str = ""
+    digits: Mapping[str, int] = field(default_factory=dict)
+    highlight: str | None = None
+    row_classes: Sequence[str] | None = None
+    subsections: Sequence["Section"] = ()
+    collapsed: bool = False
+    open: bool = False
+    items: Sequence[tuple[str, str]] = ()
+    preformatted: str | None = None
+    error: str | None = None
+
+
+_SPLIT_COLUMNS = ["variant", "split", "seed", "status", "reason", "score", "train_score", "epochs", "best_epoch",
+                  "seconds", "engine", "metrics", "loss", "val_loss", "weights", "job_key"]
+
+
+@dataclass
+class Results:
+    """One run of one experiment, as the store keeps it.
+
+    `splits` has one row per job in the run's order: variant, split (0-based), seed, status
+    ('ok', 'failed', 'error'), reason, score, train_score, epochs, best_epoch, seconds, engine,
+    metrics (dict), loss and val_loss (per-epoch lists) and weights (name -> array, or None).
+    """
+
+    experiment: str
+    run_id: str
+    dataset: str
+    started: float
+    status: str
+    settings: dict[str, Any]
+    variants: list[Variant]
+    reference_models: list[str]
+    splits: pd.DataFrame
+    data: Dataset | None = None
+    #: the experiment object whose own `report_sections` the page shows (None when unknown)
+    definition: "Experiment | None" = None
+
+    # ------------------------------------------------------------------ loading
+    @classmethod
+    def load(cls, store: "Store", experiment: str, run_id: str | None = None,
+             definition: "Experiment | None" = None, weights: bool = True, data: bool = True) -> "Results":
+        """The run `run_id` of `experiment` (default: the one its report shows); `weights` and
+        `data` False skip decoding the weights and reading the data (for a quick summary)."""
+        run_id = run_id or store.latest_run_ids()[experiment]
+        run = store.runs(experiment).set_index("run_id").loc[run_id]
+        settings = run["settings"]
+        rows = store.folds(run_id=run_id, with_weights=weights).rename(columns={"fold": "split"})
+        rows["weights"] = ([decode_weights(blob) if blob is not None else None for blob in rows["weights"]]
+                           if weights else None)
+        variants = [Variant(**config) for config in settings.get("variant_configs", [])]
+        references = [entry["name"] for entry in settings.get("reference_models", settings.get("baselines", []))]
+        references += [name for name in dict.fromkeys(rows.loc[rows["engine"] == "sklearn", "variant"])
+                       if name not in references]
+        data_key = settings.get("data_fingerprint")
+        return cls(experiment=experiment, run_id=run_id, dataset=run["dataset"], started=float(run["started_at"]),
+                   status=run["status"], settings=settings, variants=variants, reference_models=references,
+                   splits=rows[_SPLIT_COLUMNS].reset_index(drop=True),
+                   data=store.dataset(data_key) if data_key and data else None, definition=definition)
+
+    # ------------------------------------------------------------------ what was compared
+    @property
+    def score_name(self) -> str:
+        return self.settings["score"]
+
+    @property
+    def greater_is_better(self) -> bool:
+        return bool(self.settings.get("greater_is_better", SCORES.get(self.score_name, True)))
+
+    @property
+    def order(self) -> list[str]:
+        """Every name scored, in the experiment's order: variants, then reference models, then
+        any other name found in the rows."""
+        names = [v.name for v in self.variants] + self.reference_models
+        return list(dict.fromkeys(names + list(self.splits["variant"])))
+
+    @property
+    def networks(self) -> list[str]:
+        """The names of the network variants (not the reference models)."""
+        return [name for name in self.order if name not in self.reference_models]
+
+    @property
+    def baseline(self) -> str:
+        """The baseline variant, the unregularized network others are compared with: 'none'
+        when there is one, else the first variant."""
+        names = self.networks or self.order
+        return "none" if "none" in names else names[0]
+
+    def variant(self, name: str) -> Variant:
+        for variant in self.variants:
+            if variant.name == name:
+                return variant
+        raise KeyError(f"{self.experiment}: no variant named {name!r}")
+
+    # ------------------------------------------------------------------ rows
+    def ok(self, variant: str | None = None) -> pd.DataFrame:
+        """The successful rows (of one variant), in split order."""
+        rows = self.splits[self.splits["status"] == OK]
+        if variant is not None:
+            rows = rows[rows["variant"] == variant]
+        return rows.sort_values("split", kind="stable") if variant is not None else rows
+
+    def scores(self) -> pd.DataFrame:
+        """One row per successful network split: variant, split, score, train_score, epochs,
+        best_epoch, seconds, weights, the split's metrics as columns (train_rows, …) and the
+        variant's settings as columns (l1, l2, dropout, weight_decay, penalty, then its own
+        `settings`, which win over a name they share)."""
+        ok = self.ok()
+        ok = ok[ok["variant"].isin([v.name for v in self.variants])]
+        base = ok[["variant", "split", "score", "train_score", "epochs", "best_epoch", "seconds", "weights"]]
+        base = base.reset_index(drop=True)
+        metrics = pd.json_normalize(ok["metrics"].tolist()).reset_index(drop=True)
+        metrics = metrics[[c for c in metrics.columns if c not in base.columns]]
+        described = pd.DataFrame([{"variant": v.name, "l1": v.l1, "l2": v.l2, "dropout": v.dropout,
+                                   "weight_decay": v.weight_decay, "penalty": v.penalty, **v.settings}
+                                  for v in self.variants])
+        table = pd.concat([base, metrics], axis=1)
+        return table.merge(described, on="variant", how="left") if len(described) else table
+
+    def weights(self, variant: str) -> list[dict[str, np.ndarray]]:
+        """The trained weights of each successful split of `variant` (name -> array, in the
+        model's order), split order."""
+        return [w for w in self.ok(variant)["weights"] if w is not None]
+
+    def curve(self, variant: str, which: str = "loss") -> np.ndarray:
+        """Per-epoch `which` ('loss' or 'val_loss') of each successful split of `variant`, as
+        a splits × epochs array; splits that stopped early are padded with NaN."""
+        curves = [c for c in self.ok(variant)[which] if c]
+        longest = max((len(c) for c in curves), default=0)
+        table = np.full((len(curves), longest), np.nan)
+        for i, curve in enumerate(curves):
+            table[i, : len(curve)] = [math.nan if v is None else v for v in curve]
+        return table
