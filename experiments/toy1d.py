@@ -148,8 +148,11 @@ class Toy1D(Toy1DBase):
 
     def report_sections(self, results):
         scores = results.scores()
-        if scores.empty or results.data is None:
+        if scores.empty:
             return []
+        if results.data is None:
+            return [Section("Fitted curves and ensembles", error="the run's data is not in the results store "
+                            "(it was recorded before runs kept their data); run it again")]
         scores["test_mse"] = scores["score"] ** 2
         scores["weights_above"] = scores["weights"].map(kernel_count_above)
         x, y = results.data.X["x"].to_numpy(), results.data.y.to_numpy()

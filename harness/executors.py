@@ -2,7 +2,7 @@
 machine (`--workers N`), or an existing cluster (`--scheduler ADDRESS`).
 
 A task is a list of jobs that one trainer trains at once (one stacked model, one model.fit,
-one reference-model fit) with the preprocessed folds they need; it runs the same wherever it runs,
+one reference-model fit) with the preprocessed splits they need; it runs the same wherever it runs,
 so the job list and the results never depend on the executor. Every executor yields
 `(task, records)` as each task finishes, in whatever order they finish; the caller (the
 runner) alone writes the store and prints progress. A task whose worker dies is run again on
@@ -24,9 +24,9 @@ from typing import Any, Iterable, Iterator, Mapping
 import cloudpickle
 
 from .experiment import Experiment
-from .folds import FoldData
+from .splits import SplitData
 from .jobs import Job
-from .records import ERROR, FoldRecord
+from .records import ERROR, SplitRecord
 
 #: TensorFlow's intra-op threads in a worker process (set before TensorFlow loads)
 THREADS_ENV = "HARNESS_TF_THREADS"
@@ -40,7 +40,7 @@ class Task:
     dataset: str
     trainer: str
     jobs: list[Job]
-    folds: Mapping[int, FoldData]
+    splits: Mapping[int, SplitData]
     #: the library versions the jobs' keys were made with; a worker with others refuses
     versions: dict[str, str] = field(default_factory=dict)
 
@@ -58,14 +58,14 @@ def _trainer(kind: str) -> Any:
     return _trainers[kind]
 
 
-def failed_record(task: Task, job: Job, reason: str) -> FoldRecord:
+def failed_record(task: Task, job: Job, reason: str) -> SplitRecord:
     """The record of a job its task could not train (its worker died, the worker's libraries
     differ, the task could not be unpacked there): status 'error', which the next run
     retries, unlike a job's own failure (a NaN loss), which it counts as done."""
     if job.variant is not None:
         from .engines.base import finish
 
-        record = finish(task.exp, task.dataset, job, task.folds[job.fold], None, job.engine, error=reason)
+        record = finish(task.exp, task.dataset, job, task.splits[job.split], None, job.engine, error=reason)
     else:
         from .engines.sklearn_fit import reference_record
 
@@ -74,10 +74,10 @@ def failed_record(task: Task, job: Job, reason: str) -> FoldRecord:
     return record
 
 
-def execute(task: Task) -> list[FoldRecord]:
+def execute(task: Task) -> list[SplitRecord]:
     """Train a task's jobs; one record per job, in job order. A trainer that raises fails
     the jobs it had not finished, with the reason."""
-    records: dict[str, FoldRecord] = {}
+    records: dict[str, SplitRecord] = {}
     try:
         if task.versions:
             from .jobs import library_versions
@@ -88,7 +88,7 @@ def execute(task: Task) -> list[FoldRecord]:
                 raise RuntimeError("this worker's libraries differ from the run's: " + ", ".join(
                     f"{name} {theirs} here, {wanted} in the run" for name, (wanted, theirs) in differ.items()))
         _trainer(task.trainer).run(
-            task.exp, task.dataset, task.folds, task.jobs, lambda r: records.setdefault(r.job_key or "", r))
+            task.exp, task.dataset, task.splits, task.jobs, lambda r: records.setdefault(r.job_key or "", r))
     except Exception as exc:  # noqa: BLE001 - a broken task fails its jobs; the run goes on
         reason = f"{type(exc).__name__}: {exc}"
         for job in task.jobs:
@@ -184,7 +184,7 @@ class InProcess:
     name = "in-process"
     slots = 1
 
-    def run(self, tasks: Iterable[Task]) -> Iterator[tuple[Task, list[FoldRecord]]]:
+    def run(self, tasks: Iterable[Task]) -> Iterator[tuple[Task, list[SplitRecord]]]:
         for task in tasks:
             yield task, execute(task)
 
@@ -227,7 +227,7 @@ class DaskCluster:
             raise HarnessError(f"Dask workers {', '.join(lacking)} cannot import the harness: start them in this "
                                "repository's folder with PYTHONPATH set to it, with its requirements installed")
 
-    def run(self, tasks: Iterable[Task]) -> Iterator[tuple[Task, list[FoldRecord]]]:
+    def run(self, tasks: Iterable[Task]) -> Iterator[tuple[Task, list[SplitRecord]]]:
         from distributed import as_completed
         from distributed.scheduler import KilledWorker
 

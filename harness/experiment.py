@@ -133,7 +133,7 @@ class Experiment:
 
     Required: `load_data`. Everything else has a default: an MLP with `hidden_units`, the
     standard variants, stratified (classification) or plain (regression) shuffled K-fold,
-    Adam, early stopping on a validation split carved out of each training fold.
+    Adam, early stopping on a validation split carved out of each split's training rows.
     """
 
     #: short identifier used on the command line; default: the class name in kebab-case
@@ -160,15 +160,15 @@ class Experiment:
     #: early-stopping patience in epochs; None trains every epoch with no early stopping
     patience: int | None = 10
     min_delta: float = 0.0
-    #: 'validation' (early stopping on a split of the training fold) or 'heaton'
+    #: 'validation' (early stopping on a part of each split's training rows) or 'heaton'
     #: (early stopping on the scored split, as in Heaton's Part 5.5)
     protocol: str = "validation"
     validation_fraction: float = 0.1
     #: score name (see SCORES); None: accuracy for classification, RMSE for regression
     score: str | None = None
-    #: regression: train on a z-scored target (fitted per training fold), score in raw units
+    #: regression: train on a z-scored target (fitted on each split's training rows), score in raw units
     standardize_target: bool = True
-    #: True: every variant on a fold shares the fold's seed (same init, split and batch
+    #: True: every variant on a split shares the split's seed (same init, split and batch
     #: order: a paired design); False: the variant name is mixed into the seed too
     paired_seeds: bool = True
     #: the number of epochs `--quick` trains
@@ -200,7 +200,7 @@ class Experiment:
         return KFold(n_splits=self.folds, shuffle=True, random_state=self.seed)
 
     def preprocessor(self, X: pd.DataFrame) -> Any:
-        """An unfitted scikit-learn transformer, fitted anew on each training fold.
+        """An unfitted scikit-learn transformer, fitted anew on each split's training rows.
 
         Default: numeric columns median-imputed and standardized, the others one-hot encoded.
         """
@@ -266,10 +266,10 @@ class Experiment:
 
     def reference_models(self) -> dict[str, Any]:
         """Reference models scored beside the variants: name -> unfitted scikit-learn
-        estimator. Each is cloned per fold, fitted on the fold's whole preprocessed training
+        estimator. Each is cloned per split, fitted on the split's whole preprocessed training
         rows (in training units: the standardized target for regression; no early stopping)
-        and scored on the same folds as the networks (a `random_state` left at None gets the
-        fold's seed). Names must differ from variant names. None by default."""
+        and scored on the same splits as the networks (a `random_state` left at None gets the
+        split's seed). Names must differ from variant names. None by default."""
         return {}
 
     # ------------------------------------------------------------------ derived
@@ -342,7 +342,7 @@ class Experiment:
 
     def protocol_description(self) -> str:
         if self.patience is None:
-            text = f"no early stopping: every member trains {self.epochs} epochs on its whole training fold"
+            text = f"no early stopping: every member trains {self.epochs} epochs on its split's whole training rows"
             if self.test_curve:
                 text += ("; the scored split's loss is recorded after every epoch for the learning "
                          "curves only (it never stops or steers training)")
@@ -357,5 +357,5 @@ class Experiment:
             )
         return (
             f"validation: {stop} watching a {self.validation_fraction:.0%} validation split carved "
-            "out of each training fold; the scored split is never seen in training"
+            "out of each split's training rows; the scored split is never seen in training"
         )

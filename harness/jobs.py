@@ -1,7 +1,7 @@
 """Jobs and their keys.
 
 A job is one (variant, split) network or one (reference model, split) fit: a pure description that
-any engine, in any process, turns into one `FoldRecord`. Its key is a stable hash of what
+any engine, in any process, turns into one `SplitRecord`. Its key is a stable hash of what
 determines its result, so a finished job is found in the store and never trained twice:
 the experiment's name, a fingerprint of the data as loaded, the training settings, the
 splitter's configuration, the split's index, rows and preprocessed arrays, the variant's
@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from .experiment import Dataset, Experiment, Variant
-from .folds import FoldData, derive_seed
+from .splits import SplitData, derive_seed
 from .splitters import splitter_params
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -43,7 +43,7 @@ class Job:
 
     experiment: str
     variant: Variant | None
-    fold: int
+    split: int
     seed: int
     #: a reference model's name and unfitted scikit-learn estimator (then `variant` is None)
     reference: str | None = None
@@ -59,29 +59,29 @@ class Job:
         return self.variant.name if self.variant is not None else str(self.reference)
 
 
-def job_seed(exp: Experiment, name: str, fold: int) -> int:
-    """The seed of the job training `name` (a variant or a reference model) on `fold`: the fold's own
+def job_seed(exp: Experiment, name: str, split: int) -> int:
+    """The seed of the job training `name` (a variant or a reference model) on `split`: the split's own
     seed in a paired design, else one mixed with the name."""
     if exp.paired_seeds:
-        return derive_seed(exp.seed, fold)
-    return derive_seed(exp.seed, fold, name)
+        return derive_seed(exp.seed, split)
+    return derive_seed(exp.seed, split, name)
 
 
-def make_jobs(exp: Experiment, n_folds: int) -> list[Job]:
-    """Every (variant, fold) pair, variant-major so a variant's folds print together."""
+def make_jobs(exp: Experiment, n_splits: int) -> list[Job]:
+    """Every (variant, split) pair, variant-major so a variant's splits print together."""
     return [
-        Job(exp.name, variant, fold, job_seed(exp, variant.name, fold))
+        Job(exp.name, variant, split, job_seed(exp, variant.name, split))
         for variant in exp.variants
-        for fold in range(n_folds)
+        for split in range(n_splits)
     ]
 
 
-def reference_jobs(exp: Experiment, references: Mapping[str, Any], n_folds: int) -> list[Job]:
+def reference_jobs(exp: Experiment, references: Mapping[str, Any], n_splits: int) -> list[Job]:
     """Every (reference model, split) pair, model-major, after the variants' jobs."""
     return [
-        Job(exp.name, None, fold, job_seed(exp, name, fold), reference=name, estimator=estimator, engine="sklearn")
+        Job(exp.name, None, split, job_seed(exp, name, split), reference=name, estimator=estimator, engine="sklearn")
         for name, estimator in references.items()
-        for fold in range(n_folds)
+        for split in range(n_splits)
     ]
 
 
@@ -112,7 +112,7 @@ def splitter_config(splitter: Any) -> dict[str, Any]:
     return {"class": f"{cls.__module__}.{cls.__qualname__}", "params": splitter_params(splitter)}
 
 
-def split_fingerprint(fd: FoldData) -> str:
+def split_fingerprint(fd: SplitData) -> str:
     """A hash of a split as the networks see it: the rows it trains on, validates on and is
     scored on, and their arrays after the experiment's preprocessing (fitted on the split's
     training rows), so that any change of the preprocessor that changes a value changes it."""
@@ -173,8 +173,8 @@ class KeyMaker:
     """Keys the jobs of one prepared experiment. Models and optimizers are built once per
     (variant, input width, output width)."""
 
-    def __init__(self, exp: Experiment, data: Dataset, splitter: Any, folds: Sequence[FoldData]) -> None:
-        self.exp, self.folds = exp, folds
+    def __init__(self, exp: Experiment, data: Dataset, splitter: Any, splits: Sequence[SplitData]) -> None:
+        self.exp, self.splits = exp, splits
         settings = {k: v for k, v in exp.settings().items() if k not in RESULT_NEUTRAL_SETTINGS}
         self.common = _digest({
             "experiment": exp.name,
@@ -183,10 +183,10 @@ class KeyMaker:
             "splitter": splitter_config(splitter),
             "versions": library_versions(),
         })
-        self.splits = [split_fingerprint(fd) for fd in folds]
+        self.split_keys = [split_fingerprint(fd) for fd in splits]
         self._configs: dict[tuple[Any, ...], str] = {}
 
-    def network_config(self, variant: Variant, fd: FoldData) -> str:
+    def network_config(self, variant: Variant, fd: SplitData) -> str:
         cache_key = (variant.config_hash(), fd.n_inputs, fd.n_outputs)
         if cache_key not in self._configs:
             import keras
@@ -205,13 +205,13 @@ class KeyMaker:
 
     def key(self, job: Job, numerics: str) -> str:
         """The job's key; `numerics` names the engine's arithmetic (e.g. 'stacked/2')."""
-        fd = self.folds[job.fold]
+        fd = self.splits[job.split]
         if job.variant is not None:
             config = self.network_config(job.variant, fd)
         else:
             config = _digest({"reference": job.reference, "estimator": estimator_config(job.estimator)})
         return _digest({
-            "common": self.common, "config": config, "split": [job.fold, self.splits[job.fold]],
+            "common": self.common, "config": config, "split": [job.split, self.split_keys[job.split]],
             "seed": job.seed, "engine": numerics,
         })[:32]
 

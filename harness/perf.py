@@ -1,12 +1,12 @@
 """`make perf`: the same grid trained three ways, in one process, timed per member-fit.
 
-A member is one (variant, fold) network. The grid: a synthetic 10-feature, 4-class problem
-(1000 rows, so 800 training rows per fold of 5-fold CV), a 10→50→25→4 ReLU MLP, batch 32,
+A member is one (variant, split) network. The grid: a synthetic 10-feature, 4-class problem
+(1000 rows, so 800 training rows per split of 5-split CV), a 10→50→25→4 ReLU MLP, batch 32,
 a fixed number of epochs with no early stopping, variants 'none' and L2 penalties. Ways:
 - stacked: the stacked engine, the whole path (build, train, write weights back, score);
 - keras: one `model.fit` per member (the keras engine, same path);
 - scikit-learn: `MLPClassifier` (adam, same batch size, epochs, hidden sizes, L2 as `alpha`)
-  on the same preprocessed folds.
+  on the same preprocessed splits.
 """
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ class PerfGrid(Experiment):
     hidden_units = (50, 25)
     batch_size = 32
     patience = None
-    folds = 5
+    splits = 5
     n_rows = 1000
 
     def load_data(self, data_dir):
@@ -51,7 +51,7 @@ def time_engine(engine, prepared, jobs: Sequence[Job]) -> tuple[float, list[floa
     """Seconds for the engine's whole path over `jobs` (build, train, write back, score)."""
     records = []
     start = time.perf_counter()
-    engine.run(prepared.exp, prepared.data.name, prepared.folds, jobs, records.append)
+    engine.run(prepared.exp, prepared.data.name, prepared.splits, jobs, records.append)
     elapsed = time.perf_counter() - start
     if not all(r.ok for r in records):
         raise RuntimeError(f"failed members: {[r.reason for r in records if not r.ok]}")
@@ -63,7 +63,7 @@ def time_sklearn(prepared, job: Job) -> tuple[float, float]:
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.neural_network import MLPClassifier
 
-    exp, fd = prepared.exp, prepared.folds[job.fold]
+    exp, fd = prepared.exp, prepared.splits[job.split]
     start = time.perf_counter()
     model = MLPClassifier(
         hidden_layer_sizes=tuple(exp.hidden_units), activation="relu", solver="adam",
@@ -78,16 +78,16 @@ def time_sklearn(prepared, job: Job) -> tuple[float, float]:
 
 
 def spread(jobs: Sequence[Job], n: int) -> list[Job]:
-    """n jobs spread evenly over the grid (variants and folds)."""
+    """n jobs spread evenly over the grid (variants and splits)."""
     return list(jobs[:: max(1, len(jobs) // n)][:n])
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m harness.perf", description=__doc__.split("\n")[0])
-    parser.add_argument("--variants", type=int, nargs="+", default=[4, 9, 18], help="grid sizes, in variants (× 5 folds)")
+    parser.add_argument("--variants", type=int, nargs="+", default=[4, 9, 18], help="grid sizes, in variants (× 5 splits)")
     parser.add_argument("--epochs", type=int, default=100)
     parser.add_argument("--keras-fits", type=int, default=6,
-                        help="one-fit-per-fold members timed per grid (each fit is independent of the others, "
+                        help="one-fit-per-split members timed per grid (each fit is independent of the others, "
                              "so its time per member does not depend on the grid size)")
     parser.add_argument("--sklearn-fits", type=int, default=15, help="MLPClassifier members timed per grid")
     parser.add_argument("--repeats", type=int, default=3, help="stacked runs per grid (the median is reported)")
@@ -103,7 +103,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         exp.variants = grid_variants(n_variants)
         prepared = prepare(exp, "/nonexistent")
         jobs = prepared.jobs
-        print(f"grid: {len(jobs)} members ({n_variants} variants × {exp.folds} folds), {exp.epochs} epochs", flush=True)
+        print(f"grid: {len(jobs)} members ({n_variants} variants × {exp.folds} splits), {exp.epochs} epochs", flush=True)
         stacked = [time_engine(StackedEngine(fallback=False), prepared, jobs) for _ in range(args.repeats)]
         stacked_s = float(np.median([seconds for seconds, _ in stacked])) / len(jobs)
         keras = [time_engine(KerasFitEngine(), prepared, [job]) for job in spread(jobs, args.keras_fits)]

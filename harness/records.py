@@ -1,4 +1,4 @@
-"""The fold record: one finished job's result as the store keeps it, and its weight codec.
+"""The split record: one finished job's result as the store keeps it, and its weight codec.
 
 Engines produce records, the store writes them, statistics and reports read them back; none
 of those needs to know which engine ran.
@@ -22,7 +22,7 @@ OK, FAILED, ERROR = "ok", "failed", "error"
 
 
 @dataclass
-class FoldRecord:
+class SplitRecord:
     """One (variant or reference model, split) result, as the store keeps it."""
 
     experiment: str
@@ -30,7 +30,7 @@ class FoldRecord:
     variant: str
     config: dict[str, Any]
     config_hash: str
-    fold: int
+    split: int
     seed: int
     status: str
     reason: str | None
@@ -54,7 +54,7 @@ class FoldRecord:
         return self.status == OK
 
 
-Emit = Callable[[FoldRecord], None]
+Emit = Callable[[SplitRecord], None]
 
 
 def encode_weights(model: Any) -> bytes:

@@ -88,7 +88,7 @@ class Results:
         run_id = run_id or store.latest_run_ids()[experiment]
         run = store.runs(experiment).set_index("run_id").loc[run_id]
         settings = run["settings"]
-        rows = store.folds(run_id=run_id, with_weights=weights).rename(columns={"fold": "split"})
+        rows = store.rows(run_id=run_id, with_weights=weights)
         rows["weights"] = ([decode_weights(blob) if blob is not None else None for blob in rows["weights"]]
                            if weights else None)
         variants = [Variant(**config) for config in settings.get("variant_configs", [])]

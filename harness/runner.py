@@ -31,9 +31,9 @@ from .data import default_data_dir
 from .errors import DataUnavailable, HarnessError
 from .executors import DaskCluster, InProcess, LocalWorkers, Task, connect
 from .experiment import Dataset, Experiment
-from .folds import FoldData, check_dataset, make_splits, prepare_fold
+from .splits import SplitData, check_dataset, make_splits, prepare_split
 from .jobs import Job, KeyMaker, data_fingerprint, reference_jobs, library_versions, make_jobs, with_key
-from .records import ERROR, OK, FoldRecord
+from .records import ERROR, OK, SplitRecord
 from .stats import pstdev
 from .splitters import traits
 from .store import DEFAULT_DB, Store
@@ -41,13 +41,13 @@ from .store import DEFAULT_DB, Store
 
 @dataclass
 class Prepared:
-    """An experiment with its data loaded, checked and split into preprocessed folds, and,
+    """An experiment with its data loaded, checked and split into preprocessed splits, and,
     once planned, its keyed jobs and the tasks still to train."""
 
     exp: Experiment
     data: Dataset
     splitter: Any
-    folds: list[FoldData]
+    splits: list[SplitData]
     #: the network jobs (variant × split), before planning
     jobs: list[Job] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -55,7 +55,7 @@ class Prepared:
     reference_models: dict[str, Any] = field(default_factory=dict)
     #: every job of the run, keyed, in report order: variants, then reference models
     planned: list[Job] = field(default_factory=list)
-    #: job key -> (variant, fold, status, score, epochs) of jobs found done in the store
+    #: job key -> (variant, split, status, score, epochs) of jobs found done in the store
     found: dict[str, tuple[Any, ...]] = field(default_factory=dict)
     tasks: list[Task] = field(default_factory=list)
     run_id: str | None = None
@@ -108,7 +108,7 @@ class Progress:
         self._ready.update({(name, key): ("stored", *found) for key, found in item.found.items()})
         self._flush()
 
-    def record(self, record: FoldRecord) -> None:
+    def record(self, record: SplitRecord) -> None:
         self._ready[(record.experiment, record.job_key)] = record
         self.bar.update(1)
         self._flush()
@@ -127,7 +127,7 @@ class Progress:
                 continue
             if isinstance(entry, str):
                 self.write(entry)
-            elif isinstance(entry, tuple):  # found done: (stored, variant, fold, status, score, epochs)
+            elif isinstance(entry, tuple):  # found done: (stored, variant, split, status, score, epochs)
                 _, variant, _, status, score, epochs = entry
                 if status == OK:
                     scores, all_epochs = self.history.setdefault((experiment, variant), ([], []))
@@ -136,7 +136,7 @@ class Progress:
             else:
                 self._line(entry)
 
-    def _line(self, record: FoldRecord) -> None:
+    def _line(self, record: SplitRecord) -> None:
         key = (record.experiment, record.variant)
         if key != self.current:
             self.write(f"\n== {record.experiment} · variant: {record.variant} ==")
@@ -146,14 +146,14 @@ class Progress:
             scores.append(float(record.score))
             epochs.append(int(record.epochs))
             self.write(
-                f"#{record.fold + 1}: score={record.score:.6f}, mean score={np.mean(scores):.6f}, "
+                f"#{record.split + 1}: score={record.score:.6f}, mean score={np.mean(scores):.6f}, "
                 f"stdev={pstdev(scores):.6f}, epochs={record.epochs}, mean epochs={int(np.mean(epochs))}, "
                 f"time={report.hms(record.seconds)}"
             )
         elif record.status == ERROR:
-            self.write(f"#{record.fold + 1}: NOT TRAINED: {record.reason} (the next run tries it again)")
+            self.write(f"#{record.split + 1}: NOT TRAINED: {record.reason} (the next run tries it again)")
         else:
-            self.write(f"#{record.fold + 1}: FAILED after {record.epochs} epochs: {record.reason}")
+            self.write(f"#{record.split + 1}: FAILED after {record.epochs} epochs: {record.reason}")
 
     def close(self) -> None:
         self.bar.close()
@@ -168,9 +168,9 @@ def prepare(exp: Experiment, data_dir: Path) -> Prepared:
     data = exp.load_data(Path(data_dir))
     splitter = exp.make_splitter()
     check_dataset(exp, data, splitter)
-    splits = make_splits(exp, data, splitter)
-    folds = [prepare_fold(exp, data, i, train, test) for i, (train, test) in enumerate(splits)]
-    return Prepared(exp, data, splitter, folds, make_jobs(exp, len(folds)), reference_models=references)
+    divisions = make_splits(exp, data, splitter)
+    splits = [prepare_split(exp, data, i, train, test) for i, (train, test) in enumerate(divisions)]
+    return Prepared(exp, data, splitter, splits, make_jobs(exp, len(splits)), reference_models=references)
 
 
 def plan(item: Prepared, engine: str) -> dict[str, Any]:
@@ -178,12 +178,12 @@ def plan(item: Prepared, engine: str) -> dict[str, Any]:
     by name. Refuses (HarnessError) what the engine cannot train."""
     from .engines import assign, get_trainer
 
-    chosen, item.notes = assign(engine, item.exp, item.folds, item.jobs)
-    keys = KeyMaker(item.exp, item.data, item.splitter, item.folds)
+    chosen, item.notes = assign(engine, item.exp, item.splits, item.jobs)
+    keys = KeyMaker(item.exp, item.data, item.splitter, item.splits)
     trainers = {trainer.name: trainer for trainer in chosen.values()}
     trainers.setdefault("sklearn", get_trainer("sklearn"))
     planned = [with_key(job, chosen[id(job)].name, keys.key(job, chosen[id(job)].numerics)) for job in item.jobs]
-    for job in reference_jobs(item.exp, item.reference_models, len(item.folds)):
+    for job in reference_jobs(item.exp, item.reference_models, len(item.splits)):
         planned.append(with_key(job, "sklearn", keys.key(job, trainers["sklearn"].numerics)))
     item.planned = planned
     return trainers
@@ -196,12 +196,12 @@ def make_tasks(item: Prepared, trainers: dict[str, Any], jobs: Sequence[Job]) ->
     for name, trainer in trainers.items():
         mine = [job for job in jobs if job.engine == name]
         if mine:
-            chunks += [(name, list(chunk)) for chunk in trainer.tasks(item.exp, item.folds, mine)]
+            chunks += [(name, list(chunk)) for chunk in trainer.tasks(item.exp, item.splits, mine)]
     chunks.sort(key=lambda chunk: min(position[job.key] for job in chunk[1]))  # plan order: lines print early
     versions = library_versions()
     return [
         Task(item.exp, item.data.name, name, chunk,
-             {fold: item.folds[fold] for fold in sorted({job.fold for job in chunk})}, versions=versions)
+             {split: item.splits[split] for split in sorted({job.split for job in chunk})}, versions=versions)
         for name, chunk in chunks
     ]
 
@@ -209,7 +209,7 @@ def make_tasks(item: Prepared, trainers: dict[str, Any], jobs: Sequence[Job]) ->
 def task_cost(task: Task) -> float:
     """A task's work, roughly: its networks' optimizer steps (a reference-model fit counts as one epoch)."""
     exp = task.exp
-    return sum(exp.epochs * math.ceil(len(task.folds[job.fold].fit_index) / exp.batch_size)
+    return sum(exp.epochs * math.ceil(len(task.splits[job.split].fit_index) / exp.batch_size)
                if job.variant is not None else 1.0 for job in task.jobs)
 
 
@@ -265,12 +265,12 @@ def run_settings(prepared: Prepared, engine_notes: Sequence[str] = ()) -> dict[s
 
     from .engines.sklearn_fit import reference_config
 
-    exp, folds = prepared.exp, prepared.folds
+    exp, splits = prepared.exp, prepared.splits
     summaries = {}
     for variant in exp.variants:
         keras.utils.set_random_seed(0)
-        summaries[variant.name] = model_summary(exp.build_model(variant, folds[0].n_inputs, folds[0].n_outputs))
-    ratio = float(np.mean([len(f.test_index) / len(f.fit_index) for f in folds]))
+        summaries[variant.name] = model_summary(exp.build_model(variant, splits[0].n_inputs, splits[0].n_outputs))
+    ratio = float(np.mean([len(f.test_index) / len(f.fit_index) for f in splits]))
     corrected = traits(prepared.splitter).resampling_correction
     return {
         **exp.settings(),
@@ -281,7 +281,7 @@ def run_settings(prepared: Prepared, engine_notes: Sequence[str] = ()) -> dict[s
         "preprocessor": repr(exp.preprocessor(prepared.data.X)),
         "protocol_text": exp.protocol_description(),
         "n_rows": len(prepared.data.X),
-        "n_features": folds[0].n_inputs,
+        "n_features": splits[0].n_inputs,
         "test_train_ratio": ratio if corrected else 0.0,
         "resampling_correction": corrected,
         "greater_is_better": exp.greater_is_better,
@@ -392,7 +392,7 @@ def _resume(item: Prepared, trainers: dict[str, Any], store: Store, fresh: bool,
     stored = store.stored_jobs(keys)
     stored = stored[stored["status"] == OK] if retry_failed else stored[stored["status"] != ERROR]
     if not fresh:
-        item.found = {row.job_key: (row.variant, row.fold, row.status, row.score, row.epochs)
+        item.found = {row.job_key: (row.variant, row.split, row.status, row.score, row.epochs)
                       for row in stored.itertuples()}
     todo = [job for job in item.planned if job.key not in item.found]
     settings = run_settings(item, item.notes)
@@ -431,7 +431,7 @@ def _train(prepared: list[Prepared], executor: Any, store: Store, bar: Progress,
         name = task.exp.name
         for record in records:
             record.run_id = by_name[name].run_id or ""
-        store.add_folds(records)
+        store.add_records(records)
         for record in records:
             bar.record(record)
             outcomes[name].seconds += record.seconds
@@ -449,6 +449,6 @@ def _report(item: Prepared, outcome: Outcome, store: Store, bar: Progress, repor
     store.finish_run(item.run_id)
     outcome.page = report.write_experiment_report(store, item.exp.name, reports_dir, item.run_id, item.exp)
     found = f", {outcome.found_done} found done" if outcome.found_done else ""
-    bar.summary(item.exp.name, f"{item.exp.name}: {outcome.ok} folds ok, {outcome.failed} failed{found}, "
+    bar.summary(item.exp.name, f"{item.exp.name}: {outcome.ok} jobs ok, {outcome.failed} failed{found}, "
                 f"{outcome.seconds:.1f} s training, done {time.perf_counter() - start:.1f} s into the run → "
                 f"{outcome.page}")

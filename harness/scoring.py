@@ -1,4 +1,4 @@
-"""Scores of a trained model on one fold (a Keras network, or a reference model's outputs):
+"""Scores of a trained model on one split (a Keras network, or a reference model's outputs):
 the experiment's score plus the task's metrics."""
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ import numpy as np
 from sklearn import metrics
 
 from .experiment import Experiment
-from .folds import FoldData
+from .splits import SplitData
 
 
 class FoldFailed(Exception):
-    """A fold that could not produce a score (NaN loss, NaN predictions, a model error)."""
+    """A split that could not produce a score (NaN loss, NaN predictions, a model error)."""
 
 
 def predict(model: Any, x: np.ndarray, chunk: int = 8192) -> np.ndarray:
@@ -28,7 +28,7 @@ def _probabilities(outputs: np.ndarray) -> np.ndarray:
     return outputs
 
 
-def task_metrics(exp: Experiment, fd: FoldData, outputs: np.ndarray, y_raw: np.ndarray) -> dict[str, float]:
+def task_metrics(exp: Experiment, fd: SplitData, outputs: np.ndarray, y_raw: np.ndarray) -> dict[str, float]:
     """accuracy and log loss (classification) or rmse and mae (regression)."""
     if not np.isfinite(outputs).all():
         raise FoldFailed("the model's predictions are NaN or infinite")
@@ -49,13 +49,13 @@ def task_metrics(exp: Experiment, fd: FoldData, outputs: np.ndarray, y_raw: np.n
     }
 
 
-def scored_rows(fd: FoldData) -> np.ndarray:
-    """The rows every model of a fold is scored on, in one array: the test rows, then the fit
+def scored_rows(fd: SplitData) -> np.ndarray:
+    """The rows every model of a split is scored on, in one array: the test rows, then the fit
     rows (the training score). `score_outputs` takes the outputs for these rows."""
     return np.concatenate([fd.x_test, fd.x_fit])
 
 
-def score_outputs(exp: Experiment, fd: FoldData, outputs: np.ndarray) -> dict[str, float]:
+def score_outputs(exp: Experiment, fd: SplitData, outputs: np.ndarray) -> dict[str, float]:
     """`test_<metric>` and `train_<metric>` for every metric of the task, from a model's outputs
     for `scored_rows(fd)`: a Keras network's (`evaluate`) or a reference model's (the
     runner), in training units (probabilities, or the standardized regression target)."""
@@ -65,6 +65,6 @@ def score_outputs(exp: Experiment, fd: FoldData, outputs: np.ndarray) -> dict[st
     return {**{f"test_{k}": v for k, v in test.items()}, **{f"train_{k}": v for k, v in train.items()}}
 
 
-def evaluate(exp: Experiment, model: Any, fd: FoldData) -> dict[str, float]:
+def evaluate(exp: Experiment, model: Any, fd: SplitData) -> dict[str, float]:
     """`test_<metric>` and `train_<metric>` for every metric of the task."""
     return score_outputs(exp, fd, predict(model, scored_rows(fd)))  # one call: each costs ~10 ms

@@ -1,4 +1,4 @@
-"""Statistics over stored folds: per-variant summaries, Heaton's running table, paired tests.
+"""Statistics over stored splits: per-variant summaries, Heaton's running table, paired tests.
 
 Standard deviations are population standard deviations (`statistics.pstdev`), as in Heaton's
 notebooks, so the report's figures can be set beside his.
@@ -82,7 +82,7 @@ def heaton_table(splits: pd.DataFrame) -> pd.DataFrame:
 
 
 def corrected_paired_ttest(differences: Sequence[float], test_train_ratio: float) -> tuple[float, float, float]:
-    """Nadeau and Bengio's corrected resampled t-test on per-fold differences.
+    """Nadeau and Bengio's corrected resampled t-test on per-split differences.
 
     Fold scores share training rows, so the plain paired t-test is too confident; the variance
     is inflated by (1/J + n_test/n_train). Returns (p-value, ci_low, ci_high) at 95%.

@@ -23,7 +23,7 @@ from typing import Any, Iterable, Iterator, Sequence
 import pandas as pd
 
 from .experiment import Dataset
-from .records import FoldRecord
+from .records import SplitRecord
 
 DEFAULT_DB = Path("reports") / "results.sqlite"
 #: seconds a writer waits for another's transaction before giving up
@@ -40,7 +40,7 @@ CREATE TABLE IF NOT EXISTS runs (
     engine TEXT,
     settings TEXT NOT NULL
 );
-CREATE TABLE IF NOT EXISTS folds (
+CREATE TABLE IF NOT EXISTS results (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     run_id TEXT NOT NULL REFERENCES runs(run_id),
     experiment TEXT NOT NULL,
@@ -48,7 +48,7 @@ CREATE TABLE IF NOT EXISTS folds (
     variant TEXT NOT NULL,
     config TEXT NOT NULL,
     config_hash TEXT NOT NULL,
-    fold INTEGER NOT NULL,
+    split INTEGER NOT NULL,
     seed INTEGER NOT NULL,
     status TEXT NOT NULL,
     reason TEXT,
@@ -78,12 +78,12 @@ CREATE TABLE IF NOT EXISTS datasets (
     features BLOB NOT NULL,
     target BLOB NOT NULL
 );
-CREATE INDEX IF NOT EXISTS folds_by_run ON folds(run_id);
+CREATE INDEX IF NOT EXISTS results_by_run ON results(run_id);
 CREATE INDEX IF NOT EXISTS runs_by_experiment ON runs(experiment, started_at);
 """
 
-_FOLD_COLUMNS = (
-    "run_id experiment dataset variant config config_hash fold seed status reason score "
+_COLUMNS = (
+    "run_id experiment dataset variant config config_hash split seed status reason score "
     "train_score metrics epochs best_epoch seconds loss val_loss engine weights job_key created_at"
 ).split()
 _JSON_COLUMNS = ("config", "metrics", "loss", "val_loss")
@@ -103,13 +103,24 @@ class Store:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         with self._write():
+            self._migrate_names()
             for statement in _SCHEMA.split(";"):
                 if statement.strip():
                     self._db.execute(statement)
-            columns = {row[1] for row in self._db.execute("PRAGMA table_info(folds)")}
+            columns = {row[1] for row in self._db.execute("PRAGMA table_info(results)")}
             if "job_key" not in columns:  # a store written before jobs had keys
-                self._db.execute("ALTER TABLE folds ADD COLUMN job_key TEXT")
-            self._db.execute("CREATE UNIQUE INDEX IF NOT EXISTS folds_by_job ON folds(job_key)")
+                self._db.execute("ALTER TABLE results ADD COLUMN job_key TEXT")
+            self._db.execute("CREATE UNIQUE INDEX IF NOT EXISTS results_by_job ON results(job_key)")
+
+    def _migrate_names(self) -> None:
+        """A store written before the rows were named by split: table `folds` becomes
+        `results` and its column `fold` becomes `split` (SQLite renames in place)."""
+        tables = {row[0] for row in self._db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if "folds" in tables and "results" not in tables:
+            for index in ("folds_by_run", "folds_by_job"):
+                self._db.execute(f"DROP INDEX IF EXISTS {index}")
+            self._db.execute("ALTER TABLE folds RENAME TO results")
+            self._db.execute("ALTER TABLE results RENAME COLUMN fold TO split")
 
     def close(self) -> None:
         self._db.close()
@@ -181,37 +192,37 @@ class Store:
         with self._write() as db:
             db.execute("UPDATE runs SET finished_at = ?, status = ? WHERE run_id = ?", (time.time(), status, run_id))
 
-    def add_fold(self, record: FoldRecord) -> None:
-        """Insert one fold's result and commit at once."""
-        self.add_folds([record])
+    def add_record(self, record: SplitRecord) -> None:
+        """Insert one job's result and commit at once."""
+        self.add_records([record])
 
-    def add_folds(self, records: Iterable[FoldRecord]) -> None:
+    def add_records(self, records: Iterable[SplitRecord]) -> None:
         """Insert the results of one task in one transaction. A record whose job key is stored
         already replaces that row (a rerun of the same job: `--fresh`, `--retry-failed`)."""
         rows = []
         for record in records:
-            row = {name: getattr(record, name) for name in _FOLD_COLUMNS}
+            row = {name: getattr(record, name) for name in _COLUMNS}
             for name in _JSON_COLUMNS:
                 row[name] = json.dumps(row[name])
-            rows.append([row[name] for name in _FOLD_COLUMNS])
-        updates = ", ".join(f"{name} = excluded.{name}" for name in _FOLD_COLUMNS if name != "job_key")
+            rows.append([row[name] for name in _COLUMNS])
+        updates = ", ".join(f"{name} = excluded.{name}" for name in _COLUMNS if name != "job_key")
         with self._write() as db:
             db.executemany(
-                f"INSERT INTO folds ({', '.join(_FOLD_COLUMNS)}) VALUES ({', '.join('?' for _ in _FOLD_COLUMNS)}) "
+                f"INSERT INTO results ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' for _ in _COLUMNS)}) "
                 f"ON CONFLICT(job_key) DO UPDATE SET {updates}",
                 rows,
             )
 
     # ------------------------------------------------------------------ reading
     def stored_jobs(self, keys: Sequence[str]) -> pd.DataFrame:
-        """The stored rows of these job keys (job_key, variant, fold, status, score, epochs)."""
+        """The stored rows of these job keys (job_key, variant, split, status, score, epochs)."""
         frames = []
         for start in range(0, len(keys), _CHUNK):
             chunk = list(keys[start : start + _CHUNK])
             frames.append(pd.read_sql_query(
-                "SELECT job_key, variant, fold, status, score, epochs FROM folds "
+                "SELECT job_key, variant, split, status, score, epochs FROM results "
                 f"WHERE job_key IN ({', '.join('?' for _ in chunk)})", self._db, params=chunk))
-        columns = ["job_key", "variant", "fold", "status", "score", "epochs"]
+        columns = ["job_key", "variant", "split", "status", "score", "epochs"]
         return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
 
     def runs(self, experiment: str | None = None) -> pd.DataFrame:
@@ -233,9 +244,9 @@ class Store:
             SELECT r.run_id, r.experiment, r.started_at, r.status,
                    (SELECT COUNT(*) FROM run_jobs j WHERE j.run_id = r.run_id) AS planned,
                    CASE WHEN EXISTS (SELECT 1 FROM run_jobs j WHERE j.run_id = r.run_id)
-                        THEN (SELECT COUNT(*) FROM run_jobs j JOIN folds f ON f.job_key = j.job_key
+                        THEN (SELECT COUNT(*) FROM run_jobs j JOIN results f ON f.job_key = j.job_key
                               WHERE j.run_id = r.run_id)
-                        ELSE (SELECT COUNT(*) FROM folds f WHERE f.run_id = r.run_id) END AS stored
+                        ELSE (SELECT COUNT(*) FROM results f WHERE f.run_id = r.run_id) END AS stored
             FROM runs r ORDER BY r.started_at
             """,
             self._db,
@@ -254,14 +265,14 @@ class Store:
                 chosen[row.experiment] = (finished, row.run_id)
         return {experiment: run_id for experiment, (_, run_id) in chosen.items()}
 
-    def folds(
+    def rows(
         self, experiment: str | None = None, run_id: str | None = None, latest: bool = True,
         with_weights: bool = False,
     ) -> pd.DataFrame:
-        """Fold rows as a DataFrame, JSON columns parsed. With `run_id`, the rows of that run's
+        """Job rows as a DataFrame, JSON columns parsed. With `run_id`, the rows of that run's
         plan in plan order (whichever run trained them); else, by default, each experiment's
         latest run (`latest_run_ids`); with `latest=False`, every stored row."""
-        columns = [c for c in ["id", *_FOLD_COLUMNS] if with_weights or c != "weights"]
+        columns = [c for c in ["id", *_COLUMNS] if with_weights or c != "weights"]
         if run_id is not None:
             frame = self._run_rows(run_id, columns)
         elif latest:
@@ -269,10 +280,10 @@ class Store:
             if experiment is not None:
                 runs = {experiment: runs[experiment]} if experiment in runs else {}
             frame = pd.concat([self._run_rows(r, columns) for r in runs.values()]
-                              or [self._rows("WHERE 0", [], columns)], ignore_index=True)
+                              or [self._select("WHERE 0", [], columns)], ignore_index=True)
         else:
             clauses, params = ("WHERE experiment = ?", [experiment]) if experiment is not None else ("", [])
-            frame = self._rows(clauses + " ORDER BY id", params, columns)
+            frame = self._select(clauses + " ORDER BY id", params, columns)
         if experiment is not None:
             frame = frame[frame["experiment"] == experiment].reset_index(drop=True)
         for name in _JSON_COLUMNS:
@@ -280,16 +291,16 @@ class Store:
         frame["reason"] = frame["reason"].astype(object).where(frame["reason"].notna(), None)
         return frame
 
-    def _rows(self, where: str, params: list[Any], columns: list[str], table: str = "folds f") -> pd.DataFrame:
+    def _select(self, where: str, params: list[Any], columns: list[str], table: str = "results f") -> pd.DataFrame:
         select = ", ".join(f"f.{c}" for c in columns)
         return pd.read_sql_query(f"SELECT {select} FROM {table} {where}", self._db, params=params)
 
     def _run_rows(self, run_id: str, columns: list[str]) -> pd.DataFrame:
         planned = self._db.execute("SELECT 1 FROM run_jobs WHERE run_id = ? LIMIT 1", (run_id,)).fetchone()
         if planned:
-            return self._rows("WHERE j.run_id = ? ORDER BY j.position", [run_id], columns,
-                              table="run_jobs j JOIN folds f ON f.job_key = j.job_key")
-        return self._rows("WHERE f.run_id = ? ORDER BY f.id", [run_id], columns)
+            return self._select("WHERE j.run_id = ? ORDER BY j.position", [run_id], columns,
+                              table="run_jobs j JOIN results f ON f.job_key = j.job_key")
+        return self._select("WHERE f.run_id = ? ORDER BY f.id", [run_id], columns)
 
     def integrity(self) -> str:
         """SQLite's `PRAGMA integrity_check`: 'ok' for a sound database."""
@@ -307,14 +318,14 @@ def load_results(
     db: str | Path = DEFAULT_DB, experiment: str | None = None, latest: bool = True,
     with_weights: bool = False,
 ) -> pd.DataFrame:
-    """Every stored fold as a pandas DataFrame (by default the latest run of each experiment).
+    """Every stored job result as a pandas DataFrame (by default the latest run of each experiment).
 
     Columns: run_id (the run that trained the row), experiment, dataset, variant, config (dict),
-    config_hash, fold, seed, status, reason, score, train_score, metrics (dict), epochs,
+    config_hash, split (0-based), seed, status, reason, score, train_score, metrics (dict), epochs,
     best_epoch, seconds, loss and val_loss (per-epoch lists), engine, job_key, created_at;
     `weights` (npz bytes) on request.
     """
     if not Path(db).exists():
         raise FileNotFoundError(f"no results database at {db}")
     with Store(db) as store:
-        return store.folds(experiment=experiment, latest=latest, with_weights=with_weights)
+        return store.rows(experiment=experiment, latest=latest, with_weights=with_weights)

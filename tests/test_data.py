@@ -49,7 +49,7 @@ def test_heaton_preprocessing_on_a_local_copy(tmp_path):
     data = prepared.data
     assert data.task == "classification" and "product" not in data.X and "id" not in data.X
     assert data.X["income"].isna().sum() == 4  # 'NA' and '?' read as missing
-    fd = prepared.folds[0]
+    fd = prepared.splits[0]
     # 5 job + 4 area one-hot, income, 4 z-scored (aspect, save_rate, subscriptions, age), 5 passed through
     assert fd.n_inputs == 5 + 4 + 1 + 4 + 5
     assert fd.n_outputs == 7
@@ -68,7 +68,7 @@ def test_heaton_preprocessing_on_a_local_copy(tmp_path):
 def test_heaton_regression_target_is_raw_age_with_product_one_hot(tmp_path):
     raw = write_jh_simple(tmp_path)
     prepared = prepare(heaton.HeatonAge().configured(folds=3), tmp_path)
-    fd = prepared.folds[0]
+    fd = prepared.splits[0]
     assert fd.n_outputs == 1 and fd.target_mean == 0.0 and fd.target_std == 1.0
     np.testing.assert_allclose(fd.y_fit, raw["age"].to_numpy()[fd.fit_index])
     assert fd.n_inputs == 5 + 4 + 7 + 1 + 3 + 5  # job, area, product one-hot; income; 3 z-scored; 5 raw

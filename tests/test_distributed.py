@@ -45,7 +45,7 @@ def heaton_lines(printed):
 
 def rows(db):
     frame = load_results(db)
-    return frame[["experiment", "variant", "fold", "job_key", "status", "score", "train_score", "epochs", "loss"]]
+    return frame[["experiment", "variant", "split", "job_key", "status", "score", "train_score", "epochs", "loss"]]
 
 
 @pytest.fixture
@@ -207,7 +207,7 @@ def test_the_command_line_runs_on_a_cluster_started_by_hand(workdir, started_by_
     code = main(["run", str(path), "--scheduler", started_by_hand, "--no-progress",
                  "--db", str(workdir.db), "--reports-dir", str(workdir.reports), "--data-dir", str(workdir.data)])
     out = capsys.readouterr().out
-    assert code == 0 and "tiny: 4 folds ok, 0 failed" in out
+    assert code == 0 and "tiny: 4 jobs ok, 0 failed" in out
     assert (load_results(workdir.db)["status"] == "ok").all()
     assert (workdir.reports / "tiny" / "index.html").exists()
 

@@ -44,9 +44,9 @@ def test_a_registered_trainer_is_an_engine_by_name(workdir):
     register_trainer("plain-fit", Renamed, "one model.fit per split, registered by a test")
     try:
         run_quietly([TinyClassification()], workdir, engine="plain-fit")
-        mine = load_results(workdir.db).sort_values(["variant", "fold"])
+        mine = load_results(workdir.db).sort_values(["variant", "split"])
         run_quietly([TinyClassification()], workdir, engine="keras")
-        plain = load_results(workdir.db).sort_values(["variant", "fold"])
+        plain = load_results(workdir.db).sort_values(["variant", "split"])
     finally:
         TRAINERS.pop("plain-fit")
         ENGINES.pop("plain-fit")

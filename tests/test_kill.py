@@ -74,7 +74,7 @@ def stored_rows(db):
         return 0
     with sqlite3.connect(db, timeout=30) as connection:
         try:
-            return connection.execute("SELECT COUNT(*) FROM folds").fetchone()[0]
+            return connection.execute("SELECT COUNT(*) FROM results").fetchone()[0]
         except sqlite3.OperationalError:  # the table is not created yet
             return 0
 
@@ -87,7 +87,7 @@ def kill(process):
 
 def comparable(db):
     frame = load_results(db, with_weights=True)
-    columns = ["job_key", "variant", "fold", "seed", "status", "score", "train_score", "metrics", "epochs",
+    columns = ["job_key", "variant", "split", "seed", "status", "score", "train_score", "metrics", "epochs",
                "best_epoch", "loss", "val_loss", "engine", "weights"]
     return frame[columns].sort_values("job_key").reset_index(drop=True)
 

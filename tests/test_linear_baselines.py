@@ -110,7 +110,7 @@ def test_baselines_scored_on_the_networks_folds_match_a_pipeline(workdir):
     folds = load_results(workdir.db)
     base = folds[folds["engine"] == "sklearn"]
     assert len(base) == 4 * 3 and (base["status"] == "ok").all()
-    assert sorted(base.groupby("variant")["fold"].apply(sorted).map(tuple)) == [(0, 1, 2)] * 4
+    assert sorted(base.groupby("variant")["split"].apply(sorted).map(tuple)) == [(0, 1, 2)] * 4
     assert (base["epochs"] == 0).all() and not base["loss"].map(len).any()
     assert set(folds.loc[folds["engine"] != "sklearn", "variant"]) == {"none"}
 
@@ -120,7 +120,7 @@ def test_baselines_scored_on_the_networks_folds_match_a_pipeline(workdir):
     for fold, (train, test) in enumerate(exp.make_splitter().split(X, y)):
         mean, std = y[train].mean(), y[train].std()
         for name, estimator in notebook_models().items():
-            row = base[(base["variant"] == name) & (base["fold"] == fold)].iloc[0]
+            row = base[(base["variant"] == name) & (base["split"] == fold)].iloc[0]
             # the experiment's preprocessor and the estimator, fitted on the fold's training rows,
             # on the z-scored target; predictions back in mpg
             model = make_pipeline(exp.preprocessor(X), clone(estimator)).fit(X.iloc[train], (y[train] - mean) / std)
@@ -207,7 +207,7 @@ def test_a_failing_baseline_is_recorded_and_the_run_goes_on(workdir):
     X, y = data.X, data.y.to_numpy()
     for fold, (train, test) in enumerate(exp.make_splitter().split(X, y)):
         model = make_pipeline(exp.preprocessor(X), LogisticRegression(max_iter=1000)).fit(X.iloc[train], y[train])
-        row = logistic[logistic["fold"] == fold].iloc[0]
+        row = logistic[logistic["split"] == fold].iloc[0]
         assert row["score"] == pytest.approx(np.mean(model.predict(X.iloc[test]) == y[test]))
         proba = model.predict_proba(X.iloc[test])
         log_loss = -np.mean(np.log(proba[np.arange(len(test)), np.searchsorted(model.classes_, y[test])]))

@@ -31,7 +31,7 @@ def test_mccaffrey_demo_reports_weight_magnitudes_of_the_stored_weights(workdir)
     exp = mccaffrey.McCaffreyDemo().configured(quick=True)
     run_quietly([exp], workdir)
     folds = load_results(workdir.db, with_weights=True)
-    assert (folds["status"] == "ok").all() and folds["fold"].nunique() == exp.repeats
+    assert (folds["status"] == "ok").all() and folds["split"].nunique() == exp.repeats
     table = pd.read_csv(workdir.reports / exp.name / "weight_magnitudes.csv")
     assert list(table["variant"]) == [v.name for v in exp.variants]
     for _, row in table.iterrows():
@@ -202,7 +202,7 @@ def test_sjoo_run_writes_the_slope_table(workdir):
     run_quietly([exp], workdir)
     folds = load_results(workdir.db)
     assert len(folds) == len(exp.variants) * 4 and (folds["status"] == "ok").all()
-    assert sorted(folds.groupby("fold")["metrics"].first().map(lambda m: m["train_rows"])) == [16, 16, 48, 48]
+    assert sorted(folds.groupby("split")["metrics"].first().map(lambda m: m["train_rows"])) == [16, 16, 48, 48]
     slopes = pd.read_csv(workdir.reports / exp.name / "slopes.csv")
     assert "slope" in slopes.columns and len(slopes) == 2 and slopes["points"].tolist() == [4, 4]
 
@@ -243,7 +243,7 @@ def test_toy_curves_come_from_the_stored_weights(workdir):
     for name, group in folds.groupby("variant"):  # NumPy curves on the test rows vs the stored scores
         np.testing.assert_allclose(ensemble.loc[name, "mean member test MSE"], np.mean(group["score"] ** 2), rtol=1e-4)
     stopping = pd.read_csv(folder / "early_stopping.csv")
-    none = folds[folds["variant"] == "none"].sort_values("fold")
+    none = folds[folds["variant"] == "none"].sort_values("split")
     np.testing.assert_allclose(stopping["test MSE at best epoch"], [min(c) for c in none["val_loss"]], rtol=1e-6)
     np.testing.assert_allclose(stopping["test MSE at last epoch"], none["score"] ** 2, rtol=1e-4)
     assert set(pd.read_csv(folder / "penalty_strength.csv")["penalty"]) == {"none", "L1", "L2"}

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from harness import Variant, load_results
-from harness.records import FoldRecord
+from harness.records import SplitRecord
 from harness.runner import plan, prepare
 from harness.store import Store
 from tests.conftest import REPO, TinyClassification, run_quietly
@@ -83,10 +83,10 @@ class Changed(TinyClassification):
 
 def test_changing_one_variant_reruns_only_its_jobs_and_epochs_rerun_all(workdir):
     run_quietly([TinyClassification()], workdir)
-    before = load_results(workdir.db).set_index(["variant", "fold"])
+    before = load_results(workdir.db).set_index(["variant", "split"])
     outcomes, printed = run_quietly([Changed()], workdir)
     assert (outcomes[0].ok, outcomes[0].found_done) == (2, 2)
-    after = load_results(workdir.db).set_index(["variant", "fold"])
+    after = load_results(workdir.db).set_index(["variant", "split"])
     assert (after.loc["none", "created_at"] == before.loc["none", "created_at"]).all()
     assert (after.loc["L2 1e-3", "created_at"] > before["created_at"].max()).all()
     assert all(config["l2"] == 2e-3 for config in after.loc["L2 1e-3", "config"])
@@ -111,16 +111,16 @@ def test_failed_jobs_count_as_done_until_retry_failed_and_fresh_retrains_all(wor
 
 def test_a_job_key_is_stored_once_and_a_rerun_replaces_it(tmp_path):
     def record(score):
-        return FoldRecord(experiment="e", dataset="d", variant="v", config={}, config_hash="h", fold=0, seed=1,
+        return SplitRecord(experiment="e", dataset="d", variant="v", config={}, config_hash="h", split=0, seed=1,
                           status="ok", reason=None, score=score, train_score=score, metrics={}, epochs=1,
                           best_epoch=1, seconds=0.1, loss=[1.0], val_loss=[], engine="keras", job_key="k1")
 
     with Store(tmp_path / "r.sqlite") as store:
         run_id = store.start_run("e", "d", {}, plan=["k1"])
-        store.add_folds([record(0.5)])
-        store.add_folds([record(0.7)])
+        store.add_records([record(0.5)])
+        store.add_records([record(0.7)])
         store.finish_run(run_id)
-        rows = store.folds(latest=False)
+        rows = store.rows(latest=False)
         assert store.integrity() == "ok"
     assert list(rows["score"]) == [0.7]
 
@@ -131,11 +131,11 @@ def test_the_report_shows_the_latest_complete_run_not_a_newer_fragment(workdir):
     with Store(workdir.db) as store:  # a newer run killed after one of its jobs
         keys = [f"other-{i}" for i in range(4)]
         store.start_run("tiny-classification", "tiny-classification", {"greater_is_better": True}, plan=keys)
-        fragment = FoldRecord(experiment="tiny-classification", dataset="tiny-classification", variant="none",
-                              config={}, config_hash="h", fold=0, seed=1, status="ok", reason=None, score=0.1,
+        fragment = SplitRecord(experiment="tiny-classification", dataset="tiny-classification", variant="none",
+                              config={}, config_hash="h", split=0, seed=1, status="ok", reason=None, score=0.1,
                               train_score=0.1, metrics={}, epochs=1, best_epoch=1, seconds=0.1, loss=[1.0],
                               val_loss=[], engine="keras", job_key="other-0")
-        store.add_folds([fragment])
+        store.add_records([fragment])
         shown = store.latest_run_ids()["tiny-classification"]
     assert shown == complete["run_id"].iloc[0]
     from harness.cli import main
@@ -150,7 +150,7 @@ def test_jobs_not_trained_because_of_where_they_ran_are_trained_by_the_next_run(
 
     run_quietly([TinyClassification()], workdir)
     with sqlite3.connect(workdir.db) as connection:  # as a task whose worker died would have left it
-        connection.execute("UPDATE folds SET status = 'error', reason = 'its worker died' WHERE fold = 1 "
+        connection.execute("UPDATE results SET status = 'error', reason = 'its worker died' WHERE split = 1 "
                            "AND variant = 'none'")
     outcomes, printed = run_quietly([TinyClassification()], workdir)
     assert (outcomes[0].ok, outcomes[0].found_done) == (1, 3)

@@ -20,7 +20,7 @@ def test_same_seed_gives_identical_fold_scores(workdir, engine):
     assert (second["created_at"] > first["created_at"].max()).all()
     assert set(first["engine"]) == {engine}
     assert len(first) == 8 and (first["status"] == "ok").all()
-    cols = ["experiment", "variant", "fold", "seed", "score", "train_score", "epochs"]
+    cols = ["experiment", "variant", "split", "seed", "score", "train_score", "epochs"]
     pd.testing.assert_frame_equal(first[cols].reset_index(drop=True), second[cols].reset_index(drop=True))
     assert first["loss"].tolist() == second["loss"].tolist()
     reseeded = TinyClassification().configured(seed=7)

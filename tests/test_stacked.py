@@ -66,7 +66,7 @@ def stacked_members(exp, tmp_path):
     engine = StackedEngine(fallback=False)
     members = []
     for job in prepared.jobs:
-        fd = prepared.folds[job.fold]
+        fd = prepared.splits[job.split]
         template, spec = engine.template(exp, job.variant, fd)
         members.append(Member(job, fd, spec, template))
     return members
@@ -74,14 +74,14 @@ def stacked_members(exp, tmp_path):
 
 def assert_same_training(exp, members, trained, rtol=2e-5, atol=2e-5):
     for member, result in zip(members, trained):
-        model, history, best = reference_fit(exp, member.job.variant, member.fold, member.job.seed)
+        model, history, best = reference_fit(exp, member.job.variant, member.split, member.job.seed)
         assert result.epochs == len(history["loss"]), member.job.variant.name
         assert result.best_epoch == best
         np.testing.assert_allclose(result.loss, history["loss"], rtol=rtol, atol=atol)
         if "val_loss" in history:
             np.testing.assert_allclose(result.val_loss, history["val_loss"], rtol=rtol, atol=atol)
         for own, ref in zip(result.weights, model.get_weights()):
-            np.testing.assert_allclose(own, ref, rtol=rtol, atol=atol, err_msg=f"{member.job.variant.name} fold {member.job.fold}")
+            np.testing.assert_allclose(own, ref, rtol=rtol, atol=atol, err_msg=f"{member.job.variant.name} fold {member.job.split}")
 
 
 VARIANTS = (
@@ -98,7 +98,7 @@ def test_members_match_plain_fit_without_early_stopping(tmp_path):
     exp = Equivalence()
     exp.variants = VARIANTS
     members = stacked_members(exp, tmp_path)
-    assert len({len(m.fold.x_fit) for m in members}) > 1  # folds of different sizes share the stack
+    assert len({len(m.split.x_fit) for m in members}) > 1  # folds of different sizes share the stack
     trained = train_members(exp, members)
     assert len(trained) == len(VARIANTS) * 3
     assert_same_training(exp, members, trained)
@@ -137,7 +137,7 @@ def test_a_member_trains_the_same_alone_or_beside_others(tmp_path):
     result_alone = train_members(exp, alone)[0]
     exp.variants = (Variant("target", l2=1e-3), Variant("dropout", dropout=0.5), Variant("decay", weight_decay=0.3),
                     Variant("exploding", l2=1e38))
-    crowd = [m for m in stacked_members(exp, tmp_path) if m.job.fold == 0]
+    crowd = [m for m in stacked_members(exp, tmp_path) if m.job.split == 0]
     results = train_members(exp, crowd)
     assert results[3].failure and "NaN" in results[3].failure
     np.testing.assert_allclose(results[0].loss, result_alone.loss, rtol=1e-6)
@@ -214,7 +214,7 @@ def test_with_dropout_both_engines_agree_statistically(workdir):
     assert (folds["status"] == "ok").all()
     folds["final_loss"] = folds["loss"].map(lambda losses: losses[-1])
     folds["test_log_loss"] = folds["metrics"].map(lambda m: m["test_log_loss"])
-    wide = folds.pivot_table(index=["variant", "data_seed", "fold"], columns="engine",
+    wide = folds.pivot_table(index=["variant", "data_seed", "split"], columns="engine",
                              values=["final_loss", "test_log_loss"])
     none, dropout = wide.loc["none"], wide.loc["dropout 0.5"]
     assert len(dropout) == 20

@@ -1,21 +1,21 @@
-"""The results store round-trips every field of a fold record."""
+"""The results store round-trips every field of a split record."""
 import numpy as np
 import pytest
 
 from harness import load_results
-from harness.records import FoldRecord, decode_weights
+from harness.records import SplitRecord, decode_weights
 from harness.store import Store
 
 
-def record(fold, status="ok", **kw):
+def record(split, status="ok", **kw):
     base = dict(
         experiment="exp <1>", dataset="data", variant="L2 1e-4", config={"name": "L2 1e-4", "l2": 1e-4},
-        config_hash="abc123", fold=fold, seed=1234 + fold, status=status, reason=None if status == "ok" else "NaN loss",
-        score=0.5 + fold / 10, train_score=0.9, metrics={"test_accuracy": 0.5 + fold / 10, "test_log_loss": 0.7},
+        config_hash="abc123", split=split, seed=1234 + split, status=status, reason=None if status == "ok" else "NaN loss",
+        score=0.5 + split / 10, train_score=0.9, metrics={"test_accuracy": 0.5 + split / 10, "test_log_loss": 0.7},
         epochs=12, best_epoch=9, seconds=1.25, loss=[1.0, 0.5, None], val_loss=[1.1, 0.6, 0.65], engine="keras",
     )
     base.update(kw)
-    return FoldRecord(**base)
+    return SplitRecord(**base)
 
 
 def test_store_round_trip(tmp_path):
@@ -28,14 +28,14 @@ def test_store_round_trip(tmp_path):
         written = [record(0, weights=buffer.getvalue()), record(1, status="failed", score=None, train_score=None)]
         for r in written:
             r.run_id = run_id
-            store.add_fold(r)
+            store.add_record(r)
         store.finish_run(run_id)
         runs = store.runs()
     assert runs.loc[0, "status"] == "finished" and runs.loc[0, "settings"]["score"] == "accuracy"
     frame = load_results(db, with_weights=True)
     assert len(frame) == 2
     for r, (_, row) in zip(written, frame.iterrows()):
-        for field in ("run_id", "experiment", "dataset", "variant", "config", "config_hash", "fold", "seed",
+        for field in ("run_id", "experiment", "dataset", "variant", "config", "config_hash", "split", "seed",
                       "status", "reason", "metrics", "epochs", "best_epoch", "seconds", "loss", "val_loss", "engine"):
             assert row[field] == getattr(r, field), field
         if r.score is None:
@@ -53,7 +53,7 @@ def test_latest_run_only_by_default(tmp_path):
             run_id = store.start_run("e", "d", {}, "keras")
             r = record(0, score=score, experiment="e")
             r.run_id = run_id
-            store.add_fold(r)
+            store.add_record(r)
     assert list(load_results(db)["score"]) == [0.2]
     assert sorted(load_results(db, latest=False)["score"]) == [0.1, 0.2]
 
@@ -80,7 +80,7 @@ run_id = store.start_run(name, "data", {{}}, "keras", plan=keys)
 for i, key in enumerate(keys):  # one short transaction per finished job, as the runner writes them
     r = record(i % 5, experiment=name, job_key=key, weights=bytes(2000))
     r.run_id = run_id
-    store.add_folds([r])
+    store.add_records([r])
 store.finish_run(run_id)
 print(began, time.time())
 """
@@ -111,7 +111,7 @@ def test_two_processes_writing_at_once_lose_nothing(tmp_path):
         spans.append([float(t) for t in out.split()])
     assert max(s for s, _ in spans) < min(e for _, e in spans)  # the two wrote at the same time
     with Store(db) as store:
-        rows = store.folds(latest=False)
+        rows = store.rows(latest=False)
         assert store.integrity() == "ok"
         assert store._db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         latest = store.latest_run_ids()
@@ -120,3 +120,28 @@ def test_two_processes_writing_at_once_lose_nothing(tmp_path):
     assert set(latest) == {"first", "second"}
     first = load_results(db, experiment="first")
     assert list(first["job_key"]) == [f"first-{i}" for i in range(300)]  # in plan order
+
+
+def test_a_store_from_before_the_rename_is_migrated_in_place(workdir):
+    """A store written when rows were 'folds' (table `folds`, column `fold`, no data table)
+    opens, keeps every row and is reported from."""
+    import sqlite3
+
+    from harness.report import write_all
+    from tests.conftest import TinyClassification, run_quietly
+
+    run_quietly([TinyClassification()], workdir)
+    before = load_results(workdir.db).sort_values("job_key").reset_index(drop=True)
+    with sqlite3.connect(workdir.db) as connection:
+        for statement in ("DROP INDEX results_by_job", "DROP INDEX results_by_run", "DROP TABLE datasets",
+                          "ALTER TABLE results RENAME COLUMN split TO fold", "ALTER TABLE results RENAME TO folds",
+                          "CREATE INDEX folds_by_run ON folds(run_id)", "CREATE UNIQUE INDEX folds_by_job ON folds(job_key)"):
+            connection.execute(statement)
+    with Store(workdir.db) as store:
+        assert store.integrity() == "ok"
+        page = write_all(store, workdir.reports)
+    after = load_results(workdir.db).sort_values("job_key").reset_index(drop=True)
+    assert list(after["split"]) == list(before["split"]) and list(after["score"]) == list(before["score"])
+    assert "tiny-classification" in page.read_text()
+    experiment_page = (workdir.reports / "tiny-classification" / "index.html").read_text()
+    assert all(v.name in experiment_page for v in TinyClassification.variants)

@@ -67,7 +67,7 @@ def get_trainer(kind: str, **options: Any) -> Any:
     return TRAINERS[kind](**options)
 
 
-def assign(name: str, exp: Any, folds: Any, jobs: Sequence[Any]) -> tuple[dict[int, Any], list[str]]:
+def assign(name: str, exp: Any, splits: Any, jobs: Sequence[Any]) -> tuple[dict[int, Any], list[str]]:
     """Which trainer takes each network job under `--engine NAME`, as {id(job): trainer}, and
     the notes the experiment's report shows about it. Refuses (HarnessError) what `stacked`
     cannot stack."""
@@ -82,10 +82,10 @@ def assign(name: str, exp: Any, folds: Any, jobs: Sequence[Any]) -> tuple[dict[i
     from .stacked import StackedEngine
 
     stacked = StackedEngine(fallback=name == "auto")
-    groups, rest = stacked.partition(exp, folds, jobs)
+    groups, rest = stacked.partition(exp, splits, jobs)
     chosen = {id(job): keras_fit for job in rest}
     chosen.update({id(job): stacked for group in groups for job in group.jobs})
-    return chosen, stacked.notes(exp, folds, jobs)
+    return chosen, stacked.notes(exp, splits, jobs)
 
 
 __all__ = ["ENGINES", "TRAINERS", "assign", "get_trainer", "register_trainer"]

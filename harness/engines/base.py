@@ -10,14 +10,14 @@ from dataclasses import dataclass
 from typing import Any, Mapping, Protocol, Sequence, Union
 
 from ..experiment import Experiment
-from ..folds import FoldData
+from ..splits import SplitData
 from ..jobs import Job
-from ..records import Emit, FoldRecord, encode_weights, json_float
+from ..records import Emit, SplitRecord, encode_weights, json_float
 from ..scoring import FoldFailed, evaluate
 
-#: an experiment's folds by split index: the list of all of them, or (in a worker) the ones a
+#: an experiment's splits by split index: the list of all of them, or (in a worker) the ones a
 #: task needs
-Folds = Union[Sequence[FoldData], Mapping[int, FoldData]]
+Splits = Union[Sequence[SplitData], Mapping[int, SplitData]]
 
 
 @dataclass
@@ -34,18 +34,18 @@ class TrainedMember:
 
 
 class Trainer(Protocol):
-    """Trains jobs of one kind ('keras', 'stacked', 'sklearn') and emits one FoldRecord per job
+    """Trains jobs of one kind ('keras', 'stacked', 'sklearn') and emits one SplitRecord per job
     as soon as it is finished."""
 
     name: str
     #: the engine's arithmetic, part of every job key it trains (e.g. 'stacked/2')
     numerics: str
 
-    def tasks(self, exp: Experiment, folds: Folds, jobs: Sequence[Job]) -> list[list[Job]]:
+    def tasks(self, exp: Experiment, splits: Splits, jobs: Sequence[Job]) -> list[list[Job]]:
         """The jobs cut into tasks: the units one worker trains and the store commits at once."""
         ...
 
-    def run(self, exp: Experiment, dataset: str, folds: Folds, jobs: Sequence[Job], emit: Emit) -> None: ...
+    def run(self, exp: Experiment, dataset: str, splits: Splits, jobs: Sequence[Job], emit: Emit) -> None: ...
 
 
 def first_nan_epoch(losses: Sequence[float]) -> int | None:
@@ -56,10 +56,10 @@ def first_nan_epoch(losses: Sequence[float]) -> int | None:
 
 
 def finish(
-    exp: Experiment, dataset: str, job: Job, fd: FoldData, trained: TrainedMember | None,
+    exp: Experiment, dataset: str, job: Job, fd: SplitData, trained: TrainedMember | None,
     engine: str, error: str | None = None,
-) -> FoldRecord:
-    """Score a trained member (or record why it failed) as a FoldRecord."""
+) -> SplitRecord:
+    """Score a trained member (or record why it failed) as a SplitRecord."""
     failure = error or (trained.failure if trained else "not trained")
     metrics: dict[str, float] = {}
     weights = None
@@ -70,13 +70,13 @@ def finish(
         except FoldFailed as exc:
             failure = str(exc)
     score_key = exp.score_name
-    return FoldRecord(
+    return SplitRecord(
         experiment=exp.name,
         dataset=dataset,
         variant=job.variant.name,
         config=job.variant.config(),
         config_hash=job.variant.config_hash(),
-        fold=job.fold,
+        split=job.split,
         seed=job.seed,
         status="failed" if failure else "ok",
         reason=failure,

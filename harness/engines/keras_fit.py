@@ -1,4 +1,4 @@
-"""The reference engine: one ordinary `model.fit` per (variant, fold)."""
+"""The reference engine: one ordinary `model.fit` per (variant, split)."""
 from __future__ import annotations
 
 import math
@@ -9,10 +9,10 @@ import keras
 import numpy as np
 
 from ..experiment import Experiment, Variant
-from ..folds import FoldData, derive_seed
+from ..splits import SplitData, derive_seed
 from ..jobs import ENGINE_NUMERICS, Job
 from ..records import Emit
-from .base import Folds, TrainedMember, finish, first_nan_epoch
+from .base import Splits, TrainedMember, finish, first_nan_epoch
 
 if TYPE_CHECKING:  # pragma: no cover
     import tensorflow as tf
@@ -79,7 +79,7 @@ def initial_weights(model: keras.Model, seed: int) -> list[np.ndarray]:
     return [drawn.get(id(v), v.numpy()) for v in model.weights]
 
 
-def build_member(exp: Experiment, variant: Variant, fd: FoldData, seed: int) -> keras.Model:
+def build_member(exp: Experiment, variant: Variant, fd: SplitData, seed: int) -> keras.Model:
     """The experiment's own model for one member, its initial weights drawn from `seed`."""
     keras.utils.set_random_seed(seed)
     model = exp.build_model(variant, fd.n_inputs, fd.n_outputs)
@@ -87,7 +87,7 @@ def build_member(exp: Experiment, variant: Variant, fd: FoldData, seed: int) -> 
     return model
 
 
-def fit_member(exp: Experiment, variant: Variant, fd: FoldData, seed: int) -> TrainedMember:
+def fit_member(exp: Experiment, variant: Variant, fd: SplitData, seed: int) -> TrainedMember:
     """Train one model with `model.fit`, early stopping as the experiment's protocol says."""
     start = time.perf_counter()
     model = build_member(exp, variant, fd, seed)
@@ -125,16 +125,16 @@ class KerasFitEngine:
     name = "keras"
     numerics = f"keras/{ENGINE_NUMERICS['keras']}"
 
-    def tasks(self, exp: Experiment, folds: Folds, jobs: Sequence[Job]) -> list[list[Job]]:
+    def tasks(self, exp: Experiment, splits: Splits, jobs: Sequence[Job]) -> list[list[Job]]:
         return [[job] for job in jobs]
 
-    def run(self, exp: Experiment, dataset: str, folds: Folds, jobs: Sequence[Job], emit: Emit) -> None:
+    def run(self, exp: Experiment, dataset: str, splits: Splits, jobs: Sequence[Job], emit: Emit) -> None:
         for job in jobs:
-            fd = folds[job.fold]
+            fd = splits[job.split]
             try:
                 trained = fit_member(exp, job.variant, fd, job.seed)
                 record = finish(exp, dataset, job, fd, trained, self.name)
-            except Exception as exc:  # a fold that fails is recorded and the run goes on
+            except Exception as exc:  # a split that fails is recorded and the run goes on
                 record = finish(exp, dataset, job, fd, None, self.name, error=f"{type(exc).__name__}: {exc}")
             keras.backend.clear_session(free_memory=False)
             emit(record)

@@ -1,5 +1,5 @@
 """The scikit-learn engine: an experiment's reference models (`Experiment.reference_models`), each cloned,
-fitted and scored on the same preprocessed folds as the networks, one job per (reference model, split).
+fitted and scored on the same preprocessed splits as the networks, one job per (reference model, split).
 
 Scored by the same code as the networks (`scoring.score_outputs`), so a reference model's row reads
 like a variant's; its record has no epochs and no weights.
@@ -15,9 +15,9 @@ import numpy as np
 
 from ..errors import HarnessError
 from ..experiment import Experiment
-from ..folds import FoldData, derive_seed
+from ..splits import SplitData, derive_seed
 from ..jobs import ENGINE_NUMERICS, Job
-from ..records import Emit, FoldRecord
+from ..records import Emit, SplitRecord
 from ..scoring import FoldFailed, score_outputs, scored_rows
 
 
@@ -58,10 +58,10 @@ def reference_config(name: str, estimator: Any) -> dict[str, Any]:
             "class": f"{cls.__module__}.{cls.__qualname__}"}
 
 
-def reference_training_rows(exp: Experiment, fd: FoldData) -> tuple[np.ndarray, np.ndarray]:
-    """A reference model's training rows: the fold's fit rows plus the validation rows carved out of
-    the training fold, if any (reference models do not stop early, so they get the whole training
-    fold); in training units. Validation rows that are scored rows (protocol 'heaton') are
+def reference_training_rows(exp: Experiment, fd: SplitData) -> tuple[np.ndarray, np.ndarray]:
+    """A reference model's training rows: the split's fit rows plus the validation rows carved out of
+    the training split, if any (reference models do not stop early, so they get the whole training
+    split); in training units. Validation rows that are scored rows (protocol 'heaton') are
     left out."""
     x, y = [fd.x_fit], [fd.y_fit]
     carved = fd.x_val is not None and fd.val_index is not None
@@ -87,8 +87,8 @@ def reference_outputs(exp: Experiment, estimator: Any, x: np.ndarray, n_outputs:
     return outputs, False
 
 
-def fit_reference(exp: Experiment, dataset: str, job: Job, fd: FoldData) -> FoldRecord:
-    """Clone, fit and score one reference model on one split, as a FoldRecord (failed, with the reason,
+def fit_reference(exp: Experiment, dataset: str, job: Job, fd: SplitData) -> SplitRecord:
+    """Clone, fit and score one reference model on one split, as a SplitRecord (failed, with the reason,
     when the estimator raises). Scored exactly as the networks are (`score_outputs`): on the
     test rows and, for the training score, the fit rows, in the target's own units. Every
     `random_state` left at None, nested ones included (a step of a pipeline), gets a seed
@@ -128,13 +128,13 @@ def fit_reference(exp: Experiment, dataset: str, job: Job, fd: FoldData) -> Fold
 
 
 def reference_record(experiment: str, dataset: str, job: Job, status: str, reason: str | None,
-                    seconds: float = 0.0) -> FoldRecord:
+                    seconds: float = 0.0) -> SplitRecord:
     """A reference model's record without scores (a failure; `fit_reference` adds them)."""
     config = reference_config(job.name, job.estimator)
-    return FoldRecord(
+    return SplitRecord(
         experiment=experiment, dataset=dataset, variant=job.name, config=config,
         config_hash=hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:16],
-        fold=job.fold, seed=job.seed, status=status, reason=reason, score=None, train_score=None, metrics={},
+        split=job.split, seed=job.seed, status=status, reason=reason, score=None, train_score=None, metrics={},
         epochs=0, best_epoch=0, seconds=seconds, loss=[], val_loss=[], engine=SklearnEngine.name, weights=None,
         job_key=job.key or None,
     )
@@ -146,11 +146,11 @@ class SklearnEngine:
     name = "sklearn"
     numerics = f"sklearn/{ENGINE_NUMERICS['sklearn']}"
 
-    def tasks(self, exp: Experiment, folds: Mapping[int, FoldData] | Sequence[FoldData],
+    def tasks(self, exp: Experiment, splits: Mapping[int, SplitData] | Sequence[SplitData],
               jobs: Sequence[Job]) -> list[list[Job]]:
         return [[job] for job in jobs]
 
-    def run(self, exp: Experiment, dataset: str, folds: Mapping[int, FoldData] | Sequence[FoldData],
+    def run(self, exp: Experiment, dataset: str, splits: Mapping[int, SplitData] | Sequence[SplitData],
             jobs: Sequence[Job], emit: Emit) -> None:
         for job in jobs:
-            emit(fit_reference(exp, dataset, job, folds[job.fold]))
+            emit(fit_reference(exp, dataset, job, splits[job.split]))

@@ -1,9 +1,9 @@
-"""The stacked engine: every member (variant × fold) of one architecture trained as one Keras model.
+"""The stacked engine: every member (variant × split) of one architecture trained as one Keras model.
 
 One `model.fit` costs the same framework overhead whether it trains one small network or fifty,
 so members that share an architecture are stacked (weights with a leading member axis) and
 trained together. What keeps them independent, exactly as if each were trained alone:
-- each member's loss is the mean over its own batch of its own fold's rows, in its own order;
+- each member's loss is the mean over its own batch of its own split's rows, in its own order;
   the objective is the *sum* of member losses, so each member gets its own gradient;
 - Adam (and the other supported optimizers) keep per-weight state, so members don't interact;
   members grouped together take the same number of steps per epoch (a short last batch is
@@ -29,10 +29,10 @@ import tensorflow as tf
 
 from ..errors import HarnessError
 from ..experiment import Experiment, Variant
-from ..folds import FoldData, derive_seed
+from ..splits import SplitData, derive_seed
 from ..jobs import ENGINE_NUMERICS, Job
 from ..records import Emit
-from .base import Folds, TrainedMember, finish, first_nan_epoch
+from .base import Splits, TrainedMember, finish, first_nan_epoch
 from .keras_fit import KerasFitEngine, initial_weights, loss_for, targets_for
 from .stacked_layers import (
     StackedActivation, StackedDense, StackedDropout, StackedL1L2, StackedModel, stateless_optimizer,
@@ -157,7 +157,7 @@ def describe_optimizer(optimizer: keras.optimizers.Optimizer) -> tuple[float, tu
     return weight_decay, key, config
 
 
-def describe_member(exp: Experiment, variant: Variant, fd: FoldData, model: keras.Model | None = None) -> MemberSpec:
+def describe_member(exp: Experiment, variant: Variant, fd: SplitData, model: keras.Model | None = None) -> MemberSpec:
     model = model if model is not None else exp.build_model(variant, fd.n_inputs, fd.n_outputs)
     architecture, l1, l2, dropout = describe_model(model)
     n_out = int(model.outputs[0].shape[-1])
@@ -171,11 +171,11 @@ def describe_member(exp: Experiment, variant: Variant, fd: FoldData, model: kera
 
 @dataclass
 class Member:
-    """One member to train: its job and fold, and the Keras model of its variant (shared by the
+    """One member to train: its job and split, and the Keras model of its variant (shared by the
     variant's members, holding no member's weights until one is written into it)."""
 
     job: Job
-    fold: FoldData
+    split: SplitData
     spec: MemberSpec
     template: keras.Model
 
@@ -209,12 +209,12 @@ class Group:
     jobs: list[Job] = field(default_factory=list)
 
 
-def steps_per_epoch(fd: FoldData, batch_size: int) -> int:
+def steps_per_epoch(fd: SplitData, batch_size: int) -> int:
     return math.ceil(len(fd.x_fit) / batch_size)
 
 
 class StackedEngine:
-    """Trains stackable members together; with `fallback`, the rest with one fit per fold.
+    """Trains stackable members together; with `fallback`, the rest with one fit per split.
 
     Nothing here depends on which experiment ran before: templates are cached per experiment
     object, and what cannot be stacked is reported for the experiment it belongs to.
@@ -238,17 +238,17 @@ class StackedEngine:
         """The arithmetic: XLA's kernels round some functions differently from TensorFlow's."""
         return f"stacked/{ENGINE_NUMERICS['stacked']}" + ("+xla" if self.jit_compile else "")
 
-    def template(self, exp: Experiment, variant: Variant, fd: FoldData) -> tuple[keras.Model, MemberSpec | None]:
-        """The variant's Keras model for this fold's shapes, and its stackable spec (None if it
+    def template(self, exp: Experiment, variant: Variant, fd: SplitData) -> tuple[keras.Model, MemberSpec | None]:
+        """The variant's Keras model for this split's shapes, and its stackable spec (None if it
         cannot be stacked: `unsupported` says why). Built once per experiment, variant and shape."""
         model, spec, _ = self._template(exp, variant, fd)
         return model, spec
 
-    def unsupported(self, exp: Experiment, variant: Variant, fd: FoldData) -> str | None:
+    def unsupported(self, exp: Experiment, variant: Variant, fd: SplitData) -> str | None:
         """Why the variant's model cannot be stacked, or None when it can."""
         return self._template(exp, variant, fd)[2]
 
-    def _template(self, exp: Experiment, variant: Variant, fd: FoldData) -> "Template":
+    def _template(self, exp: Experiment, variant: Variant, fd: SplitData) -> "Template":
         cache = self._templates.setdefault(exp, {})
         key = (variant.config_hash(), fd.n_inputs, fd.n_outputs)
         if key not in cache:
@@ -260,13 +260,13 @@ class StackedEngine:
         return cache[key]
 
     # ------------------------------------------------------------------ planning
-    def partition(self, exp: Experiment, folds: Folds, jobs: Sequence[Job]) -> tuple[list[Group], list[Job]]:
+    def partition(self, exp: Experiment, splits: Splits, jobs: Sequence[Job]) -> tuple[list[Group], list[Job]]:
         """Stackable jobs grouped by what members must share; and the jobs that cannot stack
         (an error without `fallback`)."""
         groups: dict[tuple[Any, ...], Group] = {}
         rest: list[Job] = []
         for job in jobs:
-            fd = folds[job.fold]
+            fd = splits[job.split]
             _, spec = self.template(exp, job.variant, fd)
             if spec is None:
                 if not self.fallback:
@@ -279,23 +279,23 @@ class StackedEngine:
             groups.setdefault(key, Group(key)).jobs.append(job)
         return list(groups.values()), rest
 
-    def chunks(self, exp: Experiment, folds: Folds, group: Group) -> list[list[Job]]:
+    def chunks(self, exp: Experiment, splits: Splits, group: Group) -> list[list[Job]]:
         """A group split so that a stacked model's epoch arrays stay within MAX_EPOCH_BYTES."""
-        fd = folds[group.jobs[0].fold]
+        fd = splits[group.jobs[0].split]
         steps = steps_per_epoch(fd, exp.batch_size)
         per_member = steps * exp.batch_size * (fd.n_inputs + 2) * 4
         size = max(1, min(self.max_members, MAX_EPOCH_BYTES // max(per_member, 1)))
         return [group.jobs[i : i + size] for i in range(0, len(group.jobs), size)]
 
-    def tasks(self, exp: Experiment, folds: Folds, jobs: Sequence[Job]) -> list[list[Job]]:
+    def tasks(self, exp: Experiment, splits: Splits, jobs: Sequence[Job]) -> list[list[Job]]:
         """Stackable jobs as stacked models, one task each (any part of one is a stacked model
         too: a member trains the same whichever members share its model); the rest one each."""
-        groups, rest = self.partition(exp, folds, jobs)
-        return [chunk for group in groups for chunk in self.chunks(exp, folds, group)] + [[job] for job in rest]
+        groups, rest = self.partition(exp, splits, jobs)
+        return [chunk for group in groups for chunk in self.chunks(exp, splits, group)] + [[job] for job in rest]
 
-    def notes(self, exp: Experiment, folds: Folds, jobs: Sequence[Job]) -> list[str]:
+    def notes(self, exp: Experiment, splits: Splits, jobs: Sequence[Job]) -> list[str]:
         """What the report says about how this experiment's jobs are trained."""
-        groups, rest = self.partition(exp, folds, jobs)
+        groups, rest = self.partition(exp, splits, jobs)
         notes = []
         stacked = sum(len(g.jobs) for g in groups)
         if stacked:
@@ -305,39 +305,39 @@ class StackedEngine:
                 "member's own weights were then scored in the experiment's own Keras model. A member's "
                 "time is its stacked model's time divided by its members."
             )
-        reasons = {job.variant.name: self.unsupported(exp, job.variant, folds[job.fold]) for job in rest}
+        reasons = {job.variant.name: self.unsupported(exp, job.variant, splits[job.split]) for job in rest}
         for name, reason in reasons.items():
             notes.append(f"Variant {name!r} trained with one model.fit per split (keras engine): {reason}.")
         return notes
 
     # ------------------------------------------------------------------ training
-    def run(self, exp: Experiment, dataset: str, folds: Folds, jobs: Sequence[Job], emit: Emit) -> None:
+    def run(self, exp: Experiment, dataset: str, splits: Splits, jobs: Sequence[Job], emit: Emit) -> None:
         """Train the jobs: stackable ones in stacked models, the rest (with `fallback`) one fit
         each; records are emitted in job order within each stacked model."""
-        groups, rest = self.partition(exp, folds, jobs)
+        groups, rest = self.partition(exp, splits, jobs)
         position = {id(job): i for i, job in enumerate(jobs)}
         for group in groups:
-            for chunk in self.chunks(exp, folds, group):
-                for job, record in sorted(self.train_chunk(exp, dataset, folds, chunk), key=lambda jr: position[id(jr[0])]):
+            for chunk in self.chunks(exp, splits, group):
+                for job, record in sorted(self.train_chunk(exp, dataset, splits, chunk), key=lambda jr: position[id(jr[0])]):
                     emit(record)
         if rest:
-            KerasFitEngine().run(exp, dataset, folds, rest, emit)
+            KerasFitEngine().run(exp, dataset, splits, rest, emit)
 
-    def train_chunk(self, exp: Experiment, dataset: str, folds: Folds, jobs: Sequence[Job]):
-        """Train one stacked model; return (job, FoldRecord) for each of its members."""
+    def train_chunk(self, exp: Experiment, dataset: str, splits: Splits, jobs: Sequence[Job]):
+        """Train one stacked model; return (job, SplitRecord) for each of its members."""
         start = time.perf_counter()
         members = []
         for job in jobs:
-            template, spec = self.template(exp, job.variant, folds[job.fold])
-            members.append(Member(job, folds[job.fold], spec, template))
+            template, spec = self.template(exp, job.variant, splits[job.split])
+            members.append(Member(job, splits[job.split], spec, template))
         try:
             results = train_members(exp, members, self.order, self.jit_compile)
         except Exception as exc:  # a chunk that cannot train fails its members; the run goes on
             reason = f"{type(exc).__name__}: {exc}"
-            return [(m.job, finish(exp, dataset, m.job, m.fold, None, self.name, error=reason)) for m in members]
+            return [(m.job, finish(exp, dataset, m.job, m.split, None, self.name, error=reason)) for m in members]
         seconds = (time.perf_counter() - start) / len(members)
         return [
-            (m.job, finish(exp, dataset, m.job, m.fold, result.into(m.template, seconds), self.name))
+            (m.job, finish(exp, dataset, m.job, m.split, result.into(m.template, seconds), self.name))
             for m, result in zip(members, results)
         ]
 
@@ -480,10 +480,10 @@ def train_members(
     not bit for bit; without it the arithmetic is TensorFlow's own.
     """
     spec = members[0].spec
-    folds = [m.fold for m in members]
+    splits = [m.split for m in members]
     n_out = int(members[0].template.outputs[0].shape[-1])
-    steps = steps_per_epoch(folds[0], exp.batch_size)
-    if any(steps_per_epoch(fd, exp.batch_size) != steps for fd in folds):
+    steps = steps_per_epoch(splits[0], exp.batch_size)
+    if any(steps_per_epoch(fd, exp.batch_size) != steps for fd in splits):
         raise ValueError("stacked members must take the same number of steps per epoch")
     if any((m.spec.architecture, m.spec.optimizer_key, m.spec.loss_kind) != (spec.architecture, spec.optimizer_key, spec.loss_kind) for m in members):
         raise ValueError("stacked members must share architecture, optimizer settings and loss")
@@ -491,17 +491,17 @@ def train_members(
     model = build_stacked(members)
     optimizer = stateless_optimizer(spec.optimizer_key[0], spec.optimizer_config)
 
-    y_fit = [targets_for(fd.y_fit, n_out) for fd in folds]
+    y_fit = [targets_for(fd.y_fit, n_out) for fd in splits]
     y_dtype = y_fit[0].dtype
-    x_train, _ = _padded([fd.x_fit for fd in folds], "float32")
+    x_train, _ = _padded([fd.x_fit for fd in splits], "float32")
     y_train, _ = _padded(y_fit, str(y_dtype))
     model.set_training_data(x_train, y_train)
-    sizes = [len(fd.x_fit) for fd in folds]
+    sizes = [len(fd.x_fit) for fd in splits]
 
     validation = None
-    if folds[0].x_val is not None:
-        x_val, val_mask = _padded([fd.x_val for fd in folds], "float32")
-        y_val, _ = _padded([targets_for(fd.y_val, n_out) for fd in folds], str(y_dtype))
+    if splits[0].x_val is not None:
+        x_val, val_mask = _padded([fd.x_val for fd in splits], "float32")
+        y_val, _ = _padded([targets_for(fd.y_val, n_out) for fd in splits], str(y_dtype))
         x_val, y_val, val_mask = tf.constant(x_val), tf.constant(y_val), tf.constant(val_mask)
         validation = tf.function(lambda: model.member_losses(x_val, y_val, val_mask), jit_compile=jit_compile)
     # The epoch loop: each call runs one epoch's steps as one compiled function (a `model.fit`

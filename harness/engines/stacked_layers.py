@@ -1,6 +1,6 @@
 """Keras layers, a regularizer and a model that hold one set of weights per member.
 
-A member is one (variant, fold) network. Every tensor carries the member axis first:
+A member is one (variant, split) network. Every tensor carries the member axis first:
 activations are (members, batch, features), kernels (members, in, out). Members never mix:
 each member's kernel only ever meets that member's rows, and the training objective is the sum
 of the members' own losses, so each gradient is exactly the one that member would get alone.

@@ -4,7 +4,7 @@ import pytest
 from sklearn.base import BaseEstimator, TransformerMixin
 
 from harness.errors import HarnessError
-from harness.folds import derive_seed
+from harness.splits import derive_seed
 from harness.jobs import make_jobs
 from harness.runner import prepare
 from tests.conftest import TinyClassification, TinyRegression, tiny_classification
@@ -45,8 +45,8 @@ def test_preprocessing_never_sees_test_rows(tmp_path, protocol, patience):
     exp.protocol, exp.patience = protocol, patience
     prepared = prepare(exp, tmp_path)
     labels = prepared.data.X.index.to_numpy()
-    assert len(SpyScaler.fitted_on) == len(prepared.folds) == 4
-    for fd, seen in zip(prepared.folds, SpyScaler.fitted_on):
+    assert len(SpyScaler.fitted_on) == len(prepared.splits) == 4
+    for fd, seen in zip(prepared.splits, SpyScaler.fitted_on):
         test_labels = set(labels[fd.test_index])
         assert seen.isdisjoint(test_labels)
         assert seen == set(labels[fd.fit_index])
@@ -60,14 +60,14 @@ def test_preprocessing_never_sees_test_rows(tmp_path, protocol, patience):
         np.testing.assert_allclose(fd.x_test, (X[fd.test_index] - mean) / std, rtol=1e-5, atol=1e-5)
         if protocol == "heaton" and patience is not None:
             assert fd.x_val is fd.x_test  # Part 5.5: early stopping watches the scored split
-    all_test = np.concatenate([fd.test_index for fd in prepared.folds])
+    all_test = np.concatenate([fd.test_index for fd in prepared.splits])
     assert sorted(all_test) == list(range(80))  # K-fold: every row scored exactly once
 
 
 def test_regression_target_scaled_with_training_rows_only(tmp_path):
     prepared = prepare(TinyRegression(), tmp_path)
     y = prepared.data.y.to_numpy()
-    for fd in prepared.folds:
+    for fd in prepared.splits:
         assert fd.target_mean == pytest.approx(y[fd.fit_index].mean())
         assert fd.target_std == pytest.approx(y[fd.fit_index].std())
         np.testing.assert_allclose(fd.to_raw(fd.y_test), y[fd.test_index], rtol=1e-5)
@@ -78,7 +78,7 @@ def test_validation_split_is_stratified_and_sized(tmp_path):
     exp.preprocessor = TinyClassification.preprocessor.__get__(exp)
     prepared = prepare(exp, tmp_path)
     y = prepared.data.y.to_numpy()
-    for fd in prepared.folds:
+    for fd in prepared.splits:
         n_train = len(fd.fit_index) + len(fd.val_index)
         assert len(fd.val_index) == int(np.ceil(0.1 * n_train))
         assert set(np.unique(y[fd.val_index])) <= set(np.unique(y[fd.fit_index]))
@@ -87,7 +87,7 @@ def test_validation_split_is_stratified_and_sized(tmp_path):
 def test_jobs_and_seeds():
     exp = TinyClassification()
     jobs = make_jobs(exp, 2)
-    assert [(j.variant.name, j.fold) for j in jobs] == [("none", 0), ("none", 1), ("L2 1e-3", 0), ("L2 1e-3", 1)]
+    assert [(j.variant.name, j.split) for j in jobs] == [("none", 0), ("none", 1), ("L2 1e-3", 0), ("L2 1e-3", 1)]
     # paired design: variants share each fold's seed; folds differ; the seed follows the experiment's
     assert jobs[0].seed == jobs[2].seed != jobs[1].seed
     assert derive_seed(42, 0) == derive_seed(42, 0) != derive_seed(43, 0)

@@ -1,4 +1,4 @@
-"""From a dataset to folds: input checks, splits, per-fold preprocessing and seeds.
+"""From a dataset to splits: input checks, splits, per-split preprocessing and seeds.
 
 Preprocessing (the experiment's scikit-learn transformer, and the target scaler for regression)
 is fitted on the rows the network trains on and only then applied to validation and test rows.
@@ -26,14 +26,14 @@ def derive_seed(*parts: Any) -> int:
 
 
 @dataclass
-class FoldData:
-    """The arrays of one fold, preprocessed with transformers fitted on `fit_index` rows only.
+class SplitData:
+    """The arrays of one split, preprocessed with transformers fitted on `fit_index` rows only.
 
     `y_*` are in training units (class indices, or the standardized regression target);
     `y_*_raw` are in the units the score is computed in.
     """
 
-    fold: int
+    split: int
     fit_index: np.ndarray
     val_index: np.ndarray | None
     test_index: np.ndarray
@@ -68,7 +68,7 @@ def check_dataset(exp: Experiment, data: Dataset, splitter: Any) -> None:
     if data.X.shape[1] == 0:
         raise HarnessError(f"{exp.name}: dataset {data.name!r} has no feature columns")
     found = traits(splitter)
-    # a repeated K-fold partitions the rows once per repeat
+    # a repeated K-split partitions the rows once per repeat
     n_splits = splitter_params(splitter).get("n_splits") or splitter.get_n_splits(data.X, data.y)
     if found.test_sets_partition and len(data.X) < n_splits:
         raise HarnessError(f"{exp.name}: {len(data.X)} rows is fewer than the {n_splits} folds asked for")
@@ -78,7 +78,7 @@ def check_dataset(exp: Experiment, data: Dataset, splitter: Any) -> None:
             raise HarnessError(f"{exp.name}: the target has a single class ({counts.index[0]})")
         smallest = counts.idxmin()
         smallest = smallest.item() if hasattr(smallest, "item") else smallest
-        # a stratified K-fold puts a member of every class in each test set; a stratified
+        # a stratified K-split puts a member of every class in each test set; a stratified
         # shuffle split needs two, one to train on and one to score
         need = n_splits if found.test_sets_partition else 2
         if found.stratified and counts.min() < need:
@@ -108,11 +108,11 @@ def _carve_validation(exp: Experiment, train_index: np.ndarray, y: np.ndarray, s
     return np.sort(fit_index), np.sort(val_index)
 
 
-def prepare_fold(
-    exp: Experiment, data: Dataset, fold: int, train_index: np.ndarray, test_index: np.ndarray
-) -> FoldData:
-    """Preprocess one fold: every transformer is fitted on the training rows only."""
-    seed = derive_seed(exp.seed, fold, "validation-split")
+def prepare_split(
+    exp: Experiment, data: Dataset, split: int, train_index: np.ndarray, test_index: np.ndarray
+) -> SplitData:
+    """Preprocess one split: every transformer is fitted on the training rows only."""
+    seed = derive_seed(exp.seed, split, "validation-split")
     y_all = data.y.to_numpy()
     if exp.uses_validation_split:
         fit_index, val_index = _carve_validation(exp, train_index, y_all, seed)
@@ -144,8 +144,8 @@ def prepare_fold(
 
     if (exp.protocol == "heaton" and exp.patience is not None) or exp.test_curve:
         x_val, y_val, val_index = x_test, y_test, test_index
-    return FoldData(
-        fold=fold,
+    return SplitData(
+        split=split,
         fit_index=fit_index,
         val_index=val_index,
         test_index=np.asarray(test_index),
