@@ -140,4 +140,4 @@ def test_a_run_killed_three_times_and_resumed_ends_with_an_uninterrupted_runs_ro
     page = (tmp_path / "reports" / "kill-me" / "index.html").read_text()
     comparison = page.split("<h2>Comparison of variants</h2>")[1].split("<h2>")[0]
     for name in ("none", "L2 1e-3", "wide", "deep", "dropout 0.2", "logistic (reference model)"):
-        assert f'<td class="text">{name}</td>' in comparison
+        assert f'<td class="name">{name}</td>' in comparison

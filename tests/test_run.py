@@ -110,7 +110,7 @@ def test_report_lists_every_variant_and_escapes_names(workdir):
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     comparison = page.split("<h2>Comparison of variants</h2>")[1].split("<h2>")[0]
     for name in ("none", "&lt;script&gt;alert(1)&lt;/script&gt;"):
-        assert f'<td class="text">{name}</td>' in comparison
+        assert f'<td class="name">{name}</td>' in comparison
     assert "data:image/png;base64," in page  # figures are embedded: one self-contained file
     assert not re.search(r'src="(?!data:)', page)
     index = (workdir.reports / "index.html").read_text()
