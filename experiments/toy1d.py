@@ -303,15 +303,9 @@ class Toy1DMoreData(Toy1DBase):
         table = table.reset_index()
         sizes = sorted(scores["n"].unique())
         fig, axes = panels(1 + len(sizes), cols=1 + len(sizes), width=4, height=3.6)
-        ax = axes[0]
-        for name, rows in table.groupby("variant", sort=False):
-            line, = ax.plot(rows["n"], rows["test MSE mean"], marker="o", label=f"{name}: test")
-            ax.plot(rows["n"], rows["training MSE mean"], marker="s", linestyle="--", color=line.get_color(),
-                    label=f"{name}: training")
-        ax.axhline(NOISE_SD ** 2, color="black", linestyle=":", label="noise floor 0.04")
-        ax.set(xscale="log", yscale="log", xlabel="training points n", ylabel="MSE (mean over inits)")
-        ax.grid(alpha=0.3, which="both")
-        ax.legend(fontsize=7)
+        against_strength(table.rename(columns={"test MSE mean": "test", "training MSE mean": "training"}), "n",
+                         "test", "variant", dashed="training", floor=NOISE_SD ** 2, floor_label="noise floor 0.04",
+                         logy=True, xlabel="training points n", ylabel="MSE (mean over inits)", ax=axes[0])
         for ax, n in zip(axes[1:], sizes):
             fits_figure(ax, list(scores[(scores["variant"] == "none") & (scores["n"] == n)]["weights"]),
                         f"n = {n}, no penalty")

@@ -69,7 +69,7 @@ def failed_record(task: Task, job: Job, reason: str) -> SplitRecord:
     else:
         from .engines.sklearn_fit import reference_record
 
-        record = reference_record(task.exp.name, task.dataset, job, "failed", reason)
+        record = reference_record(task.exp.name, task.dataset, job, ERROR, reason)
     record.status = ERROR
     return record
 

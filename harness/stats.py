@@ -23,11 +23,6 @@ def pstdev(values: Sequence[float]) -> float:
     return statistics.pstdev(values) if len(values) > 1 else 0.0
 
 
-def baseline_variant(variants: Sequence[str]) -> str:
-    """The variant others are compared to: 'none' when there is one, else the first."""
-    return "none" if "none" in variants else variants[0]
-
-
 def variant_summary(splits: pd.DataFrame, greater_is_better: bool, order: Sequence[str] | None = None) -> pd.DataFrame:
     """One row per variant, best mean score first; failed splits counted, not averaged."""
     rows = []

@@ -12,7 +12,7 @@ from typing import Any, Mapping, Protocol, Sequence, Union
 from ..experiment import Experiment
 from ..splits import SplitData
 from ..jobs import Job
-from ..records import Emit, SplitRecord, encode_weights, json_float
+from ..records import FAILED, OK, Emit, SplitRecord, encode_weights, json_float
 from ..scoring import FoldFailed, evaluate
 
 #: an experiment's splits by split index: the list of all of them, or (in a worker) the ones a
@@ -78,7 +78,7 @@ def finish(
         config_hash=job.variant.config_hash(),
         split=job.split,
         seed=job.seed,
-        status="failed" if failure else "ok",
+        status=FAILED if failure else OK,
         reason=failure,
         score=metrics.get(f"test_{score_key}"),
         train_score=metrics.get(f"train_{score_key}"),

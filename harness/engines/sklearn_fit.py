@@ -17,7 +17,7 @@ from ..errors import HarnessError
 from ..experiment import Experiment
 from ..splits import SplitData, derive_seed
 from ..jobs import ENGINE_NUMERICS, Job
-from ..records import Emit, SplitRecord
+from ..records import FAILED, OK, Emit, SplitRecord
 from ..scoring import FoldFailed, score_outputs, scored_rows
 
 
@@ -120,8 +120,8 @@ def fit_reference(exp: Experiment, dataset: str, job: Job, fd: SplitData) -> Spl
     except Exception as exc:  # noqa: BLE001 - a reference model that fails is recorded and the run goes on
         failure = f"{type(exc).__name__}: {exc}"
     if failure:
-        return reference_record(exp.name, dataset, job, "failed", failure, time.perf_counter() - start)
-    record = reference_record(exp.name, dataset, job, "ok", None, time.perf_counter() - start)
+        return reference_record(exp.name, dataset, job, FAILED, failure, time.perf_counter() - start)
+    record = reference_record(exp.name, dataset, job, OK, None, time.perf_counter() - start)
     record.score, record.train_score = metrics.get(f"test_{exp.score_name}"), metrics.get(f"train_{exp.score_name}")
     record.metrics = metrics
     return record

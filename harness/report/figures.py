@@ -63,10 +63,11 @@ def curves(ax: plt.Axes, table: np.ndarray, label: str, color: str | None = None
 def against_strength(table: pd.DataFrame, x: str, y: str, hue: str, *, yerr: str | None = None,
                      reference: float | None = None, reference_label: str = "none", floor: float | None = None,
                      floor_label: str = "", dashed: str | None = None, xlabel: str = "", ylabel: str = "",
-                     ax: plt.Axes | None = None) -> plt.Figure:
-    """`y` against a penalty strength `x` (log scale), one line per `hue` (± `yerr`), the
-    unpenalized value as a dashed `reference` line and an optional dotted `floor`; with
-    `dashed`, a second column drawn dashed in each line's colour (e.g. training beside test)."""
+                     logy: bool = False, ax: plt.Axes | None = None) -> plt.Figure:
+    """`y` against a penalty strength `x` (or any quantity on a log scale, such as the
+    training-set size), one line per `hue` (± `yerr`), the unpenalized value as a dashed
+    `reference` line and an optional dotted `floor`; with `dashed`, a second column drawn
+    dashed in each line's colour (e.g. training beside test)."""
     fig, ax = (ax.figure, ax) if ax is not None else plt.subplots(figsize=(7, 4))
     for name, rows in table.groupby(hue, sort=False):
         rows = rows.sort_values(x)
@@ -79,9 +80,11 @@ def against_strength(table: pd.DataFrame, x: str, y: str, hue: str, *, yerr: str
     if floor is not None:
         ax.axhline(floor, color="black", linestyle=":", label=floor_label)
     ax.set_xscale("log")
+    if logy:
+        ax.set_yscale("log")
     ax.set_xlabel(xlabel or x)
     ax.set_ylabel(ylabel or y)
-    ax.grid(alpha=0.3)
+    ax.grid(alpha=0.3, which="both" if logy else "major")
     ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
