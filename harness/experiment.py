@@ -171,6 +171,9 @@ class Experiment:
     #: True: every variant on a split shares the split's seed (same init, split and batch
     #: order: a paired design); False: the variant name is mixed into the seed too
     paired_seeds: bool = True
+    #: region of practical equivalence of the Bayesian comparison with the baseline variant, in
+    #: score units; None: 0.01 for accuracy, 1% of the baseline's mean for error scores
+    rope: float | None = None
     #: the number of epochs `--quick` trains
     quick_epochs: int = 5
     #: record the scored split's loss after every epoch (stored as `val_loss`) for learning

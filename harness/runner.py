@@ -284,6 +284,7 @@ def run_settings(prepared: Prepared, engine_notes: Sequence[str] = ()) -> dict[s
         "n_features": splits[0].n_inputs,
         "test_train_ratio": ratio if corrected else 0.0,
         "resampling_correction": corrected,
+        "rope": exp.rope,
         "greater_is_better": exp.greater_is_better,
         "variant_order": [v.name for v in exp.variants],
         "variant_configs": [v.config() for v in exp.variants],

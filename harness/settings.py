@@ -117,6 +117,10 @@ SETTINGS: tuple[Setting, ...] = (
             "a Keras activation name", str, "NAME"),
     Setting("test_curve", "record the scored split's loss after every epoch (for curves; needs patience None)",
             lambda v: isinstance(v, (bool, np.bool_)), "True or False", _boolean, "yes|no"),
+    Setting("rope", "region of practical equivalence of the Bayesian comparison, in score units (None: 0.01 "
+            "for accuracy, 1% of the baseline variant's mean for error scores); changes no training",
+            lambda v: v is None or (is_real(v) and v >= 0), "None or a finite number >= 0", _optional(float), "R|none",
+            recorded=False),
     Setting("quick_epochs", "the epochs `--quick` trains", lambda v: is_int(v) and v >= 1, "an integer >= 1",
             recorded=False),
 )

@@ -80,7 +80,9 @@ def corrected_paired_ttest(differences: Sequence[float], test_train_ratio: float
     """Nadeau and Bengio's corrected resampled t-test on per-split differences.
 
     Fold scores share training rows, so the plain paired t-test is too confident; the variance
-    is inflated by (1/J + n_test/n_train). Returns (p-value, ci_low, ci_high) at 95%.
+    is inflated by (1/J + n_test/n_train); a ratio of 0 is the plain paired t-test. Returns
+    (p-value, ci_low, ci_high) at 95%; p is NaN when the differences do not vary (no test can
+    be made) or the ratio is unknown (NaN).
     """
     d = np.asarray(differences, dtype=float)
     j = len(d)
@@ -88,19 +90,49 @@ def corrected_paired_ttest(differences: Sequence[float], test_train_ratio: float
         return math.nan, math.nan, math.nan
     mean, var = d.mean(), d.var(ddof=1)
     se = math.sqrt((1.0 / j + test_train_ratio) * var)
+    if not math.isfinite(se):
+        return math.nan, math.nan, math.nan
     if se == 0:
-        return (1.0 if mean == 0 else 0.0), mean, mean
+        return math.nan, mean, mean
     t = mean / se
     p = 2 * sps.t.sf(abs(t), df=j - 1)
     half = sps.t.ppf(0.975, df=j - 1) * se
     return float(p), mean - half, mean + half
 
 
+def bayesian_correlated_ttest(differences: Sequence[float], test_train_ratio: float,
+                              rope: float) -> tuple[float, float, float]:
+    """The Bayesian correlated t-test (Benavoli, Corani, Demšar and Zaffalon, JMLR 2017, "Time
+    for a change"): the posterior of the mean difference is Student's t with n - 1 degrees of
+    freedom, centred on the mean difference, its variance that of the corrected t-test
+    (1/n + n_test/n_train) · s². Returns P(difference < -rope), P(|difference| <= rope) and
+    P(difference > rope). baycomp's `CorrelatedTTest` computes the same for K-fold, where it
+    takes the ratio as 1/(K - 1); this takes the splitter's own ratio (0 where the splits need
+    no correction), which baycomp cannot."""
+    d = np.asarray(differences, dtype=float)
+    if len(d) < 2 or not math.isfinite(test_train_ratio) or not math.isfinite(rope):
+        return math.nan, math.nan, math.nan
+    mean, var = float(d.mean()), float(d.var(ddof=1)) * (1.0 / len(d) + test_train_ratio)
+    if var == 0:  # a point mass at the mean
+        return float(mean < -rope), float(abs(mean) <= rope), float(mean > rope)
+    posterior = sps.t(len(d) - 1, loc=mean, scale=math.sqrt(var))
+    left, right = float(posterior.cdf(-rope)), float(posterior.sf(rope))
+    return left, max(0.0, 1.0 - left - right), right
+
+
+def default_rope(score: str, baseline_mean: float) -> float:
+    """The region of practical equivalence: 0.01 for accuracy, 1% of the baseline variant's
+    mean for an error score (log loss, RMSE, MAE)."""
+    return 0.01 if score == "accuracy" else 0.01 * abs(baseline_mean)
+
+
 def paired_comparison(
-    splits: pd.DataFrame, baseline: str, greater_is_better: bool, test_train_ratio: float
+    splits: pd.DataFrame, baseline: str, greater_is_better: bool, test_train_ratio: float,
+    rope: float = math.nan,
 ) -> pd.DataFrame:
     """Each variant against the baseline variant on the same splits: difference, CI, p-values,
-    wins (`splits`: one row per (variant, split) with status and score)."""
+    wins, and the Bayesian correlated t-test's P(better), P(equivalent), P(worse) within
+    `rope` (`splits`: one row per (variant, split) with status and score)."""
     ok = splits[splits["status"] == "ok"]
     base = ok[ok["variant"] == baseline].set_index("split")["score"].astype(float)
     rows = []
@@ -116,6 +148,7 @@ def paired_comparison(
         wilcoxon_p = math.nan
         if len(diff) >= 2 and np.any(diff != 0):
             wilcoxon_p = float(sps.wilcoxon(diff).pvalue)
+        below, within, above = bayesian_correlated_ttest(diff, test_train_ratio, rope)
         rows.append(
             {
                 "variant": name,
@@ -127,10 +160,47 @@ def paired_comparison(
                 "p_wilcoxon": wilcoxon_p,
                 "wins": int(better.sum()),
                 "losses": int(worse.sum()),
+                "p_better": above if greater_is_better else below,
+                "p_equivalent": within,
+                "p_worse": below if greater_is_better else above,
             }
         )
-    columns = ["variant", "pairs", "mean_difference", "ci_low", "ci_high", "p_corrected", "p_wilcoxon", "wins", "losses"]
-    return pd.DataFrame(rows, columns=columns)
+    columns = ["variant", "pairs", "mean_difference", "ci_low", "ci_high", "p_corrected", "p_wilcoxon", "wins", "losses",
+               "p_better", "p_equivalent", "p_worse"]
+    table = pd.DataFrame(rows, columns=columns)
+    table["p_corrected_holm"] = holm(table["p_corrected"])
+    table["p_wilcoxon_holm"] = holm(table["p_wilcoxon"])
+    table["verdict"] = [verdict(d, p, greater_is_better) for d, p in zip(table["mean_difference"], table["p_corrected_holm"])]
+    return table
+
+
+ALPHA = 0.05
+
+
+def holm(p_values: Sequence[float]) -> np.ndarray:
+    """Holm's step-down adjustment (statsmodels' `multipletests`) over the p-values that
+    exist; NaN stays NaN and does not count as a comparison."""
+    p = np.asarray(p_values, dtype=float)
+    adjusted = np.full(p.shape, np.nan)
+    present = ~np.isnan(p)
+    if present.any():
+        from statsmodels.stats.multitest import multipletests
+
+        adjusted[present] = multipletests(p[present], alpha=ALPHA, method="holm")[1]
+    return adjusted
+
+
+def verdict(difference: float, p_adjusted: float, greater_is_better: bool) -> str:
+    """'better', 'worse' or 'no evidence' at α = 0.05 from a Holm-adjusted p-value."""
+    if not (p_adjusted < ALPHA) or not math.isfinite(difference) or difference == 0:
+        return "no evidence"
+    return "better" if (difference > 0) == greater_is_better else "worse"
+
+
+def wilcoxon_floor(pairs: int) -> float:
+    """The smallest two-sided p-value the exact Wilcoxon signed-rank test can give with this
+    many pairs (every difference of one sign): 2 / 2^pairs, e.g. 0.0625 for 5."""
+    return 2.0 ** (1 - pairs) if pairs >= 1 else math.nan
 
 
 def kernel_arrays(weights: dict[str, np.ndarray]) -> list[np.ndarray]:

@@ -11,7 +11,7 @@ from harness import Section, load_results
 from harness.engines import ENGINES, TRAINERS, register_trainer
 from harness.engines.keras_fit import KerasFitEngine
 from harness.report import SECTIONS
-from conftest import REPO, TinyClassification, run_quietly
+from tests.conftest import REPO, TinyClassification, run_quietly
 
 
 def test_a_section_added_to_the_list_appears_on_every_page(workdir):

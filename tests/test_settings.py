@@ -5,7 +5,7 @@ import pytest
 from harness import HarnessError
 from harness.cli import main
 from harness.settings import SETTINGS
-from conftest import TinyClassification
+from tests.conftest import TinyClassification
 
 
 def test_every_declared_setting_is_recorded_checked_and_offered():

@@ -14,7 +14,6 @@ import jinja2
 import numpy as np
 import pandas as pd
 
-from .. import stats
 from ..results import Results, Section
 from ..store import Store
 from . import figures
@@ -143,7 +142,7 @@ def write_index(store: Store, reports_dir: Path) -> Path:
         newer = newer[newer["status"] != "finished"].tail(1)
         results = Results.load(store, experiment, run_id, weights=False, data=False)
         settings, splits = results.settings, results.splits
-        summary = stats.variant_summary(splits, results.greater_is_better, results.order)
+        summary = _summary(results)  # with the paired tests and their Holm verdicts
         base_row = summary[summary["variant"] == results.baseline]
         # the headline ranks the networks; reference models are on the experiment's page
         networks = summary[summary["variant"].isin(results.networks)]
@@ -157,6 +156,7 @@ def write_index(store: Store, reports_dir: Path) -> Path:
                 "greater": results.greater_is_better,
                 "best": networks.iloc[0].to_dict() if len(networks) else None,
                 "baseline": base_row.iloc[0].to_dict() if len(base_row) else None,
+                "baseline_name": results.baseline,
                 "variants": len(networks),
                 "references": len(summary) - len(networks),
                 "splits": int(splits["split"].nunique()),

@@ -13,6 +13,7 @@ every page is appending a function to it:
 """
 from __future__ import annotations
 
+import math
 from typing import Callable, Sequence
 
 import pandas as pd
@@ -31,9 +32,17 @@ def _summary(results: Results) -> pd.DataFrame:
     comparison against the baseline variant."""
     summary = stats.variant_summary(results.splits, results.greater_is_better, results.order)
     summary["kind"] = ["reference model" if n in results.reference_models else "network" for n in summary["variant"]]
-    ratio = results.settings.get("test_train_ratio", 0.25)
-    paired = stats.paired_comparison(results.splits, results.baseline, results.greater_is_better, ratio)
+    ratio = results.settings.get("test_train_ratio", math.nan)  # unknown: no p-value, not a guess
+    paired = stats.paired_comparison(results.splits, results.baseline, results.greater_is_better, ratio, _rope(results))
     return summary.merge(paired, on="variant", how="left")
+
+
+def _rope(results: Results) -> float:
+    """The experiment's `rope`, or the default for its score from the baseline variant's mean."""
+    if results.settings.get("rope") is not None:
+        return float(results.settings["rope"])
+    base = results.ok(results.baseline)["score"]
+    return stats.default_rope(results.score_name, float(base.mean()) if len(base) else math.nan)
 
 
 def _corrected(results: Results) -> bool:
@@ -53,20 +62,23 @@ def comparison(results: Results) -> Section:
         "mean train": summary["mean_train"], "gap": summary["gap"],
         f"Δ vs {baseline}": ["baseline" if n == baseline else d for n, d in zip(summary["variant"], summary["mean_difference"])],
         "p": ["" if n == baseline else p for n, p in zip(summary["variant"], summary["p_corrected"])],
+        "p (Holm)": ["" if n == baseline else p for n, p in zip(summary["variant"], summary["p_corrected_holm"])],
+        "verdict": ["" if n == baseline else v for n, v in zip(summary["variant"], summary["verdict"])],
         "failed": summary["failed"], "total time": [_hms(s) for s in summary["seconds"]],
     })
     note = ("One row per variant, best mean first (highlighted). stdev is the population standard deviation "
             "over splits, as in Heaton's notebooks. Epochs: mean epochs trained (mean best epoch). Gap = mean "
             "train score − mean test score (for an error score such as RMSE a negative gap means the test error "
             f"is higher). Δ = the variant minus the baseline variant {baseline} on the same splits; p from the "
-            f"{test} below.")
+            f"{test} below, and Holm-adjusted over the page's {max(len(summary) - 1, 0)} comparisons with the "
+            f"baseline; verdict: better or worse when the Holm-adjusted p is below {stats.ALPHA}, else no evidence.")
     if results.reference_models:
         note += (" Reference models are the experiment's scikit-learn estimators, scored on the same splits in "
                  "the same units: each is fitted on the split's whole training rows (the fit rows plus any "
                  "validation rows, preprocessed as for the networks, target in the networks' training units), "
                  "without epochs or early stopping; the train score is on the fit rows, as for the networks.")
     best = table.iloc[0]["variant"] if summary["mean"].notna().any() else None
-    return Section("Comparison of variants", note=note, table=table, highlight=best, digits={"p": 3})
+    return Section("Comparison of variants", note=note, table=table, highlight=best, digits={"p": 3, "p (Holm)": 3})
 
 
 def paired_tests(results: Results) -> Section:
@@ -84,14 +96,26 @@ def paired_tests(results: Results) -> Section:
         "variant": rows["variant"], "pairs": rows["pairs"], f"Δ vs {baseline}": rows["mean_difference"],
         "95% CI of Δ": [f"[{_fmt(lo)}, {_fmt(hi)}]" for lo, hi in zip(rows["ci_low"], rows["ci_high"])],
         "p (corrected t)" if _corrected(results) else "p (paired t)": rows["p_corrected"],
-        "p (Wilcoxon)": rows["p_wilcoxon"],
+        "Holm (t)": rows["p_corrected_holm"], "p (Wilcoxon)": rows["p_wilcoxon"], "Holm (Wilcoxon)": rows["p_wilcoxon_holm"],
+        "verdict": rows["verdict"], "P(better)": rows["p_better"], "P(equivalent)": rows["p_equivalent"],
+        "P(worse)": rows["p_worse"],
         "wins/losses": [f"{int(w)}/{int(lo)}" if pd.notna(w) else "–" for w, lo in zip(rows["wins"], rows["losses"])],
     })
+    pairs = int(rows["pairs"].max()) if len(rows) and rows["pairs"].notna().any() else 0
     note = (f"Each variant against the baseline variant {baseline} on the same splits. {how} the Wilcoxon "
             "signed-rank p-value makes no normality assumption; wins/losses count the splits where the variant "
-            "scored better / worse than the baseline.")
+            f"scored better / worse than the baseline. Holm's adjustment runs over the {len(rows)} comparisons "
+            "of this page, so that the chance of any false 'better' or 'worse' stays at 5%; the verdict reads "
+            f"the Holm-adjusted t-test. With {pairs} pairs the Wilcoxon test cannot give a p-value below "
+            f"{_fmt(stats.wilcoxon_floor(pairs), 4)} (every split on one side), whatever the differences. "
+            "A p-value is missing (–) where the differences do not vary. P(better), P(equivalent) and P(worse) "
+            "come from the Bayesian correlated t-test (Benavoli et al., JMLR 2017), with the same variance "
+            f"correction, for a region of practical equivalence of ±{_fmt(_rope(results), 4)} {results.score_name} "
+            "(the experiment's `rope`): the probability that the variant is better than the baseline by more "
+            "than that, within it, or worse by more than that.")
     return Section(f"Paired comparison with {baseline}", note=note, table=table,
-                   digits={"pairs": 0, "p (corrected t)": 3, "p (paired t)": 3, "p (Wilcoxon)": 3})
+                   digits={"pairs": 0, "p (corrected t)": 3, "p (paired t)": 3, "p (Wilcoxon)": 3, "Holm (t)": 3,
+                           "Holm (Wilcoxon)": 3, "P(better)": 3, "P(equivalent)": 3, "P(worse)": 3})
 
 
 def source_reported(results: Results) -> Section | None:

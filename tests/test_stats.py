@@ -1,0 +1,105 @@
+"""The paired statistics against independent computations: hand formulas and scipy."""
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats as sps
+
+from harness import stats
+
+
+def test_corrected_t_follows_nadeau_bengio_by_hand():
+    d = np.array([0.02, 0.01, 0.03, -0.005, 0.015])
+    ratio = 0.25
+    p, low, high = stats.corrected_paired_ttest(d, ratio)
+    se = math.sqrt((1 / len(d) + ratio) * d.var(ddof=1))
+    t = d.mean() / se
+    assert p == pytest.approx(2 * sps.t.sf(abs(t), len(d) - 1))
+    half = sps.t.ppf(0.975, len(d) - 1) * se
+    assert (low, high) == pytest.approx((d.mean() - half, d.mean() + half))
+
+
+def test_a_ratio_of_zero_is_scipys_paired_t_test():
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(0.8, 0.02, 10), rng.normal(0.81, 0.02, 10)
+    p, _, _ = stats.corrected_paired_ttest(b - a, 0.0)
+    assert p == pytest.approx(sps.ttest_rel(b, a).pvalue)
+
+
+def test_no_variance_or_no_ratio_gives_no_p_value():
+    p, low, high = stats.corrected_paired_ttest([0.01] * 5, 0.25)
+    assert math.isnan(p) and low == high == pytest.approx(0.01)
+    assert all(math.isnan(v) for v in stats.corrected_paired_ttest([0.01, 0.02, 0.0], math.nan))
+
+
+def test_holm_matches_the_step_down_rule_and_keeps_nan():
+    p = [0.01, 0.04, math.nan, 0.03, 0.2]
+    present = np.array([0.01, 0.04, 0.03, 0.2])
+    order = np.argsort(present)
+    m = len(present)
+    stepped = np.maximum.accumulate([(m - i) * present[j] for i, j in enumerate(order)])
+    expected = np.empty(m)
+    expected[order] = np.minimum(stepped, 1.0)
+    adjusted = stats.holm(p)
+    assert math.isnan(adjusted[2])
+    np.testing.assert_allclose(adjusted[[0, 1, 3, 4]], expected)
+
+
+@pytest.mark.parametrize("difference, p, greater, expected", [
+    (0.02, 0.01, True, "better"), (-0.02, 0.01, True, "worse"),
+    (-3.0, 0.01, False, "better"), (3.0, 0.01, False, "worse"),
+    (0.02, 0.2, True, "no evidence"), (0.02, math.nan, True, "no evidence"),
+])
+def test_verdict_reads_the_direction_of_the_score(difference, p, greater, expected):
+    assert stats.verdict(difference, p, greater) == expected
+
+
+@pytest.mark.parametrize("pairs", [5, 6, 8, 10])
+def test_the_wilcoxon_floor_is_scipys_smallest_p(pairs):
+    assert stats.wilcoxon_floor(pairs) == pytest.approx(sps.wilcoxon(np.arange(1.0, pairs + 1)).pvalue)
+
+
+def test_paired_comparison_adjusts_across_the_page():
+    rng = np.random.default_rng(3)
+    rows = []
+    shifts = {"none": 0.0, "a": 0.03, "b": 0.001, "c": -0.03}
+    base = rng.normal(0.8, 0.01, 10)
+    for name, shift in shifts.items():
+        for split in range(10):
+            rows.append({"variant": name, "split": split, "status": "ok",
+                         "score": base[split] + shift + rng.normal(0, 0.003)})
+    frame = pd.DataFrame(rows)
+    table = stats.paired_comparison(frame, "none", True, 0.0).set_index("variant")
+    assert list(table.index) == ["a", "b", "c"]
+    for name in table.index:
+        diff = frame[frame.variant == name]["score"].to_numpy() - frame[frame.variant == "none"]["score"].to_numpy()
+        assert table.loc[name, "p_wilcoxon"] == pytest.approx(sps.wilcoxon(diff).pvalue)
+        assert table.loc[name, "p_corrected"] == pytest.approx(sps.ttest_1samp(diff, 0).pvalue)
+    np.testing.assert_allclose(table["p_corrected_holm"], stats.holm(table["p_corrected"]))
+    assert table.loc["a", "verdict"] == "better" and table.loc["c", "verdict"] == "worse"
+
+
+@pytest.mark.parametrize("n, runs, rope", [(5, 1, 0.01), (10, 1, 0.005), (15, 3, 0.01), (10, 2, 0.0)])
+def test_bayesian_correlated_t_matches_baycomp(n, runs, rope):
+    """baycomp's CorrelatedTTest on K-fold (ratio 1/(K - 1), K = n / runs) gives the same
+    posterior probabilities, in baycomp's order (first model better, equivalent, second better)."""
+    baycomp = pytest.importorskip("baycomp")
+    rng = np.random.default_rng(n + runs)
+    x = rng.normal(0.8, 0.02, n)
+    y = x + rng.normal(0.004, 0.01, n)
+    folds = n // runs
+    ours = stats.bayesian_correlated_ttest(y - x, 1 / (folds - 1), rope)
+    theirs = baycomp.CorrelatedTTest.probs(x, y, rope=rope, runs=runs)
+    if rope == 0:  # baycomp then gives (left, right) only
+        theirs = (theirs[0], 0.0, theirs[1])
+    np.testing.assert_allclose(ours, theirs, atol=1e-9)
+
+
+def test_bayesian_probabilities_follow_the_score_direction():
+    rows = [{"variant": v, "split": s, "status": "ok", "score": score}
+            for s in range(5) for v, score in (("none", 50.0 + s), ("lower", 45.0 + s + 0.1 * (s % 2)))]
+    table = stats.paired_comparison(pd.DataFrame(rows), "none", False, 0.25, rope=0.5).set_index("variant")
+    row = table.loc["lower"]  # an error score 5 lower: better
+    assert row["p_better"] > 0.99 and row["p_better"] + row["p_equivalent"] + row["p_worse"] == pytest.approx(1.0)
+    assert stats.default_rope("accuracy", 0.9) == 0.01 and stats.default_rope("rmse", 55.0) == pytest.approx(0.55)
