@@ -54,7 +54,17 @@ class Section:
 
 
 _SPLIT_COLUMNS = ["variant", "split", "seed", "status", "reason", "score", "train_score", "epochs", "best_epoch",
-                  "seconds", "engine", "metrics", "loss", "val_loss", "weights", "job_key"]
+                  "stopped_epoch", "seconds", "engine", "metrics", "loss", "val_loss", "weights", "job_key"]
+
+
+def stopped_epochs(rows: pd.DataFrame, patience: int | None) -> list[int]:
+    """Keras' `EarlyStopping.stopped_epoch` for each row, the figure Heaton's notebooks print
+    as epochs: the 0-based epoch at which early stopping fired (it fires once `patience`
+    epochs have passed without improvement), and 0 when it never fired."""
+    if patience is None:
+        return [0] * len(rows)
+    return [int(e) - 1 if engine != "sklearn" and int(e) - int(b) >= max(patience, 1) else 0
+            for e, b, engine in zip(rows["epochs"], rows["best_epoch"], rows["engine"])]
 
 
 @dataclass
@@ -62,7 +72,8 @@ class Results:
     """One run of one experiment, as the store keeps it.
 
     `splits` has one row per job in the run's order: variant, split (0-based), seed, status
-    ('ok', 'failed', 'error'), reason, score, train_score, epochs, best_epoch, seconds, engine,
+    ('ok', 'failed', 'error'), reason, score, train_score, epochs, best_epoch, stopped_epoch
+    (Keras' figure: 0-based, 0 when early stopping never fired), seconds, engine,
     metrics (dict), loss and val_loss (per-epoch lists) and weights (name -> array, or None).
     """
 
@@ -78,6 +89,8 @@ class Results:
     data: Dataset | None = None
     #: the experiment object whose own `report_sections` the page shows (None when unknown)
     definition: "Experiment | None" = None
+    #: tables computed once from these results and shared by the report's sections
+    derived: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     # ------------------------------------------------------------------ loading
     @classmethod
@@ -91,6 +104,7 @@ class Results:
         rows = store.rows(run_id=run_id, with_weights=weights)
         rows["weights"] = ([decode_weights(blob) if blob is not None else None for blob in rows["weights"]]
                            if weights else None)
+        rows["stopped_epoch"] = stopped_epochs(rows, settings.get("patience"))
         variants = [Variant(**config) for config in settings.get("variant_configs", [])]
         references = [entry["name"] for entry in settings.get("reference_models", settings.get("baselines", []))]
         references += [name for name in dict.fromkeys(rows.loc[rows["engine"] == "sklearn", "variant"])

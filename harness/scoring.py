@@ -38,8 +38,11 @@ def task_metrics(exp: Experiment, fd: SplitData, outputs: np.ndarray, y_raw: np.
         proba /= proba.sum(axis=1, keepdims=True)
         return {
             "accuracy": float(np.mean(proba.argmax(axis=1) == y_raw)),
-            # scikit-learn's log_loss on these clipped, normalised probabilities (its input checks
-            # cost more than the sum; tests/test_scoring.py checks the two agree)
+            # probabilities clipped to [1e-15, 1] and renormalised, the convention of scikit-learn's
+            # log_loss before 1.5 (eps=1e-15; it now clips at the dtype's eps) and of Keras'
+            # epsilon-clipped cross-entropy in spirit; the mean is scikit-learn's log_loss on these
+            # probabilities (its input checks cost more than the sum; tests/test_scoring.py checks
+            # that the two agree)
             "log_loss": float(-np.mean(np.log(proba[np.arange(len(y_raw)), np.asarray(y_raw, dtype=int)]))),
         }
     pred = fd.to_raw(outputs.reshape(-1).astype("float64"))

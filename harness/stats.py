@@ -43,6 +43,8 @@ def variant_summary(splits: pd.DataFrame, greater_is_better: bool, order: Sequen
                 "mean_epochs": ok["epochs"].mean() if len(ok) else math.nan,
                 "mean_best_epoch": ok["best_epoch"].mean() if len(ok) else math.nan,
                 "mean_train": ok["train_score"].astype(float).mean() if len(ok) else math.nan,
+                "pooled_rmse": pooled_rmse(ok),
+                "mean_stopped_epoch": ok["stopped_epoch"].mean() if len(ok) and "stopped_epoch" in ok else math.nan,
                 "seconds": group["seconds"].sum(),
             }
         )
@@ -50,6 +52,19 @@ def variant_summary(splits: pd.DataFrame, greater_is_better: bool, order: Sequen
     table["gap"] = table["mean_train"] - table["mean"]
     table = table.sort_values("mean", ascending=not greater_is_better, na_position="last", kind="stable")
     return table.reset_index(drop=True)
+
+
+def pooled_rmse(rows: pd.DataFrame) -> float:
+    """The RMSE over every scored row of all the splits, √(Σ nᵢ·RMSEᵢ² / Σ nᵢ) with nᵢ the
+    split's test rows (the out-of-fold RMSE Heaton's Part 5.2 prints), from each split's
+    `test_rmse` and `test_rows` metrics; NaN where a split lacks them."""
+    if rows.empty or "metrics" not in rows:
+        return math.nan
+    n = np.array([m.get("test_rows", math.nan) for m in rows["metrics"]], dtype=float)
+    rmse = np.array([m.get("test_rmse", math.nan) for m in rows["metrics"]], dtype=float)
+    if not (np.isfinite(n).all() and np.isfinite(rmse).all()):
+        return math.nan
+    return float(math.sqrt(np.sum(n * rmse ** 2) / np.sum(n)))
 
 
 def heaton_table(splits: pd.DataFrame) -> pd.DataFrame:

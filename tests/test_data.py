@@ -99,3 +99,20 @@ def test_offline_and_uncached_is_skipped_and_the_rest_runs(workdir, monkeypatch)
 def test_bundled_datasets_need_no_network(name, rows, task):
     data = sklearn_dataset(name)
     assert len(data.X) == rows and data.task == task
+
+
+def test_heaton_age_is_compared_with_the_pooled_out_of_fold_rmse(workdir):
+    """Part 5.2 prints one RMSE over all out-of-fold predictions: the report's figure pools
+    the splits' RMSEs by their test rows, and K-fold scores every row once."""
+    write_jh_simple(workdir.data)
+    exp = heaton.HeatonAge().configured(folds=3, epochs=2)
+    run_quietly([exp], workdir)
+    rows = load_results(workdir.db)
+    rows = rows[rows["variant"] == "none"]
+    n = np.array([m["test_rows"] for m in rows["metrics"]], dtype=float)
+    assert n.sum() == len(exp.load_data(workdir.data).X)
+    pooled = np.sqrt(np.sum(n * rows["score"].to_numpy() ** 2) / n.sum())
+    summary = pd.read_csv(workdir.reports / "heaton-age" / "summary.csv").set_index("variant")
+    assert summary.loc["none", "pooled_rmse"] == pytest.approx(pooled)
+    page = (workdir.reports / "heaton-age" / "index.html").read_text()
+    assert "pooled over the folds" in page and f"{pooled:.4f}" in page

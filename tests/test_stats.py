@@ -103,3 +103,42 @@ def test_bayesian_probabilities_follow_the_score_direction():
     row = table.loc["lower"]  # an error score 5 lower: better
     assert row["p_better"] > 0.99 and row["p_better"] + row["p_equivalent"] + row["p_worse"] == pytest.approx(1.0)
     assert stats.default_rope("accuracy", 0.9) == 0.01 and stats.default_rope("rmse", 55.0) == pytest.approx(0.55)
+
+
+def test_pooled_rmse_is_the_rmse_over_every_scored_row():
+    rng = np.random.default_rng(4)
+    errors = [rng.normal(0, s, n) for s, n in ((1.0, 30), (2.0, 31), (0.5, 29))]
+    rows = pd.DataFrame({"metrics": [{"test_rmse": float(np.sqrt(np.mean(e ** 2))), "test_rows": len(e)}
+                                     for e in errors]})
+    assert stats.pooled_rmse(rows) == pytest.approx(np.sqrt(np.mean(np.concatenate(errors) ** 2)))
+    assert math.isnan(stats.pooled_rmse(pd.DataFrame({"metrics": [{"test_rmse": 1.0}]})))
+
+
+@pytest.mark.parametrize("seed", range(7))
+def test_stopped_epoch_is_what_keras_early_stopping_reports(seed):
+    """Drive Keras' own EarlyStopping with a validation-loss sequence; the harness's rule, from
+    the epochs trained and the best epoch alone, gives the same stopped_epoch."""
+    import keras
+
+    from harness.results import stopped_epochs
+
+    rng = np.random.default_rng(seed)
+    patience, max_epochs = int(rng.integers(1, 6)), 40
+    losses = np.minimum.accumulate(rng.uniform(0.5, 1.0, max_epochs)) + rng.uniform(0, 0.05, max_epochs) * (seed % 2)
+    if seed == 6:  # always improving: early stopping never fires, stopped_epoch stays 0
+        losses = np.linspace(1.0, 0.5, max_epochs)
+    model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
+    stopper = keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience)
+    stopper.set_model(model)
+    model.stop_training = False  # what fit() sets before the first epoch
+    stopper.on_train_begin()
+    trained = max_epochs
+    for epoch, loss in enumerate(losses):
+        stopper.on_epoch_end(epoch, {"val_loss": float(loss)})
+        if model.stop_training:
+            trained = epoch + 1
+            break
+    best = int(np.argmin(losses[:trained])) + 1
+    rows = pd.DataFrame({"epochs": [trained], "best_epoch": [best], "engine": ["keras"]})
+    assert stopped_epochs(rows, patience) == [stopper.stopped_epoch]
+    assert (stopper.stopped_epoch == 0) == (seed == 6)

@@ -65,7 +65,8 @@ def finish(
     weights = None
     if failure is None:
         try:
-            metrics = {**evaluate(exp, trained.model, fd), "train_rows": len(fd.fit_index)}
+            metrics = {**evaluate(exp, trained.model, fd), "train_rows": len(fd.fit_index),
+                       "test_rows": len(fd.test_index)}
             weights = encode_weights(trained.model)
         except FoldFailed as exc:
             failure = str(exc)

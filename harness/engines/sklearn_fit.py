@@ -115,6 +115,7 @@ def fit_reference(exp: Experiment, dataset: str, job: Job, fd: SplitData) -> Spl
         if not has_probabilities:  # one-hot predictions have no meaningful log loss
             metrics = {k: v for k, v in metrics.items() if not k.endswith("log_loss")}
         metrics["train_rows"] = len(x)
+        metrics["test_rows"] = len(fd.test_index)
     except FoldFailed as exc:
         failure = str(exc)
     except Exception as exc:  # noqa: BLE001 - a reference model that fails is recorded and the run goes on

@@ -29,7 +29,13 @@ SectionBuilder = Callable[[Results], "Section | Sequence[Section] | None"]
 
 def _summary(results: Results) -> pd.DataFrame:
     """Per name (variants, then reference models), best mean first, with the paired
-    comparison against the baseline variant."""
+    comparison against the baseline variant (computed once per `Results`)."""
+    if "summary" not in results.derived:
+        results.derived["summary"] = _compute_summary(results)
+    return results.derived["summary"].copy()
+
+
+def _compute_summary(results: Results) -> pd.DataFrame:
     summary = stats.variant_summary(results.splits, results.greater_is_better, results.order)
     summary["kind"] = ["reference model" if n in results.reference_models else "network" for n in summary["variant"]]
     ratio = results.settings.get("test_train_ratio", math.nan)  # unknown: no p-value, not a guess
@@ -191,14 +197,19 @@ def per_split(results: Results) -> Section:
         rows = stats.heaton_table(results.splits[results.splits["variant"] == name])
         table = pd.DataFrame({"split": [f"#{s}" for s in rows["split"]], "score": rows["score"],
                               "mean score": rows["mean_score"], "stdev": rows["stdev"], "epochs": rows["epochs"],
-                              "mean epochs": rows["mean_epochs"], "time": [_hms(s) for s in rows["seconds"]],
+                              "mean epochs": rows["mean_epochs"],
+                              "stopped_epoch": results.splits.loc[results.splits["variant"] == name]
+                              .sort_values("split")["stopped_epoch"].to_numpy(),
+                              "time": [_hms(s) for s in rows["seconds"]],
                               "status": [st if not r else f"{st}: {r}" for st, r in zip(rows["status"], rows["reason"])]})
         blocks.append(Section(name, table=table, collapsed=True, open=name == best,
                               digits={"score": 6, "mean score": 6, "stdev": 6},
                               row_classes=["" if st == "ok" else "failed" for st in rows["status"]]))
     return Section("Per-split results (Heaton's columns)", subsections=blocks,
                    note="As Heaton's Part 5.5 prints them: the running mean and population stdev of the scores so "
-                        "far, epochs trained, the integer mean of epochs so far, and the split's training time.")
+                        "far, epochs trained, the integer mean of epochs so far, Keras' stopped_epoch (what Heaton's "
+                        "notebooks print as epochs: 0-based, and 0 when early stopping never fired), and the split's "
+                        "training time.")
 
 
 def settings(results: Results) -> Section:
