@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 import statistics
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -143,7 +143,7 @@ def default_rope(score: str, baseline_mean: float) -> float:
 
 def paired_comparison(
     splits: pd.DataFrame, baseline: str, greater_is_better: bool, test_train_ratio: float,
-    rope: float = math.nan,
+    rope: float = math.nan, ratios: Mapping[str, float] | None = None,
 ) -> pd.DataFrame:
     """Each variant against the baseline variant on the same splits: difference, CI, p-values,
     wins, and the Bayesian correlated t-test's P(better), P(equivalent), P(worse) within
@@ -159,11 +159,12 @@ def paired_comparison(
         diff = (other[common] - base[common]).to_numpy()
         better = diff > 0 if greater_is_better else diff < 0
         worse = diff < 0 if greater_is_better else diff > 0
-        p, low, high = corrected_paired_ttest(diff, test_train_ratio)
+        ratio = (ratios or {}).get(name, test_train_ratio)
+        p, low, high = corrected_paired_ttest(diff, ratio)
         wilcoxon_p = math.nan
         if len(diff) >= 2 and np.any(diff != 0):
             wilcoxon_p = float(sps.wilcoxon(diff).pvalue)
-        below, within, above = bayesian_correlated_ttest(diff, test_train_ratio, rope)
+        below, within, above = bayesian_correlated_ttest(diff, ratio, rope)
         rows.append(
             {
                 "variant": name,

@@ -4,6 +4,7 @@ splits; a baseline that fails, and a baseline named like a variant."""
 import shutil
 
 import numpy as np
+from scipy import stats as sps
 import pandas as pd
 import pytest
 from sklearn.base import BaseEstimator, RegressorMixin, clone
@@ -149,6 +150,16 @@ def test_baselines_scored_on_the_networks_folds_match_a_pipeline(workdir):
     assert set(summary.index) == {"none", *notebook_models()}
     assert summary.loc[lb.LINEAR, "kind"] == "reference model" and summary.loc[lb.LINEAR, "pairs"] == 3
     assert np.isnan(summary.loc["none", "pairs"])  # the networks' unregularized variant is the reference
+    # each reference model's p-value with its own test/train ratio (here the networks' too: no
+    # validation split)
+    stored = load_results(workdir.db)
+    none = stored[stored["variant"] == "none"].set_index("split")["score"]
+    for name in notebook_models():
+        rows = stored[stored["variant"] == name].set_index("split")
+        ratio = np.mean([m["test_rows"] / m["train_rows"] for m in rows["metrics"]])
+        d = (rows["score"] - none).to_numpy()
+        t = d.mean() / np.sqrt((1 / len(d) + ratio) * d.var(ddof=1))
+        assert summary.loc[name, "p_corrected"] == pytest.approx(2 * sps.t.sf(abs(t), len(d) - 1))
 
     # the report is rebuilt from the store alone: the data file gone, the holdout is the same
     holdout = (folder / "holdout_rmse.csv").read_text()
@@ -198,6 +209,14 @@ def test_a_failing_baseline_is_recorded_and_the_run_goes_on(workdir):
     # fits on the whole training fold (30 of 60 rows with 2 folds)
     assert [m["train_rows"] for m in others.loc[others["variant"] == "least squares", "metrics"]] == [30, 30]
     assert "this estimator never fits" in (workdir.reports / "broken-baseline" / "index.html").read_text()
+    # so its test/train ratio is 30/30, not the networks' 30/27, in its corrected t-test
+    summary = pd.read_csv(workdir.reports / "broken-baseline" / "summary.csv").set_index("variant")
+    d = (others[others["variant"] == "least squares"].set_index("split")["score"]
+         - others[others["variant"] == "none"].set_index("split")["score"]).to_numpy()
+    for ratio, expected in ((1.0, True), (30 / 27, False)):
+        t = d.mean() / np.sqrt((1 / len(d) + ratio) * d.var(ddof=1))
+        p = 2 * sps.t.sf(abs(t), len(d) - 1)
+        assert (summary.loc["least squares", "p_corrected"] == pytest.approx(p, rel=1e-9)) == expected
 
     # a classifier's accuracy and log loss, from its predicted probabilities
     exp = LogisticBaseline()

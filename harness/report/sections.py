@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 from typing import Callable, Sequence
 
+import numpy as np
 import pandas as pd
 
 from .. import stats
@@ -39,8 +40,21 @@ def _compute_summary(results: Results) -> pd.DataFrame:
     summary = stats.variant_summary(results.splits, results.greater_is_better, results.order)
     summary["kind"] = ["reference model" if n in results.reference_models else "network" for n in summary["variant"]]
     ratio = results.settings.get("test_train_ratio", math.nan)  # unknown: no p-value, not a guess
-    paired = stats.paired_comparison(results.splits, results.baseline, results.greater_is_better, ratio, _rope(results))
+    paired = stats.paired_comparison(results.splits, results.baseline, results.greater_is_better, ratio, _rope(results),
+                                     _reference_ratios(results) if _corrected(results) else None)
     return summary.merge(paired, on="variant", how="left")
+
+
+def _reference_ratios(results: Results) -> dict[str, float]:
+    """Each reference model's own test/train ratio: it trains on the split's fit and validation
+    rows, more than the networks do (from its rows' `test_rows` and `train_rows`; runs that
+    did not record `test_rows` keep the networks' ratio)."""
+    ratios = {}
+    for name in results.reference_models:
+        metrics = list(results.ok(name)["metrics"])
+        if metrics and all("test_rows" in m and m.get("train_rows") for m in metrics):
+            ratios[name] = float(np.mean([m["test_rows"] / m["train_rows"] for m in metrics]))
+    return ratios
 
 
 def _rope(results: Results) -> float:
