@@ -176,9 +176,11 @@ class KeyMaker:
     def __init__(self, exp: Experiment, data: Dataset, splitter: Any, splits: Sequence[SplitData]) -> None:
         self.exp, self.splits = exp, splits
         settings = {k: v for k, v in exp.settings().items() if k not in RESULT_NEUTRAL_SETTINGS}
+        #: the data's fingerprint, which the run also records (its data is stored under it)
+        self.data_key = data_fingerprint(data)
         self.common = _digest({
             "experiment": exp.name,
-            "data": data_fingerprint(data),
+            "data": self.data_key,
             "settings": settings,
             "splitter": splitter_config(splitter),
             "versions": library_versions(),

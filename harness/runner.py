@@ -32,7 +32,7 @@ from .errors import DataUnavailable, HarnessError
 from .executors import DaskCluster, InProcess, LocalWorkers, Task, connect
 from .experiment import Dataset, Experiment
 from .splits import SplitData, check_dataset, make_splits, prepare_split
-from .jobs import Job, KeyMaker, data_fingerprint, reference_jobs, library_versions, make_jobs, with_key
+from .jobs import Job, KeyMaker, reference_jobs, library_versions, make_jobs, with_key
 from .records import ERROR, OK, SplitRecord
 from .stats import pstdev
 from .splitters import traits
@@ -59,6 +59,8 @@ class Prepared:
     found: dict[str, tuple[Any, ...]] = field(default_factory=dict)
     tasks: list[Task] = field(default_factory=list)
     run_id: str | None = None
+    #: the data's fingerprint (set by `plan`), under which the store keeps the data
+    data_key: str = ""
 
 
 @dataclass
@@ -180,6 +182,7 @@ def plan(item: Prepared, engine: str) -> dict[str, Any]:
 
     chosen, item.notes = assign(engine, item.exp, item.splits, item.jobs)
     keys = KeyMaker(item.exp, item.data, item.splitter, item.splits)
+    item.data_key = keys.data_key
     trainers = {trainer.name: trainer for trainer in chosen.values()}
     trainers.setdefault("sklearn", get_trainer("sklearn"))
     planned = [with_key(job, chosen[id(job)].name, keys.key(job, chosen[id(job)].numerics)) for job in item.jobs]
@@ -291,7 +294,7 @@ def run_settings(prepared: Prepared, engine_notes: Sequence[str] = ()) -> dict[s
         "reference_models": [reference_config(name, est) for name, est in prepared.reference_models.items()],
         "model_summaries": summaries,
         "versions": versions(),
-        "data_fingerprint": data_fingerprint(prepared.data),
+        "data_fingerprint": prepared.data_key,
         "engine_notes": list(engine_notes),
         "jobs": {"planned": len(prepared.planned), "found_done": len(prepared.found)},
     }

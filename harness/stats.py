@@ -83,6 +83,7 @@ def heaton_table(splits: pd.DataFrame) -> pd.DataFrame:
                 "stdev": pstdev(scores) if scores else math.nan,
                 "epochs": int(row["epochs"]),
                 "mean_epochs": int(np.mean(epochs)) if epochs else 0,
+                "stopped_epoch": int(row["stopped_epoch"]) if "stopped_epoch" in row else 0,
                 "seconds": float(row["seconds"]),
                 "status": row["status"],
                 "reason": row["reason"],

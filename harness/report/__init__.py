@@ -18,7 +18,7 @@ from ..results import Results, Section
 from ..store import Store
 from . import figures
 from .formatting import fmt, hms
-from .sections import SECTIONS, SectionBuilder, _summary
+from .sections import SECTIONS, SectionBuilder, summary_table
 
 __all__ = ["SECTIONS", "SectionBuilder", "render_section", "write_all", "write_experiment_report", "write_index"]
 
@@ -53,7 +53,7 @@ def _cell(value: Any, digits: int) -> dict[str, Any]:
     return {"text": str(value), "number": False}
 
 
-_NUMERIC = re.compile(r"^[-+−–#\[(]?\d")
+_NUMERIC = re.compile(r"^[\[(]?[-+−–#]?\d")
 
 
 def render_section(section: Section, folder: Path, level: int = 2) -> dict[str, Any]:
@@ -122,7 +122,7 @@ def write_experiment_report(
     export = results.splits.drop(columns=["weights", "loss", "val_loss", "metrics"])
     metrics = pd.json_normalize(results.splits["metrics"].tolist())
     pd.concat([export, metrics], axis=1).to_csv(folder / "folds.csv", index=False)
-    _summary(results).to_csv(folder / "summary.csv", index=False)
+    summary_table(results).to_csv(folder / "summary.csv", index=False)
     page = folder / "index.html"
     page.write_text(_TEMPLATES.get_template("experiment.html").render(
         results=results, settings=results.settings, sections=rendered,
@@ -142,7 +142,7 @@ def write_index(store: Store, reports_dir: Path) -> Path:
         newer = newer[newer["status"] != "finished"].tail(1)
         results = Results.load(store, experiment, run_id, weights=False, data=False)
         settings, splits = results.settings, results.splits
-        summary = _summary(results)  # with the paired tests and their Holm verdicts
+        summary = summary_table(results)  # with the paired tests and their Holm verdicts
         base_row = summary[summary["variant"] == results.baseline]
         # the headline ranks the networks; reference models are on the experiment's page
         networks = summary[summary["variant"].isin(results.networks)]

@@ -28,7 +28,7 @@ from .formatting import hms as _hms
 SectionBuilder = Callable[[Results], "Section | Sequence[Section] | None"]
 
 
-def _summary(results: Results) -> pd.DataFrame:
+def summary_table(results: Results) -> pd.DataFrame:
     """Per name (variants, then reference models), best mean first, with the paired
     comparison against the baseline variant (computed once per `Results`)."""
     if "summary" not in results.derived:
@@ -70,7 +70,7 @@ def _corrected(results: Results) -> bool:
 
 
 def comparison(results: Results) -> Section:
-    summary = _summary(results)
+    summary = summary_table(results)
     baseline = results.baseline
     test = "corrected paired t-test" if _corrected(results) else "paired t-test"
     table = pd.DataFrame({
@@ -102,7 +102,7 @@ def comparison(results: Results) -> Section:
 
 
 def paired_tests(results: Results) -> Section:
-    summary = _summary(results)
+    summary = summary_table(results)
     baseline = results.baseline
     rows = summary[summary["variant"] != baseline]
     if _corrected(results):
@@ -142,7 +142,7 @@ def source_reported(results: Results) -> Section | None:
     rows = results.settings.get("source_results") or []
     if not rows:
         return None
-    summary = _summary(results).set_index("variant")
+    summary = summary_table(results).set_index("variant")
     measured = [summary[row["stat"]].get(row.get("variant")) if row.get("stat") and row.get("variant") in summary.index
                 else None for row in rows]
     table = pd.DataFrame({"what": [r.get("what", "") for r in rows], "variant here": [r.get("variant", "") for r in rows],
@@ -172,24 +172,26 @@ def failed_splits(results: Results) -> Section | None:
 
 
 def fold_scores(results: Results) -> Section:
-    order = list(_summary(results)["variant"])
+    order = list(summary_table(results)["variant"])
     figure = figures.score_distribution(results.splits, order, results.score_name)
     return Section("Scores per split", text="" if figure is not None else "No successful splits.", figure=figure,
                    note="Each split's score per variant (box: quartiles over the splits), best mean first.")
 
 
 def loss_curves(results: Results) -> Section | None:
-    names = [n for n in _summary(results)["variant"] if n in results.networks and results.curve(n).size]
-    if not names:
+    curves = {n: (results.curve(n, "loss"), results.curve(n, "val_loss"))
+              for n in summary_table(results)["variant"] if n in results.networks}
+    curves = {n: pair for n, pair in curves.items() if pair[0].size}
+    if not curves:
         return None
     label = "test (recorded only)" if results.settings.get("test_curve") else "validation"
-    capped = len(names) > figures.MAX_CURVE_PANELS
+    capped = len(curves) > figures.MAX_CURVE_PANELS
     note = ("Per-epoch training loss (dashed) and validation loss (solid), including the penalty term, as Keras "
             "reports them: each split's curve faint, their mean bold (an epoch's mean covers the splits still "
             "training then)." + (f" Only the first {figures.MAX_CURVE_PANELS} variants (best first) are drawn."
                                  if capped else ""))
-    curves = {n: (results.curve(n, "loss"), results.curve(n, "val_loss")) for n in names[:figures.MAX_CURVE_PANELS]}
-    return Section("Training and validation loss", note=note, figure=figures.loss_curves(curves, label))
+    shown = dict(list(curves.items())[:figures.MAX_CURVE_PANELS])
+    return Section("Training and validation loss", note=note, figure=figures.loss_curves(shown, label))
 
 
 def weights(results: Results) -> Section | None:
@@ -204,16 +206,14 @@ def weights(results: Results) -> Section | None:
 
 
 def per_split(results: Results) -> Section:
-    order = list(_summary(results)["variant"])
+    order = list(summary_table(results)["variant"])
     best = order[0] if order else None
     blocks = []
     for name in order:
         rows = stats.heaton_table(results.splits[results.splits["variant"] == name])
         table = pd.DataFrame({"split": [f"#{s}" for s in rows["split"]], "score": rows["score"],
                               "mean score": rows["mean_score"], "stdev": rows["stdev"], "epochs": rows["epochs"],
-                              "mean epochs": rows["mean_epochs"],
-                              "stopped_epoch": results.splits.loc[results.splits["variant"] == name]
-                              .sort_values("split")["stopped_epoch"].to_numpy(),
+                              "mean epochs": rows["mean_epochs"], "stopped_epoch": rows["stopped_epoch"],
                               "time": [_hms(s) for s in rows["seconds"]],
                               "status": [st if not r else f"{st}: {r}" for st, r in zip(rows["status"], rows["reason"])]})
         blocks.append(Section(name, table=table, collapsed=True, open=name == best,
