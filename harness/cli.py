@@ -47,7 +47,7 @@ def _setting_options(group: argparse._ArgumentGroup) -> None:
         if setting.parse is not None:
             group.add_argument(setting.option, dest=setting.name, type=_reader(setting), metavar=setting.metavar,
                                default=argparse.SUPPRESS,
-                               help=setting.help)
+                               help=setting.help.replace("%", "%%"))  # argparse formats help with %
 
 
 def _reader(setting: Setting):

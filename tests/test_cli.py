@@ -34,6 +34,18 @@ def cli(*args, capsys):
     return code, out, err
 
 
+@pytest.mark.parametrize("command", [[], ["run"], ["report"], ["list"]])
+def test_help_prints_and_exits_0(command, capsys):
+    """Every subcommand's --help renders (a bare '%' in a setting's help once broke argparse)."""
+    with pytest.raises(SystemExit) as exit_:
+        main([*command, "--help"])
+    out = capsys.readouterr().out
+    assert exit_.value.code == 0
+    assert "usage:" in out
+    if command == ["run"]:
+        assert "--rope" in out and "1% of the baseline" in out
+
+
 def test_list_prints_one_experiment_per_line_name_first(capsys):
     code, out, _ = cli("list", capsys=capsys)
     lines = out.strip().splitlines()
