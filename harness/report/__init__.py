@@ -33,6 +33,7 @@ _TEMPLATES = jinja2.Environment(
 
 _TEMPLATES.filters["fmt"] = fmt
 _TEMPLATES.filters["hms"] = hms
+_TEMPLATES.filters["slug"] = lambda name: slug(str(name))
 
 
 def slug(name: str) -> str:
@@ -132,15 +133,36 @@ def write_experiment_report(
     return page
 
 
+def _default_suite_names() -> list[str]:
+    from ..registry import default_suite
+
+    try:
+        return [cls.name for cls in default_suite()]
+    except Exception:  # a broken experiments/ module must not stop the reports
+        return []
+
+
+def write_across(runs: Sequence[Results], reports_dir: Path) -> list[dict[str, Any]]:
+    """A cross-data-set page for every group of experiments sharing their variants (see
+    harness.report.across); their headlines, default suite first, for the index."""
+    from . import across
+
+    template = _TEMPLATES.get_template("across.html")
+    return [across.write_group(group, reports_dir, template)
+            for group in across.find_groups(runs, _default_suite_names())]
+
+
 def write_index(store: Store, reports_dir: Path) -> Path:
-    """reports/index.html: every experiment's latest run with its headline result."""
-    entries = []
+    """reports/index.html: every experiment's latest run with its headline result, and a page
+    across data sets for every group of experiments sharing their variants."""
+    entries, runs = [], []
     progress = store.run_progress()
     for experiment, run_id in sorted(store.latest_run_ids().items()):
         run = store.runs(experiment).set_index("run_id").loc[run_id]
         newer = progress[(progress["experiment"] == experiment) & (progress["started_at"] > run["started_at"])]
         newer = newer[newer["status"] != "finished"].tail(1)
         results = Results.load(store, experiment, run_id, weights=False, data=False)
+        runs.append(results)
         settings, splits = results.settings, results.splits
         summary = summary_table(results)  # with the paired tests and their Holm verdicts
         base_row = summary[summary["variant"] == results.baseline]
@@ -173,7 +195,8 @@ def write_index(store: Store, reports_dir: Path) -> Path:
         )
     page = Path(reports_dir) / "index.html"
     page.parent.mkdir(parents=True, exist_ok=True)
-    page.write_text(_TEMPLATES.get_template("index.html").render(entries=entries), encoding="utf-8")
+    groups = write_across(runs, reports_dir)
+    page.write_text(_TEMPLATES.get_template("index.html").render(entries=entries, groups=groups), encoding="utf-8")
     return page
 
 

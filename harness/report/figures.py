@@ -149,3 +149,37 @@ def weight_histograms(values: dict[str, np.ndarray]) -> plt.Figure | None:
                        height=2.6, aspect=1.3, color="#4c72b0", facet_kws={"sharey": False})
     grid.set_titles("{col_name}")
     return grid.figure
+
+
+def critical_difference_diagram(mean_ranks: pd.Series, p_values: pd.DataFrame, cd: float, alpha: float) -> plt.Figure:
+    """Demšar's critical-difference diagram (scikit-posthocs): mean ranks on one axis, best on the
+    left; a bar joins variants the Nemenyi test cannot tell apart at `alpha`; the critical
+    difference drawn above the axis."""
+    import scikit_posthocs
+
+    fig, ax = plt.subplots(figsize=(8.5, 1.2 + 0.28 * len(mean_ranks)))
+    scikit_posthocs.critical_difference_diagram(
+        mean_ranks, p_values, cd=cd if math.isfinite(cd) else None, alpha=alpha, ax=ax,
+        label_fmt_left="{label} ({rank:.2f})", label_fmt_right="({rank:.2f}) {label}",
+        label_props={"fontsize": 9})
+    ax.set_title(f"mean rank (1 = best); bars join variants not different at α = {alpha:g} (Nemenyi)", fontsize=9)
+    return fig
+
+
+def difference_heatmap(relative: pd.DataFrame, marks: pd.DataFrame) -> plt.Figure | None:
+    """Data sets × variants: each variant's change from the baseline in % of the baseline's
+    score, signed so that positive = better (green), annotated, with the page's Holm verdict
+    as a mark (▲ better, ▼ worse)."""
+    if relative.empty:
+        return None
+    annotations = relative.map(lambda v: "–" if not np.isfinite(v) else f"{v:+.1f}") + marks
+    limit = float(np.nanmax(np.abs(relative.to_numpy()))) if np.isfinite(relative.to_numpy()).any() else 1.0
+    fig, ax = plt.subplots(figsize=(1.0 + 0.95 * relative.shape[1], 1.2 + 0.45 * relative.shape[0]))
+    sns.heatmap(relative.astype(float), annot=annotations.to_numpy(), fmt="", cmap="RdYlGn", center=0,
+                vmin=-max(limit, 1e-9), vmax=max(limit, 1e-9), linewidths=0.5, ax=ax,
+                cbar_kws={"label": "% change vs baseline (+ = better)"}, annot_kws={"fontsize": 8})
+    ax.set_xlabel("")
+    ax.set_ylabel("")
+    ax.tick_params(axis="x", labelrotation=35)
+    plt.setp(ax.get_xticklabels(), ha="right")
+    return fig

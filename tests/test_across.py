@@ -1,0 +1,157 @@
+"""Comparisons across data sets, checked against Demšar (2006), "Statistical comparisons of
+classifiers over multiple data sets", JMLR 7:1-30, Table 6 and §3.2.2's worked example, and
+the cross-data-set page written from a real run."""
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats as sps
+
+from harness import Variant, across
+from tests.conftest import TinyClassification, TinyRegression, run_quietly, tiny_classification
+
+# Table 6: AUC of C4.5 with and without curtailment (m) and pruning-confidence tuning (cf) on 14 UCI data sets
+DEMSAR_NAMES = ["C4.5", "C4.5+m", "C4.5+cf", "C4.5+m+cf"]
+DEMSAR_AUC = [
+    ("adult (sample)", 0.763, 0.768, 0.771, 0.798), ("breast cancer", 0.599, 0.591, 0.590, 0.569),
+    ("breast cancer wisconsin", 0.954, 0.971, 0.968, 0.967), ("cmc", 0.628, 0.661, 0.654, 0.657),
+    ("ionosphere", 0.882, 0.888, 0.886, 0.898), ("iris", 0.936, 0.931, 0.916, 0.931),
+    ("liver disorders", 0.661, 0.668, 0.609, 0.685), ("lung cancer", 0.583, 0.583, 0.563, 0.625),
+    ("lymphography", 0.775, 0.838, 0.866, 0.875), ("mushroom", 1.000, 1.000, 1.000, 1.000),
+    ("primary tumor", 0.940, 0.962, 0.965, 0.962), ("rheum", 0.619, 0.666, 0.614, 0.669),
+    ("voting", 0.972, 0.981, 0.975, 0.975), ("wine", 0.957, 0.978, 0.946, 0.970),
+]
+
+
+def demsar_scores(break_voting_tie: bool = True) -> pd.DataFrame:
+    """Table 6 as printed. Its ranks (in parentheses there) put C4.5+cf second and C4.5+m+cf
+    third on voting, where both print as 0.975: the unrounded AUCs differ. Breaking that tie
+    the same way reproduces the paper's mean ranks."""
+    table = pd.DataFrame([row[1:] for row in DEMSAR_AUC], index=[row[0] for row in DEMSAR_AUC], columns=DEMSAR_NAMES)
+    if break_voting_tie:
+        table.loc["voting", "C4.5+cf"] += 1e-4
+    return table
+
+
+def greater(scores):
+    return {name: True for name in scores.index}
+
+
+def test_mean_ranks_reproduce_demsar_table_6():
+    scores = demsar_scores()
+    ranks = across.rank_table(scores, greater(scores))
+    assert ranks.mean().round(3).tolist() == [3.143, 2.000, 2.893, 1.964]
+    # ties share their mean rank: mushroom is a four-way tie, lung cancer a two-way one
+    assert ranks.loc["mushroom"].tolist() == [2.5] * 4
+    assert ranks.loc["lung cancer"].tolist() == [2.5, 2.5, 4.0, 1.0]
+    # as printed (voting tied), the two tied variants share rank 2.5 there instead
+    printed = across.rank_table(demsar_scores(False), greater(scores))
+    assert printed.loc["voting"].tolist() == [4.0, 1.0, 2.5, 2.5]
+
+
+def test_friedman_statistic_is_demsars_after_the_tie_correction_and_iman_davenport_his_f():
+    scores = demsar_scores()
+    ranks = across.rank_table(scores, greater(scores))
+    result = across.friedman(ranks)
+    n, k = ranks.shape
+    # Demšar's χ²_F = 12N/(k(k+1)) [Σ R_j² − k(k+1)²/4] ignores ties; scipy divides it by
+    # 1 − Σ(t³ − t) / (N k (k² − 1)) over the tied groups (mushroom 4, lung cancer, iris, primary tumor 2)
+    ties = (4**3 - 4) + 3 * (2**3 - 2)
+    uncorrected = result.statistic * (1 - ties / (n * k * (k**2 - 1)))
+    assert round(uncorrected, 2) == 9.28
+    assert result.p == pytest.approx(sps.chi2.sf(result.statistic, k - 1))
+    # Iman and Davenport's F from Demšar's χ²: 3.69, against the critical F(3, 39) = 2.85 at α = 0.05
+    assert round((n - 1) * 9.28 / (n * (k - 1) - 9.28), 2) == 3.69
+    assert round(float(sps.f.ppf(0.95, 3, 39)), 2) == 2.85
+    assert result.df == (3, 39)
+    assert result.iman_davenport == pytest.approx((n - 1) * result.statistic / (n * (k - 1) - result.statistic))
+    assert result.p_iman_davenport == pytest.approx(sps.f.sf(result.iman_davenport, 3, 39))
+    assert result.p_iman_davenport < 0.05
+
+
+def test_nemenyi_critical_difference_and_conclusions_match_demsar():
+    # §3.2.2: q_0.05 = 2.569 and q_0.10 = 2.291 for k = 4, so CD = 1.25 and 1.12 for N = 14
+    assert round(across.critical_difference(4, 14, 0.05), 2) == 1.25
+    assert round(across.critical_difference(4, 14, 0.10), 2) == 1.12
+    scores = demsar_scores()
+    p = across.nemenyi(across.rank_table(scores, greater(scores)))
+    assert list(p.index) == DEMSAR_NAMES and np.allclose(p.to_numpy(), p.to_numpy().T)
+    # "even the difference between the best and the worst is smaller than [CD at 0.05]" ...
+    assert (p.to_numpy() > 0.05).all()
+    # ... "at p = 0.10 ... C4.5 is significantly worse than C4.5+m and C4.5+m+cf"; nothing else differs
+    significant = {tuple(sorted((a, b))) for a in DEMSAR_NAMES for b in DEMSAR_NAMES if a < b and p.loc[a, b] < 0.10}
+    assert significant == {("C4.5", "C4.5+m"), ("C4.5", "C4.5+m+cf")}
+
+
+def test_comparison_with_a_control_follows_demsars_holm_example():
+    # §3.2.2: C4.5 as the control, z = (R_0 − R_i) / √(k(k+1)/6N) with SE 0.488: p = 0.016
+    # (C4.5+m+cf), 0.019 (C4.5+m), 0.607 (C4.5+cf); Holm rejects the first two
+    scores = demsar_scores()
+    ranks = across.rank_table(scores, greater(scores))
+    table = across.versus_baseline(scores, ranks, greater(scores), "C4.5").set_index("variant")
+    assert table.loc["C4.5+m+cf", "p_ranks"] == pytest.approx(0.016, abs=5e-4)
+    assert table.loc["C4.5+m", "p_ranks"] == pytest.approx(0.019, abs=5e-4)
+    assert table.loc["C4.5+cf", "p_ranks"] == pytest.approx(0.607, abs=2e-3)
+    assert table["verdict"].to_dict() == {"C4.5+m+cf": "better", "C4.5+m": "better", "C4.5+cf": "no evidence"}
+    # the sign test counts data sets by mean score: scipy's binomial test on wins and losses
+    row = table.loc["C4.5+m"]
+    wins = int((scores["C4.5+m"] > scores["C4.5"]).sum())
+    losses = int((scores["C4.5+m"] < scores["C4.5"]).sum())
+    assert (row["wins"], row["losses"], row["wins"] + row["ties"] + row["losses"]) == (wins, losses, 14)
+    assert row["p_sign"] == pytest.approx(sps.binomtest(wins, wins + losses).pvalue)
+
+
+def test_ranks_follow_each_data_sets_direction_and_float_noise_ties():
+    scores = pd.DataFrame({"none": [0.912, 200.0], "L1": [0.95, 180.0], "L2": [0.912 - 2e-16, 220.0]},
+                          index=["digits", "wide"])
+    ranks = across.rank_table(scores, {"digits": True, "wide": False})
+    assert ranks.loc["digits"].tolist() == [2.5, 1.0, 2.5]  # equal to 12 significant digits: a tie
+    assert ranks.loc["wide"].tolist() == [2.0, 1.0, 3.0]  # RMSE: lower is better
+
+
+def test_friedman_is_nan_where_it_cannot_be_computed():
+    two = pd.DataFrame({"a": [1.0, 2.0], "b": [2.0, 1.0]})
+    assert math.isnan(across.friedman(two).statistic)
+    all_tied = pd.DataFrame({"a": [2.0, 2.0], "b": [2.0, 2.0], "c": [2.0, 2.0]})
+    assert math.isnan(across.friedman(all_tied).p)
+    assert math.isnan(across.critical_difference(1, 5))
+
+
+class ThreeVariants(TinyClassification):
+    name = "tiny-a"
+    variants = (Variant("none"), Variant("L2 1e-3", l2=1e-3), Variant("dropout <b>0.2</b>", dropout=0.2))
+
+
+class ThreeVariantsB(ThreeVariants):
+    name = "tiny-b"
+
+    def load_data(self, data_dir):
+        return tiny_classification(seed=1)
+
+
+class ThreeVariantsRegression(TinyRegression):
+    name = "tiny-c"
+    variants = ThreeVariants.variants
+
+
+def test_page_across_data_sets_is_written_and_linked_from_the_index(workdir):
+    run_quietly([ThreeVariants(), ThreeVariantsB(), ThreeVariantsRegression(), TinyClassification()], workdir)
+    index = (workdir.reports / "index.html").read_text()
+    assert "Across data sets" in index
+    folders = list((workdir.reports / "across").iterdir())
+    assert len(folders) == 1  # tiny-classification's variants differ: it belongs to no group
+    page = (folders[0] / "index.html").read_text()
+    assert f'href="across/{folders[0].name}/index.html"' in index
+    for text in ("Friedman χ²(2)", "Iman and Davenport", "critical difference", "tiny-a", "tiny-b", "tiny-c",
+                 "Mean ranks", "Difference from the baseline", "data:image/png;base64,"):
+        assert text in page, text
+    assert "dropout &lt;b&gt;0.2&lt;/b&gt;" in page and "<b>0.2</b>" not in page
+    assert "could not be computed" not in page and 'class="error"' not in page
+    ranks = pd.read_csv(folders[0] / "ranks.csv").set_index("experiment")
+    assert set(ranks.columns) == {"none", "L2 1e-3", "dropout <b>0.2</b>"}
+    assert (ranks.drop(index="mean rank").sum(axis=1) == 6.0).all()  # 1 + 2 + 3 on every data set
+    scores = pd.read_csv(folders[0] / "scores.csv").set_index("experiment")
+    # tiny-c is a regression: its rank 1 is its lowest RMSE
+    c = scores.loc["tiny-c", ["none", "L2 1e-3", "dropout <b>0.2</b>"]].astype(float)
+    assert ranks.loc["tiny-c", c.idxmin()] == 1.0
