@@ -262,6 +262,23 @@ def model_summary(model: Any) -> str:
     return "\n".join(lines)
 
 
+def input_names(prepared: Prepared) -> list[str] | None:
+    """The network's input columns after preprocessing (the transformer fitted on the first
+    split's training rows, as that split's was), e.g. 'x003' or 'colour_red'; None where the
+    preprocessor cannot name them."""
+    from sklearn.base import clone
+
+    first = prepared.splits[0]
+    try:
+        transformer = clone(prepared.exp.preprocessor(prepared.data.X))
+        transformer.fit(prepared.data.X.iloc[first.fit_index])
+        names = [str(n) for n in transformer.get_feature_names_out()]
+    except Exception:  # noqa: BLE001 - a custom preprocessor need not name its outputs
+        return None
+    names = [n.split("__", 1)[1] if "__" in n else n for n in names]  # ColumnTransformer's 'numeric__' prefix
+    return names if len(names) == first.n_inputs else None
+
+
 def run_settings(prepared: Prepared, engine_notes: Sequence[str] = ()) -> dict[str, Any]:
     """What the report's settings section shows, recorded with the run."""
     import keras
@@ -285,6 +302,7 @@ def run_settings(prepared: Prepared, engine_notes: Sequence[str] = ()) -> dict[s
         "protocol_text": exp.protocol_description(),
         "n_rows": len(prepared.data.X),
         "n_features": splits[0].n_inputs,
+        "input_names": input_names(prepared),
         "test_train_ratio": ratio if corrected else 0.0,
         "resampling_correction": corrected,
         "rope": exp.rope,

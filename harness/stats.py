@@ -236,12 +236,3 @@ def split_kernels(results: "Results") -> pd.DataFrame:
             rows.append({"variant": row.variant, "split": row.split, "values": flat,
                          "max_abs": float(np.abs(flat).max()), "l2_norm": math.sqrt(float(np.sum(flat.astype("float64") ** 2)))})
     return pd.DataFrame(rows, columns=["variant", "split", "values", "max_abs", "l2_norm"])
-
-
-def weight_summary(results: "Results", threshold: float = 1e-3) -> pd.DataFrame:
-    """Per variant, over successful splits: mean max |w|, mean L2 norm and share of kernel
-    weights below `threshold` in magnitude (all Dense kernels, biases excluded)."""
-    kernels = split_kernels(results)
-    kernels["near_zero"] = [float(np.mean(np.abs(v) < threshold)) for v in kernels["values"]]
-    summary = kernels.groupby("variant", sort=False)[["max_abs", "l2_norm", "near_zero"]].mean().reset_index()
-    return summary[["variant", "max_abs", "l2_norm", "near_zero"]]

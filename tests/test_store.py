@@ -101,7 +101,9 @@ def test_two_processes_writing_at_once_lose_nothing(tmp_path):
                for name in ("first", "second")]
     deadline = time.monotonic() + 120
     while not all((tmp_path / f"ready-{name}").exists() for name in ("first", "second")):
-        assert time.monotonic() < deadline and all(w.poll() is None for w in writers), "a writer did not start"
+        ended = [w for w in writers if w.poll() is not None]
+        assert not ended, f"a writer ended before it started: {ended[0].communicate()[1][-2000:]}"
+        assert time.monotonic() < deadline, "a writer did not start within 120 s"
         time.sleep(0.001)
     go.touch()  # both start writing at the same moment
     spans = []

@@ -1,10 +1,12 @@
-"""HTML reports built from the store alone: one self-contained page per experiment, and an index.
+"""HTML reports built from the store alone: a page per experiment (its tables as CSV and figures as
+PNG and SVG beside it), pages across data sets, and an index.
 
 Tables are computed with pandas (harness.stats) and rendered by Jinja2 templates with
 autoescaping on, so every user-supplied string (variant, dataset, column names) is escaped.
 """
 from __future__ import annotations
 
+import base64
 import re
 import time
 from pathlib import Path
@@ -20,7 +22,7 @@ from . import figures
 from .formatting import fmt, hms
 from .sections import SECTIONS, SectionBuilder, summary_table
 
-__all__ = ["SECTIONS", "SectionBuilder", "render_section", "write_all", "write_experiment_report", "write_index"]
+__all__ = ["SECTIONS", "Exports", "SectionBuilder", "render_section", "write_all", "write_experiment_report", "write_index"]
 
 _TEMPLATES = jinja2.Environment(
     loader=jinja2.PackageLoader("harness.report", "templates"),
@@ -57,12 +59,43 @@ def _cell(value: Any, digits: int) -> dict[str, Any]:
 _NUMERIC = re.compile(r"^[\[(]?[-+−–#]?\d")
 
 
-def render_section(section: Section, folder: Path, level: int = 2) -> dict[str, Any]:
-    """A Section as the template draws it: the figure encoded, the table's cells formatted
-    (and its CSV written beside the page), subsections rendered one level down."""
-    figure = section.figure
-    if figure is not None and not isinstance(figure, str):
-        figure = figures.to_base64(figure)
+class Exports:
+    """The file names of one page's exports (every table as CSV, every figure as PNG and SVG),
+    unique within the page's folder."""
+
+    def __init__(self, folder: Path, taken: Sequence[str] = ("index.html", "folds.csv", "summary.csv")) -> None:
+        self.folder = Path(folder)
+        self.used = set(taken)
+
+    def name(self, stem: str, extension: str) -> str:
+        base = slug(Path(stem).stem if stem.endswith(f".{extension}") else stem).lower()[:80]
+        name, i = f"{base}.{extension}", 2
+        while name in self.used:
+            name, i = f"{base}-{i}.{extension}", i + 1
+        self.used.add(name)
+        return name
+
+    def figure(self, figure: Any, stem: str) -> dict[str, str | None]:
+        """Save a matplotlib Figure as PNG and SVG (and close it); a base64 PNG string as PNG."""
+        png = self.name(stem, "png")
+        if isinstance(figure, str):
+            (self.folder / png).write_bytes(base64.b64decode(figure))
+            return {"png": png, "svg": None}
+        svg = self.name(stem, "svg")
+        figures.save(figure, self.folder / png, self.folder / svg)
+        return {"png": png, "svg": svg}
+
+
+def render_section(section: Section, folder: Path, level: int = 2, exports: Exports | None = None,
+                   parent: str = "") -> dict[str, Any]:
+    """A Section as the template draws it: its figure saved beside the page as PNG and SVG, its
+    table's cells formatted and the table written beside the page as CSV (named after the
+    section, and its parent's title for a subsection), subsections rendered one level down."""
+    exports = exports or Exports(folder)
+    stem = f"{parent} {section.title}".strip()
+    figure = None
+    if section.figure is not None:
+        figure = exports.figure(section.figure, stem)
     table = csv = None
     if section.table is not None:
         frame = section.table
@@ -74,27 +107,26 @@ def render_section(section: Section, folder: Path, level: int = 2) -> dict[str, 
             classes = [("best " + c).strip() if row and row[0]["text"] == section.highlight else c
                        for row, c in zip(rows, classes)]
         table = {"columns": columns, "rows": list(zip(classes, rows))}
-        if section.csv:
-            csv = slug(Path(section.csv).name)
-            frame.to_csv(folder / csv, index=False)
+        csv = exports.name(section.csv or stem, "csv")
+        frame.to_csv(exports.folder / csv, index=False)
     return {"title": section.title, "text": section.text, "note": section.note, "figure": figure, "table": table,
             "csv": csv, "definitions": list(section.items), "preformatted": section.preformatted, "error": section.error,
             "collapsed": section.collapsed, "open": section.open, "level": min(level, 4),
-            "subsections": [render_section(sub, folder, level + 1) for sub in section.subsections]}
+            "subsections": [render_section(sub, folder, level + 1, exports, section.title) for sub in section.subsections]}
 
 
 def build_sections(results: Results, folder: Path, builders: Sequence[SectionBuilder]) -> list[dict[str, Any]]:
     """Every builder's sections, rendered; a builder that raises says why on the page instead
     of losing the report."""
-    rendered = []
+    rendered, exports = [], Exports(folder)
     for builder in builders:
         try:
             made = builder(results)
             made = [] if made is None else [made] if isinstance(made, Section) else list(made)
-            rendered += [render_section(section, folder) for section in made]
+            rendered += [render_section(section, folder, exports=exports) for section in made]
         except Exception as exc:  # noqa: BLE001 - reported on the page
             name = getattr(builder, "__name__", "section").replace("_", " ")
-            rendered.append(render_section(Section(name, error=f"{type(exc).__name__}: {exc}"), folder))
+            rendered.append(render_section(Section(name, error=f"{type(exc).__name__}: {exc}"), folder, exports=exports))
     return rendered
 
 

@@ -232,7 +232,7 @@ def _runs_section(group: Group) -> Section:
 
 def write_group(group: Group, reports_dir: Path, template: Any) -> dict[str, Any]:
     """Write reports/across/<slug>/index.html and its CSVs; return the index's headline."""
-    from . import render_section
+    from . import Exports, render_section
 
     folder = Path(reports_dir) / FOLDER / group.slug
     folder.mkdir(parents=True, exist_ok=True)
@@ -245,7 +245,8 @@ def write_group(group: Group, reports_dir: Path, template: Any) -> dict[str, Any
                               "baseline": group.baseline, "baseline_rank": math.nan, "friedman_p": math.nan,
                               "cd": math.nan, "experiments": [r.experiment for r in group.members]},
                  "notes": group.notes}
-    rendered = [render_section(section, folder) for section in sections]
+    exports = Exports(folder)
+    rendered = [render_section(section, folder, exports=exports) for section in sections]
     (folder / "index.html").write_text(template.render(group=group, sections=rendered, notes=extra["notes"],
                                                        headline=extra["headline"]), encoding="utf-8")
     return extra["headline"]

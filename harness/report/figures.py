@@ -1,21 +1,22 @@
 """Figures for the HTML report, and the drawing helpers experiments share.
 
 Every function returns a matplotlib Figure (or None when there is nothing to draw); the report
-encodes it as a base64 PNG, so each page is one self-contained file, and closes it. The
+saves it beside the page as PNG and SVG (`save`) and closes it. The
 helpers draw what several experiments draw: a score against a penalty strength with the
 unpenalized score as a reference line (`against_strength`), per-epoch curves of many splits
 with their mean (`curves`), panels for small multiples (`panels`), weight histograms.
 """
 from __future__ import annotations
 
-import base64
-import io
 import math
-from typing import Sequence
+import warnings
+from pathlib import Path
+from typing import Any, Sequence
 
 import matplotlib
 
 matplotlib.use("Agg")
+matplotlib.rcParams["svg.fonttype"] = "path"  # text as outlines: an SVG export carries no markup
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
@@ -24,12 +25,14 @@ import seaborn as sns  # noqa: E402
 MAX_CURVE_PANELS = 24
 
 
-def to_base64(fig: plt.Figure) -> str:
-    """The figure as a base64 PNG (the figure is closed)."""
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
-    plt.close(fig)
-    return base64.b64encode(buffer.getvalue()).decode("ascii")
+def save(fig: plt.Figure, png: Path, svg: Path | None = None) -> None:
+    """Save the figure as PNG (and SVG, its text drawn as paths) and close it."""
+    try:
+        fig.savefig(png, format="png", dpi=100, bbox_inches="tight")
+        if svg is not None:
+            fig.savefig(svg, format="svg", bbox_inches="tight")
+    finally:
+        plt.close(fig)
 
 
 def panels(n: int, cols: int = 3, width: float = 4.0, height: float = 2.8, **kwargs) -> tuple[plt.Figure, list]:
@@ -105,38 +108,83 @@ def score_distribution(splits: pd.DataFrame, order: Sequence[str], score_name: s
     return fig
 
 
-def loss_curves(by_variant: dict[str, tuple[np.ndarray, np.ndarray]], val_label: str = "validation") -> plt.Figure | None:
-    """Training and validation loss per epoch (splits × epochs arrays), one panel per variant."""
+def band(ax: plt.Axes, table: np.ndarray, label: str | None, color: Any = None, linestyle: str = "-") -> None:
+    """The mean over splits of per-epoch values (a splits × epochs array, NaN after a split
+    stopped) with a ± one standard deviation band; an epoch's mean and band cover the splits
+    still training then."""
+    table = np.atleast_2d(np.asarray(table, dtype=float))
+    if not table.size:
+        return
+    epochs = np.arange(1, table.shape[1] + 1)
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        mean, std = np.nanmean(table, axis=0), np.nanstd(table, axis=0)
+    ax.plot(epochs, mean, color=color, linestyle=linestyle, linewidth=1.5, label=label)
+    ax.fill_between(epochs, mean - std, mean + std, color=color, alpha=0.15, linewidth=0)
+
+
+def _stops(ax: plt.Axes, val: np.ndarray, stops: Sequence[int], color: Any) -> None:
+    """Mark each split's early-stopping epoch (1-based) on its own validation curve."""
+    points = [(e, val[i, e - 1]) for i, e in enumerate(stops) if e and 0 < e <= val.shape[1]]
+    if points:
+        x, y = zip(*points)
+        ax.scatter(x, y, marker="v", s=22, color=color, edgecolor="black", linewidth=0.4, zorder=3)
+
+
+def loss_curves(by_variant: dict[str, tuple[np.ndarray, np.ndarray, Sequence[int]]],
+                val_label: str = "validation") -> plt.Figure | None:
+    """Small multiples, one panel per variant: training (dashed) and validation (solid) loss per
+    epoch, mean over splits ± one std, each split's early-stopping epoch marked (▼); shared y."""
     if not by_variant:
         return None
     fig, axes = panels(len(by_variant), sharey=True)
-    for ax, (name, (train, val)) in zip(axes, by_variant.items()):
-        curves(ax, train, "training", "#1f77b4", "--")
-        curves(ax, val, val_label, "#d62728", "-")
+    for ax, (name, (train, val, stops)) in zip(axes, by_variant.items()):
+        band(ax, train, "training", "#1f77b4", "--")
+        band(ax, val, val_label, "#d62728", "-")
+        _stops(ax, np.atleast_2d(val), stops, "#d62728")
         ax.set_title(name, fontsize=9)
         ax.set_xlabel("epoch", fontsize=8)
-        ax.set_yscale("log")
+        _log_if_positive(ax, train, val)
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=8)
-    axes[0].set_ylabel("loss (mean over splits)")
+    axes[0].set_ylabel("loss (mean ± std over splits)")
     fig.tight_layout()
     return fig
 
 
-def weight_bars(weights: pd.DataFrame) -> plt.Figure | None:
-    """Mean L2 norm and max |w| of the kernels, per variant."""
-    if weights.empty:
+def loss_overview(by_variant: dict[str, tuple[np.ndarray, np.ndarray, Sequence[int]]],
+                  val_label: str = "validation") -> plt.Figure | None:
+    """Every variant on shared axes: training loss, validation loss (early stops marked ▼) and
+    the generalization gap (validation − training) per epoch, mean over splits ± one std."""
+    if not by_variant:
         return None
-    fig, axes = plt.subplots(1, 2, figsize=(10, 0.4 * len(weights) + 1.4), sharey=True)
-    sns.barplot(data=weights, x="l2_norm", y="variant", ax=axes[0], color="#4c72b0")
-    axes[0].set_xlabel("L2 norm of kernels (mean over splits)")
-    sns.barplot(data=weights, x="max_abs", y="variant", ax=axes[1], color="#dd8452")
-    axes[1].set_xlabel("max |w| (mean over splits)")
-    for ax in axes:
-        ax.set_ylabel("")
-        ax.grid(axis="x", alpha=0.3)
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
+    colors = sns.color_palette("tab10", len(by_variant)) if len(by_variant) <= 10 else sns.color_palette("husl", len(by_variant))
+    for (name, (train, val, stops)), color in zip(by_variant.items(), colors):
+        train, val = np.atleast_2d(train), np.atleast_2d(val)
+        band(axes[0], train, name, color)
+        band(axes[1], val, name, color)
+        _stops(axes[1], val, stops, color)
+        if train.shape == val.shape and train.size:
+            band(axes[2], val - train, name, color)
+    titles = ["training loss", f"{val_label} loss (▼ early stop)", f"gap: {val_label} − training"]
+    for ax, title in zip(axes, titles):
+        ax.set_title(title, fontsize=10)
+        ax.set_xlabel("epoch")
+        ax.grid(alpha=0.3)
+    for ax in axes[:2]:
+        _log_if_positive(ax, *[pair[i] for pair in by_variant.values() for i in (0, 1)])
+    axes[2].axhline(0, color="black", linewidth=0.6)
+    axes[0].legend(fontsize=7, ncol=2 if len(by_variant) > 5 else 1)
     fig.tight_layout()
     return fig
+
+
+def _log_if_positive(ax: plt.Axes, *tables: np.ndarray) -> None:
+    values = np.concatenate([np.ravel(t) for t in tables if np.size(t)] or [np.zeros(0)])
+    values = values[np.isfinite(values)]
+    if values.size and values.min() > 0:
+        ax.set_yscale("log")
 
 
 def weight_histograms(values: dict[str, np.ndarray]) -> plt.Figure | None:
@@ -182,4 +230,45 @@ def difference_heatmap(relative: pd.DataFrame, marks: pd.DataFrame) -> plt.Figur
     ax.set_ylabel("")
     ax.tick_params(axis="x", labelrotation=35)
     plt.setp(ax.get_xticklabels(), ha="right")
+    return fig
+
+
+def magnitude_histograms(values: dict[str, np.ndarray], floor: float = 1e-8) -> plt.Figure | None:
+    """Overlaid histograms of log10 |w| per variant (density, step outlines, shared bins):
+    an L1 penalty shows as a spike of tiny weights, an L2 penalty as a narrower bulk."""
+    values = {name: np.log10(np.maximum(np.abs(np.asarray(v, dtype=float)), floor)) for name, v in values.items() if len(v)}
+    if not values:
+        return None
+    pooled = np.concatenate(list(values.values()))
+    bins = np.linspace(pooled.min(), pooled.max() + 1e-9, 60)
+    fig, ax = plt.subplots(figsize=(9, 4))
+    colors = sns.color_palette("tab10", len(values)) if len(values) <= 10 else sns.color_palette("husl", len(values))
+    for (name, logs), color in zip(values.items(), colors):
+        ax.hist(logs, bins=bins, density=True, histtype="step", linewidth=1.4, color=color, label=name)
+    ax.set_xlabel("log10 |w| (Dense kernels, every split)")
+    ax.set_ylabel("density")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, ncol=2 if len(values) > 5 else 1)
+    return fig
+
+
+def input_heatmap(inputs: pd.DataFrame, max_labels: int = 60) -> plt.Figure | None:
+    """Variants × inputs: the first layer's mean |w| per input, on a log colour scale (dark =
+    driven to zero); input names shown up to `max_labels` inputs."""
+    if inputs.empty:
+        return None
+    from matplotlib.colors import LogNorm
+
+    values = inputs.to_numpy(dtype=float)
+    positive = values[values > 0]
+    low, high = (positive.min(), positive.max()) if positive.size else (1e-6, 1.0)
+    n_inputs = inputs.shape[1]
+    fig, ax = plt.subplots(figsize=(min(3 + 0.22 * n_inputs, 16), 1.4 + 0.35 * len(inputs)))
+    sns.heatmap(inputs.clip(lower=low), norm=LogNorm(vmin=low, vmax=max(high, low * 1.0001)), cmap="magma", ax=ax,
+                xticklabels=n_inputs <= max_labels, yticklabels=True,
+                cbar_kws={"label": "mean |w| over units and splits"})
+    ax.set_xlabel("input" + ("" if n_inputs <= max_labels else f" (all {n_inputs}, in column order)"))
+    ax.set_ylabel("")
+    if n_inputs <= max_labels:
+        ax.tick_params(axis="x", labelsize=7, labelrotation=90)
     return fig

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from .. import stats
+from .. import weights as weight_stats
 from ..results import Results, Section
 from . import figures
 from .formatting import fmt as _fmt
@@ -179,30 +180,77 @@ def fold_scores(results: Results) -> Section:
 
 
 def loss_curves(results: Results) -> Section | None:
-    curves = {n: (results.curve(n, "loss"), results.curve(n, "val_loss"))
-              for n in summary_table(results)["variant"] if n in results.networks}
-    curves = {n: pair for n, pair in curves.items() if pair[0].size}
+    curves = {}
+    for name in summary_table(results)["variant"]:
+        if name not in results.networks:
+            continue
+        rows = results.ok(name)
+        rows = rows[[bool(c) for c in rows["loss"]]]
+        train, val = results.curve(name, "loss"), results.curve(name, "val_loss")
+        if train.size:
+            stopped = rows["stopped_epoch"] if "stopped_epoch" in rows else [0] * len(rows)
+            stops = [len(c) if s else 0 for c, s in zip(rows["loss"], stopped)]
+            curves[name] = (train, val, stops)
     if not curves:
         return None
     label = "test (recorded only)" if results.settings.get("test_curve") else "validation"
     capped = len(curves) > figures.MAX_CURVE_PANELS
-    note = ("Per-epoch training loss (dashed) and validation loss (solid), including the penalty term, as Keras "
-            "reports them: each split's curve faint, their mean bold (an epoch's mean covers the splits still "
-            "training then)." + (f" Only the first {figures.MAX_CURVE_PANELS} variants (best first) are drawn."
-                                 if capped else ""))
     shown = dict(list(curves.items())[:figures.MAX_CURVE_PANELS])
-    return Section("Training and validation loss", note=note, figure=figures.loss_curves(shown, label))
+    note = ("Per-epoch training and validation loss, including the penalty term, as Keras reports them: the mean over "
+            "splits with a band of ± one standard deviation (an epoch's mean covers the splits still training then); "
+            "▼ marks each split's early-stopping epoch (where training stopped; the weights of its best epoch were "
+            "kept)." + (f" Only the first {figures.MAX_CURVE_PANELS} variants (best first) are drawn." if capped else ""))
+    return Section("Training and validation loss", note=note, subsections=[
+        Section("All variants on shared axes", figure=figures.loss_overview(shown, label),
+                text="Training loss, validation loss and the generalization gap (validation − training loss) per "
+                     "epoch, every variant in its own colour."),
+        Section("One panel per variant", figure=figures.loss_curves(shown, label),
+                text="Training (dashed) and validation (solid) loss of each variant, on a shared loss axis.")])
 
 
 def weights(results: Results) -> Section | None:
-    table = stats.weight_summary(results)
-    if table.empty:
+    """What each regularizer did to the weights: per-layer norms, the distribution of |w|, and
+    the first layer's weight per input (harness.weights)."""
+    order = [n for n in summary_table(results)["variant"] if n in results.networks]
+    layers = weight_stats.layer_summary(results, order)
+    if layers.empty:
         return None
-    shown = pd.DataFrame({"variant": table["variant"], "max |w|": table["max_abs"], "L2 norm": table["l2_norm"],
-                          "|w| < 0.001": [f"{100 * v:.1f}%" for v in table["near_zero"]]})
-    return Section("Weights", table=shown, figure=figures.weight_bars(table),
-                   note="Dense kernels of the trained networks (biases excluded), mean over successful splits: "
-                        "largest magnitude, L2 norm, and share of weights with |w| < 0.001.")
+    skipped = weight_stats.skipped_layers(results)
+    note = ("From the trained weights of every successful split: Dense layers (2-D kernels), biases excluded."
+            + (f" Not analysed (not Dense): {', '.join(skipped)}." if skipped else ""))
+    shown = layers.rename(columns={"l1": "L1 norm", "l1_sd": "L1 sd", "l2": "L2 norm", "l2_sd": "L2 sd",
+                                   "max_abs": "max |w|", "max_abs_sd": "max |w| sd", "near_zero": "|w| < 1e-3",
+                                   "near_zero_sd": "|w| < 1e-3 sd"})
+    shown = shown[["variant", "layer", "weights", "splits", "L1 norm", "L1 sd", "L2 norm", "L2 sd", "max |w|", "max |w| sd",
+                   "|w| < 1e-3", "|w| < 1e-3 sd"]]
+    parts = [Section("Per layer", table=shown, digits={"weights": 0, "splits": 0},
+                     text="Each Dense kernel's L1 norm Σ|w|, L2 norm √Σw², largest |w| and share of weights with "
+                          "|w| < 0.001: mean and standard deviation over splits.")]
+    histogram = figures.magnitude_histograms({n: weight_stats.magnitudes(results, n) for n in order})
+    if histogram is not None:
+        parts.append(Section("Distribution of |w|", figure=histogram,
+                             text="Every Dense kernel weight of every split, as log10 |w|: an L1 penalty piles "
+                                  "weights up near zero (a spike on the left), an L2 penalty shrinks the bulk."))
+    parts.append(_input_weights(results, order))
+    return Section("Weights", note=note, subsections=[p for p in parts if p is not None])
+
+
+def _input_weights(results: Results, order: Sequence[str]) -> Section | None:
+    inputs = weight_stats.input_weights(results, order)
+    if inputs.empty:
+        return None
+    zeroed = weight_stats.zeroed_inputs(inputs, results.baseline)
+    text = (f"The first layer's mean |w| over its units for each of the {inputs.shape[1]} inputs (as the network saw "
+            "them, after preprocessing), averaged over splits: what the network still uses, as Heaton's Part 5.1 "
+            "reads lasso coefficients.")
+    if not zeroed.empty:
+        text += (f" An input counts as driven to zero when its weight is below {weight_stats.ZEROED_SHARE:g} × the "
+                 f"median input weight of the baseline ({results.baseline}); the table names them.")
+    matrix = inputs.reset_index(names="variant")
+    return Section("Weight per input", text=text, figure=figures.input_heatmap(inputs),
+                   table=zeroed if not zeroed.empty else None, digits={"zeroed": 0, "kept": 0},
+                   subsections=[Section("Mean |w| per input (every variant × input)", table=matrix, collapsed=True,
+                                        csv="input-weights.csv")])
 
 
 def per_split(results: Results) -> Section:

@@ -1,0 +1,129 @@
+"""The report's weight analysis, loss curves and exports, against NumPy computations on the
+stored weights and curves."""
+import numpy as np
+import pandas as pd
+import pytest
+
+from harness import Section, Variant, load_results
+from harness.records import decode_weights
+from harness.report import Exports, render_section
+from harness.report import figures
+from harness.weights import dense_kernels, zeroed_inputs
+from tests.conftest import TinyClassification, run_quietly
+
+
+class WeightsExperiment(TinyClassification):
+    name = "weights-exp"
+    variants = (Variant("none"), Variant("L1 1e-2", l1=1e-2), Variant("L2 1e-2", l2=1e-2))
+    epochs = 6
+
+
+class WithBatchNorm(WeightsExperiment):
+    name = "with-batchnorm"
+    variants = (Variant("none"), Variant("L2 1e-2", l2=1e-2))
+
+    def build_model(self, variant, n_inputs, n_outputs):
+        import keras
+
+        from harness.models import kernel_penalty
+
+        return keras.Sequential([
+            keras.Input((n_inputs,)),
+            keras.layers.Dense(6, activation="relu", kernel_regularizer=kernel_penalty(variant.l1, variant.l2), name="first"),
+            keras.layers.BatchNormalization(name="norm"),
+            keras.layers.Dense(n_outputs, activation="softmax", name="out"),
+        ])
+
+
+@pytest.fixture(scope="module")
+def weights_run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("weights")
+
+    class Paths:
+        db, reports, data = root / "r.sqlite", root / "reports", root / "data"
+
+    run_quietly([WeightsExperiment()], Paths)
+    return Paths
+
+
+def test_per_layer_norms_are_numpy_norms_of_the_stored_kernels(weights_run):
+    folder = weights_run.reports / "weights-exp"
+    table = pd.read_csv(folder / "weights-per-layer.csv")
+    rows = load_results(weights_run.db, with_weights=True)
+    for (variant, layer), got in table.set_index(["variant", "layer"]).iterrows():
+        kernels = [dense_kernels(decode_weights(blob))[0][layer].astype("float64")
+                   for blob in rows[(rows["variant"] == variant) & (rows["status"] == "ok")]["weights"]]
+        l1 = [np.abs(k).sum() for k in kernels]
+        l2 = [np.sqrt((k ** 2).sum()) for k in kernels]
+        near = [np.mean(np.abs(k) < 1e-3) for k in kernels]
+        np.testing.assert_allclose([got["L1 norm"], got["L1 sd"]], [np.mean(l1), np.std(l1)], rtol=1e-5, atol=1e-9)
+        np.testing.assert_allclose([got["L2 norm"], got["L2 sd"]], [np.mean(l2), np.std(l2)], rtol=1e-5, atol=1e-9)
+        np.testing.assert_allclose(got["max |w|"], np.mean([np.abs(k).max() for k in kernels]), rtol=1e-5)
+        np.testing.assert_allclose(got["|w| < 1e-3"], np.mean(near), atol=1e-12)
+        assert got["splits"] == len(kernels) == 2
+    assert set(table["variant"]) == {"none", "L1 1e-2", "L2 1e-2"}
+    assert set(table["layer"]) == {"hidden_1", "output"}
+
+
+def test_weight_per_input_is_the_first_kernels_mean_magnitude_per_row(weights_run):
+    folder = weights_run.reports / "weights-exp"
+    matrix = pd.read_csv(folder / "input-weights.csv").set_index("variant")
+    assert list(matrix.columns) == ["f0", "f1", "f2", "f3", "f4"]  # the inputs' own names
+    rows = load_results(weights_run.db, with_weights=True)
+    for variant, got in matrix.iterrows():
+        firsts = [np.abs(decode_weights(blob)["mlp/hidden_1/kernel"]).mean(axis=1)
+                  for blob in rows[(rows["variant"] == variant) & (rows["status"] == "ok")]["weights"]]
+        np.testing.assert_allclose(got.to_numpy(dtype=float), np.mean(firsts, axis=0), rtol=1e-5)
+    page = (folder / "index.html").read_text()
+    assert "Weight per input" in page and "Distribution of |w|" in page and "Not analysed" not in page
+
+
+def test_zeroed_inputs_are_named_relative_to_the_baseline():
+    inputs = pd.DataFrame({"a": [0.10, 0.001, 0.2], "b": [0.12, 0.05, 0.0001], "c": [0.08, 0.002, 0.1]},
+                          index=["none", "L1", "L2"])
+    table = zeroed_inputs(inputs, "none").set_index("variant")
+    # threshold: 0.1 × the baseline's median input weight (0.10) = 0.01
+    assert table.loc["L1", "zeroed"] == 2 and table.loc["L1", "zeroed inputs"] == "a, c"
+    assert table.loc["L1", "kept inputs"] == "b"
+    assert table.loc["L2", "zeroed inputs"] == "b" and table.loc["none", "zeroed"] == 0
+
+
+def test_layers_that_are_not_dense_are_named_as_skipped(workdir):
+    run_quietly([WithBatchNorm()], workdir)
+    page = (workdir.reports / "with-batchnorm" / "index.html").read_text()
+    assert "Not analysed (not Dense): norm." in page
+    table = pd.read_csv(workdir.reports / "with-batchnorm" / "weights-per-layer.csv")
+    assert set(table["layer"]) == {"first", "out"}
+
+
+def test_band_draws_the_mean_and_one_std_of_the_splits_still_running():
+    import matplotlib.pyplot as plt
+
+    table = np.array([[4.0, 3.0, 2.0, 1.0], [2.0, 1.0, np.nan, np.nan]])
+    fig, ax = plt.subplots()
+    figures.band(ax, table, "x")
+    np.testing.assert_allclose(ax.lines[0].get_ydata(), [3.0, 2.0, 2.0, 1.0])
+    upper = ax.collections[0].get_paths()[0].vertices[:, 1]
+    assert np.isclose(upper, 4.0).any() and np.isclose(upper, 2.0).any()  # mean ± std = 3 ± 1 at epoch 1
+    figures._stops(ax, table, [4, 2], "red")
+    np.testing.assert_allclose(ax.collections[-1].get_offsets(), [[4, 1.0], [2, 1.0]])
+    plt.close(fig)
+
+
+def test_every_table_and_figure_is_exported_under_a_unique_name(tmp_path):
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots()
+    ax.plot([0, 1], [1, 0])
+    table = pd.DataFrame({"variant": ["none"], "score": [0.5]})
+    section = Section("Same title", figure=fig, table=table,
+                      subsections=[Section("Same title", table=table), Section("Same title", table=table)])
+    exports = Exports(tmp_path)
+    rendered = render_section(section, tmp_path, exports=exports)
+    names = [rendered["csv"], rendered["figure"]["png"], rendered["figure"]["svg"]] + [s["csv"] for s in rendered["subsections"]]
+    assert names == ["same-title.csv", "same-title.png", "same-title.svg", "same-title-same-title.csv",
+                     "same-title-same-title-2.csv"]
+    for name in names:
+        assert (tmp_path / name).stat().st_size > 0
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "same-title-same-title-2.csv"), table)
+    assert (tmp_path / "same-title.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
