@@ -60,7 +60,7 @@ class MarkedTwo(Marked):
 
 
 class MarkedThree(Marked):
-    name = "marked-three"
+    name = f"marked-three {MARKUP}"
 
     def load_data(self, data_dir):
         return frame(2)

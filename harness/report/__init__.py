@@ -228,8 +228,25 @@ def write_index(store: Store, reports_dir: Path) -> Path:
     page = Path(reports_dir) / "index.html"
     page.parent.mkdir(parents=True, exist_ok=True)
     groups = write_across(runs, reports_dir)
+    _index_table(entries).to_csv(page.parent / "index.csv", index=False)
     page.write_text(_TEMPLATES.get_template("index.html").render(entries=entries, groups=groups), encoding="utf-8")
     return page
+
+
+def _index_table(entries: Sequence[dict[str, Any]]) -> pd.DataFrame:
+    """The index's table as data (index.csv)."""
+    def get(entry: dict[str, Any], which: str, key: str) -> Any:
+        return entry[which][key] if entry[which] else None
+
+    return pd.DataFrame([{
+        "experiment": e["name"], "dataset": e["dataset"], "score": e["score"], "greater_is_better": e["greater"],
+        "variants": e["variants"], "reference_models": e["references"], "splits": e["splits"],
+        "best_variant": get(e, "best", "variant"), "best_mean": get(e, "best", "mean"),
+        "best_stdev": get(e, "best", "stdev"), "baseline_mean": get(e, "baseline", "mean"),
+        "best_minus_baseline": (e["best"]["mean"] - e["baseline"]["mean"]) if e["best"] and e["baseline"] else None,
+        "verdict": get(e, "best", "verdict") if e["best"] and e["best"]["variant"] != e["baseline_name"] else None,
+        "failed_splits": e["failed"], "train_seconds": e["seconds"], "started": e["started"], "quick": e["quick"],
+    } for e in entries])
 
 
 def write_all(store: Store, reports_dir: Path) -> Path:
