@@ -116,3 +116,75 @@ def test_heaton_age_is_compared_with_the_pooled_out_of_fold_rmse(workdir):
     assert summary.loc["none", "pooled_rmse"] == pytest.approx(pooled)
     page = (workdir.reports / "heaton-age" / "index.html").read_text()
     assert "pooled over the folds" in page and f"{pooled:.4f}" in page
+
+
+@pytest.fixture
+def server(tmp_path):
+    """A local HTTP server (127.0.0.1) serving tmp_path/served/, whose /broken.csv promises
+    1000 bytes and sends 10 before it hangs up."""
+    import http.server
+    import threading
+
+    served = tmp_path / "served"
+    served.mkdir()
+
+    class Handler(http.server.SimpleHTTPRequestHandler):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, directory=str(served), **kwargs)
+
+        def log_message(self, *args):
+            pass
+
+        def do_GET(self):
+            if self.path.endswith("/broken.csv"):
+                self.send_response(200)
+                self.send_header("Content-Length", "1000")
+                self.end_headers()
+                self.wfile.write(b"a,b\n1,2\n3,")
+                self.wfile.flush()
+                self.close_connection = True
+                return
+            super().do_GET()
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield served, f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def test_a_pinned_download_lands_only_when_its_sha256_matches(server, tmp_path):
+    import hashlib
+
+    served, base = server
+    (served / "good.csv").write_text("a,b\n1,2\n")
+    pin = hashlib.sha256(b"a,b\n1,2\n").hexdigest()
+    cache = tmp_path / "cache"
+    path = cached_file(f"{base}/good.csv", cache, sha256=pin)
+    assert path.read_text() == "a,b\n1,2\n"
+    # the server's copy changes: the pinned cached copy is still used, without a download
+    (served / "good.csv").write_text("a,b\n6,6\n")
+    assert cached_file(f"{base}/good.csv", cache, sha256=pin).read_text() == "a,b\n1,2\n"
+    # a new pin the server's copy does not match: refused with both hashes, the old copy kept
+    wrong = "0" * 64
+    with pytest.raises(HarnessError) as refused:
+        cached_file(f"{base}/good.csv", cache, sha256=wrong)
+    served_hash = hashlib.sha256(b"a,b\n6,6\n").hexdigest()
+    message = str(refused.value)
+    assert "\n" not in message and served_hash in message and wrong in message and "kept" in message
+    assert path.read_text() == "a,b\n1,2\n"
+    assert sorted(p.name for p in cache.iterdir()) == ["good.csv"]  # no partial or temporary file
+    # uncached, a download that does not match the pin never lands
+    with pytest.raises(HarnessError, match=served_hash):
+        cached_file(f"{base}/good.csv", tmp_path / "fresh", sha256=pin)
+    assert not any((tmp_path / "fresh").iterdir())
+
+
+def test_a_broken_download_never_lands_in_the_cache(server, tmp_path):
+    served, base = server
+    cache = tmp_path / "cache"
+    with pytest.raises(DataUnavailable) as unavailable:
+        cached_file(f"{base}/broken.csv", cache)
+    assert "\n" not in str(unavailable.value)
+    assert not cache.exists() or not any(cache.iterdir())  # neither the file nor a temporary one
