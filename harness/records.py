@@ -8,10 +8,13 @@ from __future__ import annotations
 import io
 import math
 import time
+import zipfile
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import numpy as np
+
+from .errors import HarnessError
 
 
 #: a job's status: trained and scored; failed by itself (a NaN loss, an error in the model: the
@@ -66,8 +69,11 @@ def encode_weights(model: Any) -> bytes:
 
 def decode_weights(blob: bytes) -> dict[str, np.ndarray]:
     """The arrays `encode_weights` stored, by variable path, in the model's weight order."""
-    with np.load(io.BytesIO(blob)) as archive:
-        return {name: archive[name] for name in archive.files}
+    try:
+        with np.load(io.BytesIO(blob), allow_pickle=False) as archive:  # arrays only: never unpickle
+            return {name: archive[name] for name in archive.files}
+    except (ValueError, OSError, zipfile.BadZipFile, EOFError) as exc:
+        raise HarnessError(f"stored weights cannot be read as plain arrays ({exc}); the store may be damaged") from None
 
 
 def json_float(value: float) -> float | None:

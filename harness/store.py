@@ -22,12 +22,35 @@ from typing import Any, Iterable, Iterator, Sequence
 
 import pandas as pd
 
+from .errors import HarnessError
 from .experiment import Dataset
 from .records import SplitRecord
 
 DEFAULT_DB = Path("reports") / "results.sqlite"
 #: seconds a writer waits for another's transaction before giving up
 BUSY_TIMEOUT = 120.0
+
+#: the store's layout (SQLite's user_version): 0 before it was versioned (migrated on opening),
+#: 1 the tables below with job keys. A store of a newer version is refused, never rewritten.
+SCHEMA_VERSION = 1
+_SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def _refuse_foreign_file(path: Path) -> None:
+    """Refuse a --db that exists but is not a SQLite database (a CSV, a report, anything else)
+    before SQLite touches it."""
+    if not path.exists():
+        return
+    if path.is_dir():
+        raise HarnessError(f"the results store {path} is a folder; give the path of a database file")
+    try:
+        with open(path, "rb") as handle:
+            header = handle.read(len(_SQLITE_HEADER))
+    except OSError as exc:
+        raise HarnessError(f"cannot read the results store {path}: {exc}") from None
+    if header and header != _SQLITE_HEADER:
+        raise HarnessError(f"{path} is not a SQLite database, so not a harness results store; use another --db")
+
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -96,13 +119,35 @@ class Store:
 
     def __init__(self, path: str | Path = DEFAULT_DB) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        # autocommit mode: transactions are explicit (`_write`), short, and take the write
-        # lock up front, so concurrent writers wait for each other instead of failing
-        self._db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT, isolation_level=None)
+        _refuse_foreign_file(self.path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise HarnessError(f"cannot create the folder of the results store {self.path}: {exc}") from None
+        try:
+            # autocommit mode: transactions are explicit (`_write`), short, and take the write
+            # lock up front, so concurrent writers wait for each other instead of failing
+            self._db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT, isolation_level=None)
+            self._open()
+        except sqlite3.DatabaseError as exc:
+            raise HarnessError(f"{self.path} is damaged or not a harness results store ({exc}); "
+                               "use another --db, or move it away to start a new store") from None
+
+    def _open(self) -> None:
+        """Check what the file holds, then create or migrate the schema to SCHEMA_VERSION."""
+        version = self._db.execute("PRAGMA user_version").fetchone()[0]
+        tables = {row[0] for row in self._db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if tables and not tables & {"runs", "results", "folds"}:
+            raise HarnessError(f"{self.path} is a SQLite database but not a harness results store "
+                               f"(its tables: {', '.join(sorted(tables)[:8])}); use another --db")
+        if version > SCHEMA_VERSION:
+            raise HarnessError(f"{self.path} was written by a newer harness (store schema {version}; this one "
+                               f"reads up to {SCHEMA_VERSION}): upgrade the harness, or use another --db")
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
-        with self._write():
+        if version == SCHEMA_VERSION:
+            return
+        with self._write():  # a new store, or one of an older schema: create and migrate in one transaction
             self._migrate_names()
             for statement in _SCHEMA.split(";"):
                 if statement.strip():
@@ -111,6 +156,7 @@ class Store:
             if "job_key" not in columns:  # a store written before jobs had keys
                 self._db.execute("ALTER TABLE results ADD COLUMN job_key TEXT")
             self._db.execute("CREATE UNIQUE INDEX IF NOT EXISTS results_by_job ON results(job_key)")
+            self._db.execute(f"PRAGMA user_version = {int(SCHEMA_VERSION)}")
 
     def _migrate_names(self) -> None:
         """A store written before the rows were named by split: table `folds` becomes

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from harness import load_results
+from harness import HarnessError, load_results
 from harness.records import SplitRecord, decode_weights
 from harness.store import Store
 
@@ -137,7 +137,8 @@ def test_a_store_from_before_the_rename_is_migrated_in_place(workdir):
     with sqlite3.connect(workdir.db) as connection:
         for statement in ("DROP INDEX results_by_job", "DROP INDEX results_by_run", "DROP TABLE datasets",
                           "ALTER TABLE results RENAME COLUMN split TO fold", "ALTER TABLE results RENAME TO folds",
-                          "CREATE INDEX folds_by_run ON folds(run_id)", "CREATE UNIQUE INDEX folds_by_job ON folds(job_key)"):
+                          "CREATE INDEX folds_by_run ON folds(run_id)", "CREATE UNIQUE INDEX folds_by_job ON folds(job_key)",
+                          "PRAGMA user_version = 0"):  # stores were not versioned then
             connection.execute(statement)
     with Store(workdir.db) as store:
         assert store.integrity() == "ok"
@@ -147,3 +148,84 @@ def test_a_store_from_before_the_rename_is_migrated_in_place(workdir):
     assert "tiny-classification" in page.read_text()
     experiment_page = (workdir.reports / "tiny-classification" / "index.html").read_text()
     assert all(v.name in experiment_page for v in TinyClassification.variants)
+
+
+def _report(db, tmp_path):
+    """`python -m harness report --db db`: exit status and stderr."""
+    import contextlib
+    import io
+
+    from harness.cli import main
+
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+        code = main(["report", "--db", str(db), "--reports-dir", str(tmp_path / "reports")])
+    return code, err.getvalue()
+
+
+def _one_line(err: str) -> str:
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "Traceback" not in err, err
+    return lines[0]
+
+
+def test_a_file_that_is_not_a_harness_store_is_refused_and_left_as_it_was(tmp_path):
+    import hashlib
+    import sqlite3
+
+    text = tmp_path / "results.csv"
+    text.write_text("variant,score\nnone,0.5\n")
+    foreign = tmp_path / "foreign.sqlite"
+    with sqlite3.connect(foreign) as db:
+        db.execute("CREATE TABLE customers (name TEXT)")
+    newer = tmp_path / "newer.sqlite"
+    Store(newer).close()
+    with sqlite3.connect(newer) as db:
+        db.execute("PRAGMA user_version = 99")
+    garbage = tmp_path / "garbage.sqlite"
+    garbage.write_bytes(b"SQLite format 3\x00" + bytes(range(256)) * 20)
+    expected = {text: "not a SQLite database", foreign: "not a harness results store (its tables: customers)",
+                newer: "newer harness (store schema 99", garbage: "damaged or not a harness results store"}
+    for path, phrase in expected.items():
+        before = hashlib.sha256(path.read_bytes()).hexdigest()
+        code, err = _report(path, tmp_path)
+        assert code == 2 and phrase in _one_line(err), (path, err)
+        assert hashlib.sha256(path.read_bytes()).hexdigest() == before  # never rewritten
+        with pytest.raises(HarnessError):
+            Store(path)
+
+
+def test_a_truncated_store_is_refused_in_one_line(tmp_path):
+    from tests.conftest import TinyClassification, run_quietly
+
+    class Paths:
+        db, reports, data = tmp_path / "r.sqlite", tmp_path / "reports", tmp_path / "data"
+
+    run_quietly([TinyClassification()], Paths)
+    Store(Paths.db).close()  # checkpoints the write-ahead log into the file
+    data = Paths.db.read_bytes()
+    broken = tmp_path / "broken.sqlite"
+    broken.write_bytes(data[: len(data) // 2])
+    code, err = _report(broken, tmp_path)
+    assert code == 2 and "damaged" in _one_line(err)
+
+
+def test_a_store_gets_its_schema_version_and_keeps_it(tmp_path):
+    import sqlite3
+
+    from harness.store import SCHEMA_VERSION
+
+    Store(tmp_path / "s.sqlite").close()
+    with sqlite3.connect(tmp_path / "s.sqlite") as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+
+
+def test_stored_weights_are_never_unpickled(tmp_path):
+    import io
+
+    buffer = io.BytesIO()
+    np.savez(buffer, evil=np.array([{"a": 1}], dtype=object))  # an object array needs pickle to load
+    with pytest.raises(HarnessError, match="plain arrays"):
+        decode_weights(buffer.getvalue())
+    with pytest.raises(HarnessError):
+        decode_weights(b"not an npz archive")
