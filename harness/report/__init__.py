@@ -43,6 +43,28 @@ def slug(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-.") or "experiment"
 
 
+#: a cell a spreadsheet would run as a formula begins with one of these (OWASP's list)
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value: Any) -> Any:
+    """Text that a spreadsheet would read as a formula, with a leading apostrophe (shown as
+    text there); numbers and other text as they are."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+def write_csv(frame: pd.DataFrame, path: Path) -> None:
+    """A table as CSV, every text cell and column name neutralised against formula injection
+    (`spreadsheet_safe`): a variant named '=HYPERLINK(…)' stays text when opened in Excel."""
+    safe = frame.copy()
+    safe.columns = [spreadsheet_safe(str(c)) for c in safe.columns]
+    for column in safe.columns[[dtype == object or isinstance(dtype, pd.StringDtype) for dtype in safe.dtypes]]:
+        safe[column] = safe[column].map(spreadsheet_safe)
+    safe.to_csv(path, index=False)
+
+
 def _cell(value: Any, digits: int) -> dict[str, Any]:
     """A table cell: its text, and whether it reads as text (left-aligned) or as a number."""
     if isinstance(value, str):
@@ -108,7 +130,7 @@ def render_section(section: Section, folder: Path, level: int = 2, exports: Expo
                        for row, c in zip(rows, classes)]
         table = {"columns": columns, "rows": list(zip(classes, rows))}
         csv = exports.name(section.csv or stem, "csv")
-        frame.to_csv(exports.folder / csv, index=False)
+        write_csv(frame, exports.folder / csv)
     return {"title": section.title, "text": section.text, "note": section.note, "figure": figure, "table": table,
             "csv": csv, "definitions": list(section.items), "preformatted": section.preformatted, "error": section.error,
             "collapsed": section.collapsed, "open": section.open, "level": min(level, 4),
@@ -154,8 +176,8 @@ def write_experiment_report(
     rendered = build_sections(results, folder, SECTIONS if sections is None else sections)
     export = results.splits.drop(columns=["weights", "loss", "val_loss", "metrics"])
     metrics = pd.json_normalize(results.splits["metrics"].tolist())
-    pd.concat([export, metrics], axis=1).to_csv(folder / "folds.csv", index=False)
-    summary_table(results).to_csv(folder / "summary.csv", index=False)
+    write_csv(pd.concat([export, metrics], axis=1), folder / "folds.csv")
+    write_csv(summary_table(results), folder / "summary.csv")
     page = folder / "index.html"
     page.write_text(_TEMPLATES.get_template("experiment.html").render(
         results=results, settings=results.settings, sections=rendered,
@@ -228,7 +250,7 @@ def write_index(store: Store, reports_dir: Path) -> Path:
     page = Path(reports_dir) / "index.html"
     page.parent.mkdir(parents=True, exist_ok=True)
     groups = write_across(runs, reports_dir)
-    _index_table(entries).to_csv(page.parent / "index.csv", index=False)
+    write_csv(_index_table(entries), page.parent / "index.csv")
     page.write_text(_TEMPLATES.get_template("index.html").render(entries=entries, groups=groups), encoding="utf-8")
     return page
 

@@ -17,6 +17,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 matplotlib.rcParams["svg.fonttype"] = "path"  # text as outlines: an SVG export carries no markup
+matplotlib.rcParams["text.parse_math"] = False  # a name with two '$' is drawn as written, not as TeX
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
