@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import sqlite3
 import sys
 from pathlib import Path
 from typing import Sequence
@@ -12,9 +13,16 @@ from .settings import SETTINGS, Setting
 from .store import DEFAULT_DB
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with its errors on one line (`error: …`, exit status 2), like the harness's own."""
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(2, f"error: {message} (see {self.prog} --help)\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m harness", description="Benchmark regularization of Keras networks by cross-validation.")
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = _Parser(prog="python -m harness", description="Benchmark regularization of Keras networks by cross-validation.")
+    sub = parser.add_subparsers(parser_class=_Parser, dest="command", required=True)
     sub.add_parser("list", help="list the built-in experiments, one per line")
 
     run = sub.add_parser("run", help="run experiments by name or by path to a .py file")
@@ -117,7 +125,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run(args)
         return _report(args)
     except HarnessError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        message = str(exc).replace("\r", "\\r").replace("\n", "\\n")  # one line, whatever a name holds
+        print(f"error: {message}", file=sys.stderr)
+        return 2
+    except sqlite3.DatabaseError as exc:  # a page of the store went bad after it opened
+        print(f"error: the results store {getattr(args, 'db', '')} is damaged ({exc}); finished jobs stored before the damage "
+              "may be recovered with sqlite3's .recover", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted: finished jobs are in the store; the same command resumes the run", file=sys.stderr)

@@ -4,11 +4,12 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import inspect
+import os
 import sys
 from pathlib import Path
 from types import ModuleType
 
-from .errors import HarnessError
+from .errors import HarnessError, one_line
 from .experiment import Experiment
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -68,7 +69,7 @@ def load_file(path: Path) -> list[type[Experiment]]:
     except HarnessError:
         raise
     except Exception as exc:  # the user's code: report it in one line
-        raise HarnessError(f"cannot load {path}: {type(exc).__name__}: {exc}") from None
+        raise HarnessError(f"cannot load {path}: {one_line(exc)}") from None
     classes = experiment_classes(module)
     if not classes:
         raise HarnessError(f"{path} defines no subclass of harness.Experiment")
@@ -80,12 +81,14 @@ def resolve(specs: list[str]) -> list[type[Experiment]]:
     classes: list[type[Experiment]] = []
     known: dict[str, type[Experiment]] | None = None
     for spec in specs:
-        if spec.endswith(".py") or "/" in spec or Path(spec).is_file():
+        # a path runs that file's code; a bare name only ever looks in experiments/
+        if spec.endswith(".py") or "/" in spec or os.sep in spec:
             found = load_file(Path(spec))
         else:
             known = known if known is not None else builtin()
             if spec not in known:
-                raise HarnessError(f"unknown experiment {spec!r}; 'python -m harness list' shows the known ones")
+                hint = f" (to run the file {spec!r}, give its path: ./{spec})" if Path(spec).is_file() else ""
+                raise HarnessError(f"unknown experiment {spec!r}; 'python -m harness list' shows the known ones{hint}")
             found = [known[spec]]
         classes.extend(cls for cls in found if cls not in classes)
     return classes

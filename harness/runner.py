@@ -19,6 +19,7 @@ import math
 import platform
 import sys
 import time
+import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence, TextIO
@@ -28,7 +29,7 @@ from tqdm.auto import tqdm
 
 from . import report
 from .data import default_data_dir
-from .errors import DataUnavailable, HarnessError
+from .errors import DataUnavailable, HarnessError, one_line
 from .executors import DaskCluster, InProcess, LocalWorkers, Task, connect
 from .experiment import Dataset, Experiment
 from .splits import SplitData, check_dataset, make_splits, prepare_split
@@ -161,13 +162,28 @@ class Progress:
         self.bar.close()
 
 
+def load(exp: Experiment, data_dir: Path) -> Any:
+    """`exp.load_data`, whose failures on bad data (an empty or malformed file, a loader that
+    trips over it) become one line naming the experiment and where in its code it failed."""
+    try:
+        return exp.load_data(data_dir)
+    except HarnessError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - the user's loader on the user's data
+        frames = traceback.extract_tb(exc.__traceback__)
+        own = [f for f in frames if f.filename.endswith(".py") and "site-packages" not in f.filename
+               and not f.filename.startswith(sys.base_prefix) and "/harness/" not in f.filename.replace("\\", "/")]
+        where = f" ({Path(own[-1].filename).name}:{own[-1].lineno} in {own[-1].name})" if own else ""
+        raise HarnessError(f"{exp.name}: load_data failed{where}: {one_line(exc)}") from None
+
+
 def prepare(exp: Experiment, data_dir: Path) -> Prepared:
     """Load, check and split one experiment; raises HarnessError on bad input."""
     from .engines.sklearn_fit import check_reference_models
 
     exp.check()
     references = check_reference_models(exp)
-    data = exp.load_data(Path(data_dir))
+    data = load(exp, Path(data_dir))
     splitter = exp.make_splitter()
     check_dataset(exp, data, splitter)
     divisions = make_splits(exp, data, splitter)
@@ -180,7 +196,12 @@ def plan(item: Prepared, engine: str) -> dict[str, Any]:
     by name. Refuses (HarnessError) what the engine cannot train."""
     from .engines import assign, get_trainer
 
-    chosen, item.notes = assign(engine, item.exp, item.splits, item.jobs)
+    try:
+        chosen, item.notes = assign(engine, item.exp, item.splits, item.jobs)
+    except HarnessError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - engines build the models: a bad activation, no memory for them
+        raise HarnessError(f"{item.exp.name}: cannot build its models: {one_line(exc)}") from None
     keys = KeyMaker(item.exp, item.data, item.splitter, item.splits)
     item.data_key = keys.data_key
     trainers = {trainer.name: trainer for trainer in chosen.values()}
@@ -289,7 +310,13 @@ def run_settings(prepared: Prepared, engine_notes: Sequence[str] = ()) -> dict[s
     summaries = {}
     for variant in exp.variants:
         keras.utils.set_random_seed(0)
-        summaries[variant.name] = model_summary(exp.build_model(variant, splits[0].n_inputs, splits[0].n_outputs))
+        try:
+            model = exp.build_model(variant, splits[0].n_inputs, splits[0].n_outputs)
+            summaries[variant.name] = model_summary(model)
+        except HarnessError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the builder with the user's settings (a bad activation, no memory)
+            raise HarnessError(f"{exp.name}: cannot build the model of variant {variant.name!r}: {one_line(exc)}") from None
     ratio = float(np.mean([len(f.test_index) / len(f.fit_index) for f in splits]))
     corrected = traits(prepared.splitter).resampling_correction
     return {

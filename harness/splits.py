@@ -14,7 +14,7 @@ import pandas as pd
 from sklearn.base import clone
 from sklearn.model_selection import train_test_split
 
-from .errors import HarnessError
+from .errors import HarnessError, one_line
 from .experiment import Dataset, Experiment
 from .splitters import splitter_params, traits
 
@@ -58,26 +58,29 @@ class SplitData:
         return y * self.target_std + self.target_mean
 
 
-def check_dataset(exp: Experiment, data: Dataset, splitter: Any) -> None:
-    """Raise HarnessError for data the protocol cannot split or train on."""
+def check_dataset(exp: Experiment, data: Any, splitter: Any) -> None:
+    """Raise HarnessError, naming the problem, for data the protocol cannot split or train on."""
+    if not isinstance(data, Dataset):
+        raise HarnessError(f"{exp.name}: load_data must return a harness.Dataset, got {type(data).__name__}")
     if data.task != exp.task:
         raise HarnessError(f"{exp.name}: dataset task {data.task!r} but experiment task {exp.task!r}")
-    n_missing = int(data.y.isna().sum())
-    if n_missing:
-        raise HarnessError(f"{exp.name}: target {data.y.name!r} has {n_missing} missing (NaN) values")
+    if len(data.X) == 0:
+        raise HarnessError(f"{exp.name}: dataset {data.name!r} has no rows")
     if data.X.shape[1] == 0:
         raise HarnessError(f"{exp.name}: dataset {data.name!r} has no feature columns")
+    check_features(exp.name, data.X)
+    check_target(exp.name, exp.task, data.y)
     found = traits(splitter)
     # a repeated K-split partitions the rows once per repeat
-    n_splits = splitter_params(splitter).get("n_splits") or splitter.get_n_splits(data.X, data.y)
+    try:
+        n_splits = splitter_params(splitter).get("n_splits") or splitter.get_n_splits(data.X, data.y)
+    except Exception as exc:  # noqa: BLE001 - a user's splitter
+        raise HarnessError(f"{exp.name}: the splitter {splitter!r} cannot count its splits: {one_line(exc)}") from None
     if found.test_sets_partition and len(data.X) < n_splits:
         raise HarnessError(f"{exp.name}: {len(data.X)} rows is fewer than the {n_splits} folds asked for")
     if exp.task == "classification":
         counts = data.y.value_counts()
-        if len(counts) < 2:
-            raise HarnessError(f"{exp.name}: the target has a single class ({counts.index[0]})")
-        smallest = counts.idxmin()
-        smallest = smallest.item() if hasattr(smallest, "item") else smallest
+        smallest = _plain(counts.idxmin())
         # a stratified K-split puts a member of every class in each test set; a stratified
         # shuffle split needs two, one to train on and one to score
         need = n_splits if found.test_sets_partition else 2
@@ -86,13 +89,101 @@ def check_dataset(exp: Experiment, data: Dataset, splitter: Any) -> None:
                 f"{exp.name}: class {smallest!r} has {counts.min()} members, fewer than the "
                 f"{need} that {type(splitter).__name__} needs"
             )
-    elif not np.isfinite(data.y.to_numpy(dtype=float)).all():
-        raise HarnessError(f"{exp.name}: regression target has infinite values")
+
+
+def check_features(owner: str, X: pd.DataFrame) -> None:
+    """Column names unique and non-empty; no column all missing, infinite, mixing numbers with
+    text, or holding values that are not numbers, text or booleans."""
+    names = [str(c) for c in X.columns]
+    if any(not n.strip() for n in names):
+        raise HarnessError(f"{owner}: feature column {names.index(next(n for n in names if not n.strip()))} has an empty name")
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise HarnessError(f"{owner}: duplicate feature column names {twice}")
+    for position, name in enumerate(X.columns):
+        column = X.iloc[:, position]
+        if column.isna().all():
+            raise HarnessError(f"{owner}: feature column {name!r} has no values (all missing)")
+        if pd.api.types.is_bool_dtype(column):
+            continue
+        if pd.api.types.is_numeric_dtype(column):
+            values = column.to_numpy(dtype="float64", na_value=np.nan)
+            if np.isinf(values).any():
+                row = X.index[int(np.flatnonzero(np.isinf(values))[0])]
+                raise HarnessError(f"{owner}: feature column {name!r} has infinite values (e.g. in row {row!r})")
+            continue
+        present = column.dropna()
+        odd = next((v for v in present if not isinstance(v, (str, bool, int, float, np.number, np.bool_))), None)
+        if odd is not None:
+            raise HarnessError(f"{owner}: feature column {name!r} holds {type(odd).__name__} values; "
+                               "features must be numbers, text or booleans")
+        numbers = pd.to_numeric(present, errors="coerce")
+        if numbers.notna().mean() >= 0.5 and numbers.isna().any():
+            row = present.index[int(np.flatnonzero(numbers.isna().to_numpy())[0])]
+            raise HarnessError(f"{owner}: feature column {name!r} mixes numbers and text "
+                               f"(e.g. {present[row]!r} in row {row!r}); fix the data or make it all text")
+
+
+def check_target(owner: str, task: str, y: pd.Series) -> None:
+    """No missing values; classification: at least two classes of comparable labels;
+    regression: finite numbers that are not all equal."""
+    n_missing = int(y.isna().sum())
+    if n_missing:
+        raise HarnessError(f"{owner}: target {y.name!r} has {n_missing} missing (NaN) values")
+    if task == "classification":
+        try:
+            classes = np.unique(y.to_numpy())
+        except TypeError:
+            kinds = sorted({type(v).__name__ for v in y})
+            raise HarnessError(f"{owner}: the target's labels mix types ({', '.join(kinds)}); "
+                               "make them all numbers or all text") from None
+        if len(classes) < 2:
+            raise HarnessError(f"{owner}: the target has a single class ({_plain(classes[0])!r})")
+        return
+    try:
+        values = y.to_numpy(dtype="float64")
+    except (TypeError, ValueError):
+        example = next((v for v in y if pd.isna(pd.to_numeric(pd.Series([v]), errors="coerce")[0])), None)
+        raise HarnessError(f"{owner}: regression target {y.name!r} is not numeric (e.g. {example!r})") from None
+    if not np.isfinite(values).all():
+        raise HarnessError(f"{owner}: regression target has infinite values")
+    if np.ptp(values) == 0:
+        raise HarnessError(f"{owner}: the regression target is constant ({float(values[0])!r}): there is nothing to learn")
+
+
+def _plain(value: Any) -> Any:
+    """A NumPy scalar as the Python value it holds (so that a message reads 3, not np.int64(3))."""
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def make_splits(exp: Experiment, data: Dataset, splitter: Any) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The splitter's (train, test) row positions, checked: at least one split; each a set of
+    valid row positions, neither empty, with no row both trained on and scored."""
     y = data.y.to_numpy()
-    return [(np.asarray(tr), np.asarray(te)) for tr, te in splitter.split(data.X, y)]
+    n = len(data.X)
+    try:
+        divisions = [(np.asarray(tr), np.asarray(te)) for tr, te in splitter.split(data.X, y)]
+    except HarnessError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a user's splitter
+        raise HarnessError(f"{exp.name}: the splitter {splitter!r} failed: {one_line(exc)}") from None
+    if not divisions:
+        raise HarnessError(f"{exp.name}: the splitter {splitter!r} made no splits")
+    for i, (train, test) in enumerate(divisions):
+        for part, rows in (("training", train), ("test", test)):
+            if rows.size == 0:
+                raise HarnessError(f"{exp.name}: split {i} from {splitter!r} has an empty {part} set")
+            if rows.ndim != 1 or not np.issubdtype(rows.dtype, np.integer):
+                raise HarnessError(f"{exp.name}: split {i} from {splitter!r}: {part} rows must be a 1-D array of "
+                                   f"integer row positions, got {rows.dtype} of shape {rows.shape}")
+            if rows.min() < 0 or rows.max() >= n:
+                raise HarnessError(f"{exp.name}: split {i} from {splitter!r} names {part} row {int(rows.max() if rows.max() >= n else rows.min())}, "
+                                   f"outside the data's {n} rows")
+        overlap = np.intersect1d(train, test)
+        if overlap.size:
+            raise HarnessError(f"{exp.name}: split {i} from {splitter!r} scores {overlap.size} rows it also trains on "
+                               f"(e.g. row {int(overlap[0])})")
+    return divisions
 
 
 def _carve_validation(exp: Experiment, train_index: np.ndarray, y: np.ndarray, seed: int):
@@ -115,14 +206,26 @@ def prepare_split(
     seed = derive_seed(exp.seed, split, "validation-split")
     y_all = data.y.to_numpy()
     if exp.uses_validation_split:
-        fit_index, val_index = _carve_validation(exp, train_index, y_all, seed)
+        try:
+            fit_index, val_index = _carve_validation(exp, train_index, y_all, seed)
+        except ValueError as exc:
+            raise HarnessError(f"{exp.name}: split {split} has {len(train_index)} training rows, too few to hold "
+                               f"out a validation fraction of {exp.validation_fraction} ({one_line(exc)})") from None
     else:
         fit_index, val_index = np.asarray(train_index), None
 
-    transformer = clone(exp.preprocessor(data.X))
-    x_fit = _as_float32(transformer.fit_transform(data.X.iloc[fit_index]))
-    x_test = _as_float32(transformer.transform(data.X.iloc[test_index]))
-    x_val = None if val_index is None else _as_float32(transformer.transform(data.X.iloc[val_index]))
+    try:
+        transformer = clone(exp.preprocessor(data.X))
+        x_fit = _as_float32(transformer.fit_transform(data.X.iloc[fit_index]))
+        x_test = _as_float32(transformer.transform(data.X.iloc[test_index]))
+        x_val = None if val_index is None else _as_float32(transformer.transform(data.X.iloc[val_index]))
+    except HarnessError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - the experiment's preprocessor on the user's data
+        raise HarnessError(f"{exp.name}: split {split}: the preprocessor failed: {one_line(exc)}") from None
+    if not (np.isfinite(x_fit).all() and np.isfinite(x_test).all()):
+        raise HarnessError(f"{exp.name}: split {split}: the preprocessed features hold NaN or infinite values; "
+                           "impute or drop them in the preprocessor")
 
     if exp.task == "classification":
         classes = data.classes

@@ -154,3 +154,12 @@ def test_user_experiment_file_runs_by_path(tmp_path):
     page = (tmp_path / "rep" / "my-study" / "index.html").read_text()
     assert "strong L2" in page and "user data" in page
     assert "report: " in proc.stdout
+
+
+def test_a_bare_name_never_runs_a_file_of_that_name(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    marker = tmp_path / "ran"
+    (tmp_path / "evil").write_text(f"open({str(marker)!r}, 'w').write('ran')\n")
+    code, _, err = cli("run", "evil", "--db", tmp_path / "s.sqlite", capsys=capsys)
+    assert code == 2 and "unknown experiment 'evil'" in err and "./evil" in err
+    assert not marker.exists()

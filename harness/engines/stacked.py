@@ -213,6 +213,12 @@ def steps_per_epoch(fd: SplitData, batch_size: int) -> int:
     return math.ceil(len(fd.x_fit) / batch_size)
 
 
+def batch_width(exp: Experiment, splits: Sequence[SplitData]) -> int:
+    """The rows of one stacked step: the batch size, or the most training rows a member has
+    when the batch size is larger (Keras' fit then takes every row in one batch, too)."""
+    return min(exp.batch_size, max(len(fd.x_fit) for fd in splits))
+
+
 class StackedEngine:
     """Trains stackable members together; with `fallback`, the rest with one fit per split.
 
@@ -283,7 +289,7 @@ class StackedEngine:
         """A group split so that a stacked model's epoch arrays stay within MAX_EPOCH_BYTES."""
         fd = splits[group.jobs[0].split]
         steps = steps_per_epoch(fd, exp.batch_size)
-        per_member = steps * exp.batch_size * (fd.n_inputs + 2) * 4
+        per_member = steps * batch_width(exp, [splits[job.split] for job in group.jobs]) * (fd.n_inputs + 2) * 4
         size = max(1, min(self.max_members, MAX_EPOCH_BYTES // max(per_member, 1)))
         return [group.jobs[i : i + size] for i in range(0, len(group.jobs), size)]
 
@@ -510,7 +516,8 @@ def train_members(
     train_epoch = model.make_train_epoch(optimizer, jit_compile)
     stopper = MemberStopping(len(members), exp.patience, exp.min_delta)
     weights_now = lambda: [v.numpy() for v in model.trainable_variables]  # noqa: E731
-    for epoch, (indices, mask) in zip(range(exp.epochs), epoch_indices(sizes, seeds, exp.batch_size, steps, order)):
+    epochs = epoch_indices(sizes, seeds, batch_width(exp, splits), steps, order)
+    for epoch, (indices, mask) in zip(range(exp.epochs), epochs):
         member_loss = train_epoch(tf.constant(indices), tf.constant(mask)).numpy()
         val = validation().numpy() if validation is not None else None
         stopper.update(epoch, member_loss, val, weights_now)
