@@ -214,18 +214,7 @@ def prepare_split(
     else:
         fit_index, val_index = np.asarray(train_index), None
 
-    try:
-        transformer = clone(exp.preprocessor(data.X))
-        x_fit = _as_float32(transformer.fit_transform(data.X.iloc[fit_index]))
-        x_test = _as_float32(transformer.transform(data.X.iloc[test_index]))
-        x_val = None if val_index is None else _as_float32(transformer.transform(data.X.iloc[val_index]))
-    except HarnessError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - the experiment's preprocessor on the user's data
-        raise HarnessError(f"{exp.name}: split {split}: the preprocessor failed: {one_line(exc)}") from None
-    if not (np.isfinite(x_fit).all() and np.isfinite(x_test).all()):
-        raise HarnessError(f"{exp.name}: split {split}: the preprocessed features hold NaN or infinite values; "
-                           "impute or drop them in the preprocessor")
+    x_fit, x_val, x_test = _features(exp, data, split, fit_index, val_index, test_index)
 
     if exp.task == "classification":
         classes = data.classes
@@ -264,6 +253,25 @@ def prepare_split(
         target_mean=mean,
         target_std=std,
     )
+
+
+def _features(exp: Experiment, data: Dataset, split: int, fit_index: np.ndarray, val_index: np.ndarray | None,
+              test_index: np.ndarray) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+    """The experiment's preprocessor fitted on the fit rows, applied to fit, validation and test
+    rows; its failures and non-finite outputs as one-line errors."""
+    try:
+        transformer = clone(exp.preprocessor(data.X))
+        x_fit = _as_float32(transformer.fit_transform(data.X.iloc[fit_index]))
+        x_test = _as_float32(transformer.transform(data.X.iloc[test_index]))
+        x_val = None if val_index is None else _as_float32(transformer.transform(data.X.iloc[val_index]))
+    except HarnessError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - the experiment's preprocessor on the user's data
+        raise HarnessError(f"{exp.name}: split {split}: the preprocessor failed: {one_line(exc)}") from None
+    if not (np.isfinite(x_fit).all() and np.isfinite(x_test).all()):
+        raise HarnessError(f"{exp.name}: split {split}: the preprocessed features hold NaN or infinite values; "
+                           "impute or drop them in the preprocessor")
+    return x_fit, x_val, x_test
 
 
 def _as_float32(values: Any) -> np.ndarray:

@@ -348,6 +348,7 @@ def test_invalid_splitters_are_refused(case, tmp_path):
 # ------------------------------------------------------------------ names, after a real run
 MARKUP = '<img src=x onerror="alert(1)">'
 FORMULA = '=HYPERLINK("http://evil.example","click")'
+SQL = "x'); DROP TABLE results; --"
 
 
 class Named(Experiment):
@@ -357,7 +358,7 @@ class Named(Experiment):
     epochs = 2
     hidden_units = (4,)
     variants = (Variant("none"), Variant(FORMULA, l2=1e-3), Variant("cost $5 and $x^{2}$ \\frac{", dropout=0.2,
-                                                                       settings={"note": MARKUP}))
+                                                                       settings={"note": MARKUP}), Variant(SQL, l1=1e-3))
 
     def load_data(self, data_dir):
         X, y = frame(30, 2)
@@ -382,6 +383,18 @@ def test_markup_formulas_and_tex_in_names_stay_text_everywhere(workdir):
         assert "<img" not in svg.read_text()
     index = (workdir.reports / "index.html").read_text()
     assert MARKUP not in index
+    stored = load_results(workdir.db)  # the SQL in a name is data: every table is still there
+    assert SQL in set(stored["variant"]) and len(stored) == 2 * len(Named.variants)
+
+
+def test_a_batch_larger_than_the_data_trains_in_one_batch(workdir):
+    """A huge batch size is valid (Keras' fit then takes every row in one batch): it trains on
+    both engines instead of allocating the batch."""
+    for engine in ("stacked", "keras"):
+        outcomes, _ = run_quietly([TinyClassification().configured(batch_size=10**12)], workdir, engine=engine,
+                                  fresh=True)
+        stored = load_results(workdir.db)
+        assert (stored["status"] == "ok").all() and set(stored["engine"]) == {engine}
 
 
 def _number(cell: str) -> bool:
