@@ -20,7 +20,7 @@ ARGS ?=
 benchmark: $(READY)
 	$(PY) -m harness run --suite default $(ARGS)
 
-# the same grid trained by the stacked engine, one Keras fit per fold and scikit-learn (~8 min)
+# the same grids trained by the stacked engine, one Keras fit per fold and scikit-learn, beside the floor (~15 min)
 perf: $(READY)
 	$(PY) -m harness.perf
 

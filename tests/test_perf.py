@@ -1,0 +1,26 @@
+"""`make perf`'s arithmetic: the grid's floating-point operations against a hand count, and a
+tiny run of the whole script (its timings are quoted in README, never asserted)."""
+import contextlib
+import io
+
+from harness import perf
+from harness.runner import prepare
+
+
+def test_grid_flops_counts_forward_and_backward_passes_by_hand():
+    exp = perf.PerfGrid().configured(epochs=3)
+    exp.variants = perf.grid_variants(2)
+    prepared = prepare(exp, "/nonexistent")
+    # 10→50→25→4: 500 + 1250 + 100 multiply-adds per row; 5-fold CV of 1000 rows, no validation split
+    macs = 10 * 50 + 50 * 25 + 25 * 4
+    per_member = 3 * 800 * (6 * macs - 2 * 10 * 50) + 200 * 2 * macs
+    assert perf.grid_flops(prepared, prepared.jobs) == len(prepared.jobs) * per_member == 10 * per_member
+
+
+def test_the_perf_script_prints_the_floor_and_the_multiples():
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert perf.main(["--variants", "2", "--wide-variants", "--epochs", "2", "--keras-fits", "1",
+                          "--sklearn-fits", "1", "--repeats", "1"]) == 0
+    text = out.getvalue()
+    assert "GFLOP/s" in text and "stacked ÷ floor" in text and "keras ÷ floor" in text and "sklearn ÷ floor" in text
