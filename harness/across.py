@@ -84,11 +84,19 @@ def critical_difference(variants: int, datasets: int, alpha: float = ALPHA) -> f
     return float(q * math.sqrt(variants * (variants + 1) / (6 * datasets)))
 
 
+def sign_test(wins: int, ties: int, losses: int) -> float:
+    """Two-sided sign test (scipy's binomial test) with Demšar's §3.2.1 handling of ties: they
+    are split evenly between wins and losses, an odd one left out."""
+    half = ties // 2
+    trials = wins + losses + 2 * half
+    return float(sps.binomtest(wins + half, trials).pvalue) if trials else math.nan
+
+
 def versus_baseline(scores: pd.DataFrame, ranks: pd.DataFrame, greater_is_better: Mapping[str, bool],
                     baseline: str) -> pd.DataFrame:
     """Every variant against the baseline across data sets: mean ranks, the z-test on mean ranks
     (scikit-posthocs' Siegel–Castellan test) Holm-adjusted over the k − 1 comparisons with the
-    baseline, and wins / ties / losses by mean score with the two-sided sign test (scipy)."""
+    baseline, and wins / ties / losses by mean score with the two-sided sign test (scipy; ties split evenly, as Demšar does)."""
     import scikit_posthocs
 
     scores = comparable(scores)
@@ -109,7 +117,7 @@ def versus_baseline(scores: pd.DataFrame, ranks: pd.DataFrame, greater_is_better
             "wins": wins,
             "ties": int((signed == 0).sum()),
             "losses": losses,
-            "p_sign": float(sps.binomtest(wins, wins + losses).pvalue) if wins + losses else math.nan,
+            "p_sign": sign_test(wins, int((signed == 0).sum()), losses),
         })
     table = pd.DataFrame(rows, columns=["variant", "mean_rank", "rank_difference", "p_ranks", "wins", "ties", "losses", "p_sign"])
     table["p_ranks_holm"] = holm(table["p_ranks"])

@@ -128,6 +128,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         message = str(exc).replace("\r", "\\r").replace("\n", "\\n")  # one line, whatever a name holds
         print(f"error: {message}", file=sys.stderr)
         return 2
+    except sqlite3.OperationalError as exc:  # locked by another writer too long, a full disk, a read-only file
+        print(f"error: the results store {getattr(args, 'db', '')}: {exc}", file=sys.stderr)
+        return 2
     except sqlite3.DatabaseError as exc:  # a page of the store went bad after it opened
         print(f"error: the results store {getattr(args, 'db', '')} is damaged ({exc}); finished jobs stored before the damage "
               "may be recovered with sqlite3's .recover", file=sys.stderr)

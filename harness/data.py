@@ -117,7 +117,7 @@ def _download_verified(url: str, path: Path, pinned: str, timeout: float) -> Pat
     """Download to a temporary file and move it into place only when its SHA-256 is `pinned`;
     otherwise delete it and refuse, naming both hashes (an existing copy stays as it was)."""
     partial = path.with_name(path.name + ".download")
-    _download(url, partial, timeout)
+    _download(url, partial, timeout, shown=path)
     got = sha256_of(partial)
     if got != pinned:
         partial.unlink(missing_ok=True)
@@ -127,9 +127,11 @@ def _download_verified(url: str, path: Path, pinned: str, timeout: float) -> Pat
     return path
 
 
-def _download(url: str, path: Path, timeout: float) -> None:
+def _download(url: str, path: Path, timeout: float, shown: Path | None = None) -> None:
     """Fetch `url` into `path` through a temporary file in the same folder, renamed into place
-    once complete: an interrupted download never leaves a partial file at `path`."""
+    once complete: an interrupted download never leaves a partial file at `path`. Messages
+    name `shown` (the cached file the user knows), default `path`."""
+    shown = shown or path
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -149,7 +151,7 @@ def _download(url: str, path: Path, timeout: float) -> None:
     except (urllib.error.URLError, http.client.HTTPException, OSError, TimeoutError, ValueError) as exc:
         reason = getattr(exc, "reason", None) or type(exc).__name__
         raise DataUnavailable(
-            f"{path.name} is not cached in {path.parent} and {url} cannot be reached ({reason}); "
+            f"{shown.name} is not cached in {shown.parent} and {url} cannot be reached ({reason}); "
             f"put a copy there, or point --data-dir / ${DATA_DIR_ENV} at a folder holding it"
         ) from None
     finally:

@@ -296,7 +296,8 @@ def input_names(prepared: Prepared) -> list[str] | None:
         names = [str(n) for n in transformer.get_feature_names_out()]
     except Exception:  # noqa: BLE001 - a custom preprocessor need not name its outputs
         return None
-    names = [n.split("__", 1)[1] if "__" in n else n for n in names]  # ColumnTransformer's 'numeric__' prefix
+    prefixes = {f"{name}__" for name, *_ in getattr(transformer, "transformers_", [])}  # a ColumnTransformer's
+    names = [next((n[len(p):] for p in prefixes if n.startswith(p)), n) for n in names]
     return names if len(names) == first.n_inputs else None
 
 

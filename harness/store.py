@@ -143,10 +143,13 @@ class Store:
         if version > SCHEMA_VERSION:
             raise HarnessError(f"{self.path} was written by a newer harness (store schema {version}; this one "
                                f"reads up to {SCHEMA_VERSION}): upgrade the harness, or use another --db")
+        if version < SCHEMA_VERSION:
+            self._create_or_migrate()
+        # write-ahead logging only once the file is known to be a harness store
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
-        if version == SCHEMA_VERSION:
-            return
+
+    def _create_or_migrate(self) -> None:
         with self._write():  # a new store, or one of an older schema: create and migrate in one transaction
             self._migrate_names()
             for statement in _SCHEMA.split(";"):

@@ -50,15 +50,19 @@ def skipped_layers(results: "Results") -> list[str]:
 
 def layer_norms(results: "Results", threshold: float = NEAR_ZERO) -> pd.DataFrame:
     """One row per (variant, split, Dense layer): the kernel's L1 norm Σ|w|, L2 norm √Σw²,
-    max |w| and the share of weights with |w| < threshold."""
+    max |w| and the share of weights with |w| < threshold. Layers are matched by their place
+    among the Dense layers (Keras numbers the layers of each model it builds: dense_2, dense_3
+    in one split are dense, dense_1 in another) and named as the first model names them."""
     rows = []
     networks = set(results.networks)
+    names: dict[int, str] = {}
     for row in results.ok().itertuples():
         if row.weights is None or row.variant not in networks:
             continue
-        for layer, kernel in dense_kernels(row.weights)[0].items():
+        for position, (layer, kernel) in enumerate(dense_kernels(row.weights)[0].items()):
+            names.setdefault(position, layer)
             magnitude = np.abs(kernel.astype("float64"))
-            rows.append({"variant": row.variant, "split": row.split, "layer": layer, "weights": magnitude.size,
+            rows.append({"variant": row.variant, "split": row.split, "layer": names[position], "weights": magnitude.size,
                          "l1": float(magnitude.sum()), "l2": float(np.sqrt(np.sum(magnitude ** 2))),
                          "max_abs": float(magnitude.max()) if magnitude.size else np.nan,
                          "near_zero": float(np.mean(magnitude < threshold)) if magnitude.size else np.nan})

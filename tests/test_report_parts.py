@@ -127,3 +127,55 @@ def test_every_table_and_figure_is_exported_under_a_unique_name(tmp_path):
         assert (tmp_path / name).stat().st_size > 0
     pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "same-title-same-title-2.csv"), table)
     assert (tmp_path / "same-title.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_layers_are_matched_by_place_whatever_keras_numbered_them():
+    from types import SimpleNamespace
+
+    from harness.weights import layer_summary
+
+    rng = np.random.default_rng(0)
+    rows = []
+    for split, names in enumerate([("dense", "dense_1"), ("dense_2", "dense_3")]):
+        weights = {f"sequential_{split}/{names[0]}/kernel": rng.normal(size=(3, 4)),
+                   f"sequential_{split}/{names[0]}/bias": np.zeros(4),
+                   f"sequential_{split}/{names[1]}/kernel": rng.normal(size=(4, 2))}
+        rows.append({"variant": "none", "split": split, "weights": weights})
+    results = SimpleNamespace(networks=["none"], ok=lambda: pd.DataFrame(rows))
+    table = layer_summary(results)
+    assert list(table["layer"]) == ["dense", "dense_1"] and list(table["splits"]) == [2, 2]
+
+
+def test_input_names_strip_only_a_column_transformers_own_prefixes(tmp_path):
+    from sklearn.preprocessing import StandardScaler
+
+    from harness.runner import input_names, prepare
+
+    class Underscored(TinyClassification):
+        name = "underscored"
+
+        def load_data(self, data_dir):
+            data = super().load_data(data_dir)
+            data.X.columns = ["left__x", "right__x", "z", "a", "b"]
+            return data
+
+    class Scaled(Underscored):
+        name = "scaled"
+
+        def preprocessor(self, X):
+            return StandardScaler()
+
+    assert input_names(prepare(Scaled(), tmp_path)) == ["left__x", "right__x", "z", "a", "b"]
+    assert input_names(prepare(Underscored(), tmp_path)) == ["left__x", "right__x", "z", "a", "b"]
+
+
+def test_csv_exports_neutralise_formulas_in_every_text_column(tmp_path):
+    from harness.report import write_csv
+
+    frame = pd.DataFrame({"=name": pd.Categorical(["=HYPERLINK(1)", "ok"]), "text": ["+1+1", "@x"],
+                          "number": [-1.5, 2.0]})
+    write_csv(frame, tmp_path / "t.csv")
+    back = pd.read_csv(tmp_path / "t.csv")
+    assert list(back.columns) == ["'=name", "text", "number"]
+    assert list(back["'=name"]) == ["'=HYPERLINK(1)", "ok"] and list(back["text"]) == ["'+1+1", "'@x"]
+    assert list(back["number"]) == [-1.5, 2.0]

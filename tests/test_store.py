@@ -229,3 +229,16 @@ def test_stored_weights_are_never_unpickled(tmp_path):
         decode_weights(buffer.getvalue())
     with pytest.raises(HarnessError):
         decode_weights(b"not an npz archive")
+
+
+def test_a_foreign_database_with_a_runs_table_is_refused_before_anything_is_written(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "mlflow.sqlite"
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE runs (run_uuid TEXT, experiment_id INTEGER)")
+    with pytest.raises(HarnessError):
+        Store(path)
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "delete"  # not switched to WAL
+        assert {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")} == {"runs"}

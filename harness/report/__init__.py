@@ -60,8 +60,9 @@ def write_csv(frame: pd.DataFrame, path: Path) -> None:
     (`spreadsheet_safe`): a variant named '=HYPERLINK(…)' stays text when opened in Excel."""
     safe = frame.copy()
     safe.columns = [spreadsheet_safe(str(c)) for c in safe.columns]
-    for column in safe.columns[[dtype == object or isinstance(dtype, pd.StringDtype) for dtype in safe.dtypes]]:
-        safe[column] = safe[column].map(spreadsheet_safe)
+    for position, dtype in enumerate(safe.dtypes):
+        if dtype == object or isinstance(dtype, (pd.StringDtype, pd.CategoricalDtype)):
+            safe.isetitem(position, safe.iloc[:, position].astype(object).map(spreadsheet_safe))
     safe.to_csv(path, index=False)
 
 

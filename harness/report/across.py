@@ -55,7 +55,9 @@ def find_groups(runs: Sequence[Results], default_suite: Sequence[str] = ()) -> l
     candidates.sort(key=lambda m: (-sum(r.experiment in suite for r in m), -len(m), sorted(r.experiment for r in m)))
     groups = []
     for i, members in enumerate(candidates):
-        members = sorted(members, key=lambda r: r.experiment)
+        members, repeated = _distinct_data(sorted(members, key=lambda r: r.experiment))
+        if len(members) < 2:
+            continue
         names = sorted(members[0].networks)
         key = hashlib.sha256("\n".join(names).encode()).hexdigest()[:10]
         is_suite = i == 0 and suite and sum(r.experiment in suite for r in members) >= 2
@@ -66,8 +68,25 @@ def find_groups(runs: Sequence[Results], default_suite: Sequence[str] = ()) -> l
         baseline = members[0].baseline
         notes = [] if len(baselines) == 1 else [
             f"The experiments name different baselines ({', '.join(sorted(baselines))}); {baseline} is used here."]
+        if repeated:
+            notes.append(f"Left out, as their data is already here (a data set counts once): {', '.join(repeated)}.")
         groups.append(Group(title, slug, members, variants, baseline, notes))
     return groups
+
+
+def _distinct_data(members: list[Results]) -> tuple[list[Results], list[str]]:
+    """One experiment per data set (by the run's data fingerprint, else its dataset name): the
+    tests across data sets assume independent data sets, and two experiments on the same data
+    (e.g. one protocol and its cross-validated twin) are one data set."""
+    kept, seen, repeated = [], set(), []
+    for results in members:
+        key = results.settings.get("data_fingerprint") or f"name:{results.dataset}"
+        if key in seen:
+            repeated.append(results.experiment)
+            continue
+        seen.add(key)
+        kept.append(results)
+    return kept, repeated
 
 
 def _tables(group: Group) -> tuple[pd.DataFrame, dict[str, bool], pd.DataFrame]:
@@ -88,8 +107,11 @@ def _tables(group: Group) -> tuple[pd.DataFrame, dict[str, bool], pd.DataFrame]:
 def build(group: Group) -> tuple[list[Section], dict[str, Any]]:
     """The page's sections, and the headline the index shows."""
     scores, greater, verdicts = _tables(group)
-    complete = scores.dropna()
     notes = list(group.notes)
+    never = [v for v in scores.columns if scores[v].isna().all()]
+    if never:
+        notes.append(f"Left out: {', '.join(never)} (no successful split on any data set).")
+    complete = scores.drop(columns=never).dropna()
     if len(complete) < len(scores):
         dropped = ", ".join(sorted(set(scores.index) - set(complete.index)))
         notes.append(f"Left out of the ranks and tests: {dropped} (a variant has no successful split there).")
@@ -106,9 +128,10 @@ def build(group: Group) -> tuple[list[Section], dict[str, Any]]:
         _per_dataset_section(group, scores, ranks),
         _runs_section(group),
     ]
+    ranked = len(mean_ranks) and n > 0
     headline = {"title": group.title, "href": group.href, "datasets": n, "variants": k,
-                "best": mean_ranks.index[0] if len(mean_ranks) else None,
-                "best_rank": float(mean_ranks.iloc[0]) if len(mean_ranks) else math.nan,
+                "best": mean_ranks.index[0] if ranked else None,
+                "best_rank": float(mean_ranks.iloc[0]) if ranked else math.nan,
                 "baseline": group.baseline,
                 "baseline_rank": float(mean_ranks.get(group.baseline, math.nan)),
                 "friedman_p": result.p, "cd": cd, "experiments": [r.experiment for r in group.members]}
@@ -185,9 +208,10 @@ def _heatmap_section(group: Group, scores: pd.DataFrame, greater: dict[str, bool
     relative = _relative_change(scores, greater, group.baseline)[others]
     marks = verdicts[others].map(lambda v: " ▲" if v == "better" else " ▼" if v == "worse" else "")
     differences = scores[others].sub(scores[group.baseline], axis=0)
-    table = differences.reset_index(names="experiment")
-    table.insert(1, "score", [group_score(group, e) for e in table["experiment"]])
-    table.insert(2, group.baseline, scores[group.baseline].to_numpy())
+    lead = pd.DataFrame({"experiment": scores.index, "score": [group_score(group, e) for e in scores.index],
+                         f"{group.baseline} (baseline)": scores[group.baseline].to_numpy()})
+    table = pd.concat([lead, differences.reset_index(drop=True)], axis=1)  # a variant may be named 'score'
+
     text = (f"Each variant's mean score minus the baseline's ({group.baseline}) on each data set. The heatmap shows it "
             "in % of the baseline's score, signed so that + (green) is better whatever the score; ▲ / ▼ mark the "
             "cells whose experiment page found the variant better / worse (Holm-adjusted paired test over splits). "
@@ -202,11 +226,10 @@ def group_score(group: Group, experiment: str) -> str:
 
 
 def _per_dataset_section(group: Group, scores: pd.DataFrame, ranks: pd.DataFrame) -> Section:
-    table = scores.reset_index(names="experiment")
-    table.insert(1, "score", [group_score(group, e) for e in table["experiment"]])
-    rank_rows = ranks.reset_index(names="experiment")
-    mean = pd.DataFrame([{"experiment": "mean rank", **ranks.mean().to_dict()}])
-    rank_rows = pd.concat([rank_rows, mean], ignore_index=True)
+    lead = pd.DataFrame({"experiment": scores.index, "score": [group_score(group, e) for e in scores.index]})
+    table = pd.concat([lead, scores.reset_index(drop=True)], axis=1)
+    rank_rows = pd.concat([pd.DataFrame({"experiment": list(ranks.index) + ["mean rank"]}),
+                           pd.concat([ranks, ranks.mean().to_frame().T], ignore_index=True)], axis=1)
     return Section("Score and rank per data set", text="Each variant's mean score over the splits of each data set, "
                    "and its rank there (1 = best).", subsections=[
                        Section("Mean score", table=table, csv="scores.csv"),
