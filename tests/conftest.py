@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from types import SimpleNamespace
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -49,14 +50,15 @@ class TinyRegression(TinyClassification):
         return tiny_regression()
 
 
+def run_paths(root: Path) -> SimpleNamespace:
+    """A run's store, reports and data cache under `root` (what `run_quietly` takes)."""
+    return SimpleNamespace(db=root / "results.sqlite", reports=root / "reports", data=root / "data")
+
+
 @pytest.fixture
 def workdir(tmp_path):
     """Paths for a run's store, reports and data cache inside pytest's tmp dir."""
-    class Paths:
-        db = tmp_path / "results.sqlite"
-        reports = tmp_path / "reports"
-        data = tmp_path / "data"
-    return Paths
+    return run_paths(tmp_path)
 
 
 def run_quietly(experiments, workdir, **kwargs):

@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 
 from harness import Dataset, Variant
-from tests.conftest import TinyClassification, run_quietly
+from tests.conftest import TinyClassification, run_paths, run_quietly
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 DRIVER = shutil.which("chromedriver")
@@ -68,15 +68,9 @@ class MarkedThree(Marked):
 
 @pytest.fixture(scope="module")
 def reports(tmp_path_factory):
-    root = tmp_path_factory.mktemp("browser")
-
-    class Paths:
-        db = root / "results.sqlite"
-        reports = root / "reports"
-        data = root / "data"
-
-    run_quietly([Marked(), MarkedTwo(), MarkedThree()], Paths)
-    return Paths.reports
+    paths = run_paths(tmp_path_factory.mktemp("browser"))
+    run_quietly([Marked(), MarkedTwo(), MarkedThree()], paths)
+    return paths.reports
 
 
 @pytest.fixture(scope="module")

@@ -41,7 +41,7 @@ from harness import Dataset, Experiment, HarnessError, Variant, load_results
 from harness.cli import main
 from harness.runner import prepare
 from harness.settings import SETTINGS
-from tests.conftest import TinyClassification, run_quietly
+from tests.conftest import TinyClassification, run_paths, run_quietly
 
 EXAMPLES = {"csv": 100, "loader": 60, "options": 80, "attributes": 60, "splitters": 40}
 FAST = dict(deadline=timedelta(seconds=20), database=None, derandomize=True,
@@ -77,15 +77,11 @@ def assert_harness_error(call) -> str:
 # ------------------------------------------------------------------ a store that must survive
 @pytest.fixture(scope="module")
 def store(tmp_path_factory):
-    root = tmp_path_factory.mktemp("hostile")
-
-    class Paths:
-        db, reports, data = root / "results.sqlite", root / "reports", root / "data"
-
-    run_quietly([TinyClassification()], Paths)
-    before = load_results(Paths.db)
-    yield Paths
-    after = load_results(Paths.db)
+    paths = run_paths(tmp_path_factory.mktemp("hostile"))
+    run_quietly([TinyClassification()], paths)
+    before = load_results(paths.db)
+    yield paths
+    after = load_results(paths.db)
     pd.testing.assert_frame_equal(before, after)  # nothing lost, nothing added, nothing changed
 
 

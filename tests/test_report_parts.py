@@ -9,7 +9,7 @@ from harness.records import decode_weights
 from harness.report import Exports, render_section
 from harness.report import figures
 from harness.weights import dense_kernels, zeroed_inputs
-from tests.conftest import TinyClassification, run_quietly
+from tests.conftest import TinyClassification, run_paths, run_quietly
 
 
 class WeightsExperiment(TinyClassification):
@@ -37,13 +37,9 @@ class WithBatchNorm(WeightsExperiment):
 
 @pytest.fixture(scope="module")
 def weights_run(tmp_path_factory):
-    root = tmp_path_factory.mktemp("weights")
-
-    class Paths:
-        db, reports, data = root / "r.sqlite", root / "reports", root / "data"
-
-    run_quietly([WeightsExperiment()], Paths)
-    return Paths
+    paths = run_paths(tmp_path_factory.mktemp("weights"))
+    run_quietly([WeightsExperiment()], paths)
+    return paths
 
 
 def test_per_layer_norms_are_numpy_norms_of_the_stored_kernels(weights_run):

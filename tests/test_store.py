@@ -196,14 +196,12 @@ def test_a_file_that_is_not_a_harness_store_is_refused_and_left_as_it_was(tmp_pa
 
 
 def test_a_truncated_store_is_refused_in_one_line(tmp_path):
-    from tests.conftest import TinyClassification, run_quietly
+    from tests.conftest import TinyClassification, run_paths, run_quietly
 
-    class Paths:
-        db, reports, data = tmp_path / "r.sqlite", tmp_path / "reports", tmp_path / "data"
-
-    run_quietly([TinyClassification()], Paths)
-    Store(Paths.db).close()  # checkpoints the write-ahead log into the file
-    data = Paths.db.read_bytes()
+    paths = run_paths(tmp_path)
+    run_quietly([TinyClassification()], paths)
+    Store(paths.db).close()  # checkpoints the write-ahead log into the file
+    data = paths.db.read_bytes()
     broken = tmp_path / "broken.sqlite"
     broken.write_bytes(data[: len(data) // 2])
     code, err = _report(broken, tmp_path)
