@@ -175,3 +175,17 @@ def test_csv_exports_neutralise_formulas_in_every_text_column(tmp_path):
     assert list(back.columns) == ["'=name", "text", "number"]
     assert list(back["'=name"]) == ["'=HYPERLINK(1)", "ok"] and list(back["text"]) == ["'+1+1", "'@x"]
     assert list(back["number"]) == [-1.5, 2.0]
+
+
+def test_log_axes_label_ticks_as_plain_numbers_not_unparsed_tex(tmp_path):
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import LogNorm
+
+    fig, (ax, other) = plt.subplots(1, 2)
+    ax.plot([1, 2, 3], [1e-3, 1e-1, 10])
+    ax.set_yscale("log")
+    fig.colorbar(other.imshow([[1e-4, 1.0]], norm=LogNorm()), ax=other)  # a log colour bar too
+    figures.save(fig, tmp_path / "f.png", tmp_path / "f.svg")
+    svg = (tmp_path / "f.svg").read_text()  # matplotlib keeps each text as a comment beside its outline
+    assert "mathdefault" not in svg and "$" not in svg
+    assert "<!-- 0.001 -->" in svg and "<!-- 10 -->" in svg

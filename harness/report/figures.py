@@ -26,9 +26,26 @@ import seaborn as sns  # noqa: E402
 MAX_CURVE_PANELS = 24
 
 
+def _plain_log_ticks(fig: plt.Figure) -> None:
+    """Log-scale tick labels as plain numbers (0.01, 1e-05): matplotlib writes them as TeX
+    ($10^{-2}$), which is not parsed here (`text.parse_math` is off so that a name with two
+    '$' draws as written). Matplotlib still decides which ticks get a label."""
+    from matplotlib.ticker import FuncFormatter
+
+    for ax in fig.get_axes():
+        for axis in (ax.xaxis, ax.yaxis):
+            if axis.get_scale() != "log":
+                continue
+            for get, put in ((axis.get_major_formatter, axis.set_major_formatter),
+                             (axis.get_minor_formatter, axis.set_minor_formatter)):
+                original = get()
+                put(FuncFormatter(lambda value, pos, f=original: f"{value:g}" if f(value, pos) else ""))
+
+
 def save(fig: plt.Figure, png: Path, svg: Path | None = None) -> None:
     """Save the figure as PNG (and SVG, its text drawn as paths) and close it."""
     try:
+        _plain_log_ticks(fig)
         fig.savefig(png, format="png", dpi=100, bbox_inches="tight")
         if svg is not None:
             fig.savefig(svg, format="svg", bbox_inches="tight")
