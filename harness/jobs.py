@@ -34,7 +34,7 @@ if TYPE_CHECKING:  # pragma: no cover
 RESULT_NEUTRAL_SETTINGS = ("quick", "version", "full_settings")
 #: bumped when an engine's arithmetic changes, so stored results of the old arithmetic are
 #: not taken for the new one's
-ENGINE_NUMERICS = {"keras": 1, "stacked": 2, "sklearn": 2}
+ENGINE_NUMERICS = {"keras": 1, "stacked": 3, "sklearn": 2}
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ import tensorflow as tf
 
 from harness import Variant, load_results
 from harness.engines.keras_fit import build_member, loss_for, targets_for
+from harness.engines import stacked
 from harness.engines.stacked import Member, StackedEngine, member_order, train_members
 from harness.errors import HarnessError
 from harness.runner import prepare
@@ -118,7 +119,11 @@ def test_tanh_regression_members_match_plain_fit(tmp_path, jit_compile):
     assert_same_training(exp, members, train_members(exp, members, jit_compile=jit_compile), rtol=1e-4, atol=1e-4)
 
 
-def test_members_stop_early_at_their_own_epochs_with_their_own_best_weights(tmp_path):
+@pytest.mark.parametrize("epochs_per_call", [128, 4])
+def test_members_stop_early_at_their_own_epochs_with_their_own_best_weights(tmp_path, monkeypatch, epochs_per_call):
+    """Early stopping decided inside the compiled loop, whether a member's patience runs out
+    within one call or across calls of 4 epochs."""
+    monkeypatch.setattr(stacked, "EPOCHS_PER_CALL", epochs_per_call)
     exp = Equivalence()
     exp.variants = (Variant("none"), Variant("L2", l2=3e-2), Variant("L1", l1=1e-2))
     exp.epochs, exp.patience, exp.learning_rate = 60, 3, 0.05

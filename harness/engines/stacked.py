@@ -16,12 +16,11 @@ the same way as with the keras engine.
 """
 from __future__ import annotations
 
-import itertools
 import math
 import time
 import weakref
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Sequence
 
 import keras
 import numpy as np
@@ -43,15 +42,10 @@ ELEMENTWISE_OPTIMIZERS = ("SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adamax"
 #: members per stacked model, and bytes of one epoch's input arrays: bounds memory
 MAX_MEMBERS = 256
 MAX_EPOCH_BYTES = 256 * 2**20
-
-#: member order within an epoch: (member seed, epoch, rows) -> permutation of range(rows)
-OrderFn = Callable[[int, int, int], np.ndarray]
-
-
-def member_order(seed: int, epoch: int, rows: int) -> np.ndarray:
-    """A member's batch order for one epoch: a fresh permutation, reproducible from its seed."""
-    return np.random.default_rng([seed, epoch]).permutation(rows)
-
+#: most epochs per compiled call
+EPOCHS_PER_CALL = 128
+#: the generator stream of batch orders, beside a member's other seeded draws
+ORDER_STREAM = 0x0BDE
 
 class Unsupported(Exception):
     """Why a member's model or optimizer cannot be stacked."""
@@ -229,11 +223,9 @@ class StackedEngine:
     name = "stacked"
 
     def __init__(
-        self, fallback: bool = True, order: OrderFn = member_order, max_members: int = MAX_MEMBERS,
-        jit_compile: bool = False,
+        self, fallback: bool = True, max_members: int = MAX_MEMBERS, jit_compile: bool = True,
     ) -> None:
         self.fallback = fallback
-        self.order = order
         self.max_members = max_members
         self.jit_compile = jit_compile
         self._templates: "weakref.WeakKeyDictionary[Experiment, dict[tuple[Any, ...], Template]]" = (
@@ -337,7 +329,7 @@ class StackedEngine:
             template, spec = self.template(exp, job.variant, splits[job.split])
             members.append(Member(job, splits[job.split], spec, template))
         try:
-            results = train_members(exp, members, self.order, self.jit_compile)
+            results = train_members(exp, members, self.jit_compile)
         except Exception as exc:  # a chunk that cannot train fails its members; the run goes on
             reason = f"{type(exc).__name__}: {exc}"
             return [(m.job, finish(exp, dataset, m.job, m.split, None, self.name, error=reason)) for m in members]
@@ -408,82 +400,44 @@ def _padded(arrays: Sequence[np.ndarray], dtype: str) -> tuple[np.ndarray, np.nd
     return out, mask
 
 
-def epoch_indices(
-    sizes: Sequence[int], seeds: Sequence[int], batch_size: int, steps: int, order: OrderFn,
-) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """Endless epochs: each yields row indices and a row mask, both (steps, members, batch):
-    every member's rows in its own fresh order, its short last batch padded and masked."""
-    members, width = len(sizes), steps * batch_size
-    for epoch in itertools.count():
-        indices = np.zeros((members, width), dtype="int32")
-        mask = np.zeros((members, width), dtype="float32")
-        for m, size in enumerate(sizes):
-            indices[m, :size] = order(seeds[m], epoch, size)
-            mask[m, :size] = 1.0
-        shape = (members, steps, batch_size)
-        yield indices.reshape(shape).swapaxes(0, 1), mask.reshape(shape).swapaxes(0, 1)
+class MemberOrders:
+    """Each member's batch order, epoch after epoch: a fresh permutation of its own rows per
+    epoch, drawn from a generator seeded by the member's seed alone, so a member's order does
+    not depend on which members share its model or how many epochs a call takes. Orders come
+    out as (members, epochs, width) row indices; a member's tail past its rows is 0 (masked)."""
+
+    def __init__(self, seeds: Sequence[int], sizes: Sequence[int], width: int) -> None:
+        self.generators = [np.random.default_rng([seed, ORDER_STREAM]) for seed in seeds]
+        self.sizes, self.width = list(sizes), width
+
+    def next(self, epochs: int) -> np.ndarray:
+        out = np.zeros((len(self.sizes), epochs, self.width), dtype="int32")
+        for m, (generator, size) in enumerate(zip(self.generators, self.sizes)):
+            out[m, :, :size] = generator.permuted(np.broadcast_to(np.arange(size, dtype="int32"), (epochs, size)), axis=1)
+        return out
 
 
-class MemberStopping:
-    """Per-member `EarlyStopping(monitor='val_loss', restore_best_weights=True)`, and NaN checks.
-
-    Keras' rule, member by member: an epoch improves when val_loss + min_delta < best (the
-    first epoch always does); `wait` counts epochs since the last improvement; a member stops
-    when wait >= patience (never at the first epoch). Stopped members keep being stepped (their
-    updates touch only their own weights) but their history ends and their best weights are
-    kept; a member whose training loss is NaN stops at once.
-    """
-
-    def __init__(self, members: int, patience: int | None, min_delta: float) -> None:
-        self.patience, self.min_delta = patience, abs(min_delta)
-        self.loss: list[list[float]] = [[] for _ in range(members)]
-        self.val_loss: list[list[float]] = [[] for _ in range(members)]
-        self.active = np.ones(members, dtype=bool)
-        self.best = np.full(members, np.nan)
-        self.has_best = np.zeros(members, dtype=bool)
-        self.best_epoch = np.zeros(members, dtype=int)
-        self.wait = np.zeros(members, dtype=int)
-        self.best_weights: list[np.ndarray] | None = None
-
-    def update(self, epoch: int, loss: np.ndarray, val: np.ndarray | None, weights: Callable[[], list[np.ndarray]]) -> None:
-        """Record one epoch; `weights()` gives the stacked weights now (read only if needed)."""
-        active = np.flatnonzero(self.active)
-        for m in active:
-            self.loss[m].append(float(loss[m]))
-            if val is not None:
-                self.val_loss[m].append(float(val[m]))
-        self.active[active[~np.isfinite(loss[active])]] = False
-        if self.patience is None or val is None:
-            return
-        members = np.flatnonzero(self.active)
-        self.wait[members] += 1
-        with np.errstate(invalid="ignore"):
-            improved = members[~self.has_best[members] | (val[members] + self.min_delta < self.best[members])]
-        if len(improved):
-            self.best[improved] = val[improved]
-            self.has_best[improved] = True
-            self.best_epoch[improved] = epoch
-            self.wait[improved] = 0
-            current = weights()
-            if self.best_weights is None:
-                self.best_weights = [w.copy() for w in current]
-            for best, now in zip(self.best_weights, current):
-                best[improved] = now[improved]
-        if epoch > 0:
-            stopped = members[(self.wait[members] >= self.patience) & ~np.isin(members, improved)]
-            self.active[stopped] = False
+def member_order(seed: int, epoch: int, rows: int) -> np.ndarray:
+    """A member's batch order at one epoch (what the stacked engine feeds it): for a plain fit
+    of the same member."""
+    return MemberOrders([seed], [rows], rows).next(epoch + 1)[0, epoch]
 
 
-def train_members(
-    exp: Experiment, members: Sequence[Member], order: OrderFn = member_order, jit_compile: bool = False,
-) -> list[StackedResult]:
+def epochs_per_call(exp: Experiment, members: int, width: int) -> int:
+    """Epochs per compiled call: all of them, within the index arrays' memory bound (and at
+    most EPOCHS_PER_CALL, so early-stopped members do not leave many orders drawn for nothing)."""
+    return max(1, min(exp.epochs, EPOCHS_PER_CALL, MAX_EPOCH_BYTES // max(members * width * 4, 1)))
+
+
+def train_members(exp: Experiment, members: Sequence[Member], jit_compile: bool = True) -> list[StackedResult]:
     """Train members of one architecture as one stacked model; return each member's outcome.
 
-    With `jit_compile`, each epoch's steps run as one XLA-compiled loop. On this project's 2-core
-    CPU it measured no faster (0.28-0.36 s per member either way, `python -m harness.perf`), and
-    it costs a compilation per chunk shape, so it is off by default. XLA's kernels round some
-    functions (tanh, exp) differently from TensorFlow's by an ulp or two, so weights then agree with a plain fit to float32 rounding amplified by training,
-    not bit for bit; without it the arithmetic is TensorFlow's own.
+    The epochs run in compiled calls of many epochs each (`EpochLoop`), with per-member early
+    stopping inside the call. With `jit_compile` (the default) a call is one XLA program:
+    measured 2-3× faster than TensorFlow's executor on this project's 2-core CPU (`make
+    perf`), at the cost of a compilation per stacked model shape. XLA's kernels round some
+    functions (tanh, exp) differently from TensorFlow's by an ulp or two, so weights agree with
+    a plain fit to float32 rounding amplified by training, not bit for bit.
     """
     spec = members[0].spec
     splits = [m.split for m in members]
@@ -493,55 +447,68 @@ def train_members(
         raise ValueError("stacked members must take the same number of steps per epoch")
     if any((m.spec.architecture, m.spec.optimizer_key, m.spec.loss_kind) != (spec.architecture, spec.optimizer_key, spec.loss_kind) for m in members):
         raise ValueError("stacked members must share architecture, optimizer settings and loss")
-    seeds = [m.job.seed for m in members]
     model = build_stacked(members)
     optimizer = stateless_optimizer(spec.optimizer_key[0], spec.optimizer_config)
 
     y_fit = [targets_for(fd.y_fit, n_out) for fd in splits]
-    y_dtype = y_fit[0].dtype
+    y_dtype = str(y_fit[0].dtype)
     x_train, _ = _padded([fd.x_fit for fd in splits], "float32")
-    y_train, _ = _padded(y_fit, str(y_dtype))
-    model.set_training_data(x_train, y_train)
-    sizes = [len(fd.x_fit) for fd in splits]
-
+    model.set_training_data(x_train, _padded(y_fit, y_dtype)[0])
     validation = None
     if splits[0].x_val is not None:
         x_val, val_mask = _padded([fd.x_val for fd in splits], "float32")
-        y_val, _ = _padded([targets_for(fd.y_val, n_out) for fd in splits], str(y_dtype))
-        x_val, y_val, val_mask = tf.constant(x_val), tf.constant(y_val), tf.constant(val_mask)
-        validation = tf.function(lambda: model.member_losses(x_val, y_val, val_mask), jit_compile=jit_compile)
-    # The epoch loop: each call runs one epoch's steps as one compiled function (a `model.fit`
-    # would add per-epoch bookkeeping that costs as much as a small epoch); per-member early
-    # stopping after each epoch.
-    train_epoch = model.make_train_epoch(optimizer, jit_compile)
-    stopper = MemberStopping(len(members), exp.patience, exp.min_delta)
-    weights_now = lambda: [v.numpy() for v in model.trainable_variables]  # noqa: E731
-    epochs = epoch_indices(sizes, seeds, batch_width(exp, splits), steps, order)
-    for epoch, (indices, mask) in zip(range(exp.epochs), epochs):
-        member_loss = train_epoch(tf.constant(indices), tf.constant(mask)).numpy()
-        val = validation().numpy() if validation is not None else None
-        stopper.update(epoch, member_loss, val, weights_now)
-        if not stopper.active.any():
-            break
-
-    return member_results(exp, members, model, stopper)
+        y_val, _ = _padded([targets_for(fd.y_val, n_out) for fd in splits], y_dtype)
+        validation = (tf.constant(x_val), tf.constant(y_val), tf.constant(val_mask))
+    width = batch_width(exp, splits)
+    sizes = [len(fd.x_fit) for fd in splits]
+    per_call = epochs_per_call(exp, len(members), steps * width)
+    loop = model.make_loop(optimizer, width, steps, per_call, validation, exp.patience, exp.min_delta, jit_compile)
+    orders = MemberOrders([m.job.seed for m in members], sizes, steps * width)
+    row_mask = tf.constant(np.arange(steps * width)[None, :] < np.asarray(sizes)[:, None], dtype="float32")
+    history = History(len(members))
+    done = 0
+    while done < exp.epochs and history.active.any():
+        epochs = min(per_call, exp.epochs - done)
+        history.add(*loop(orders.next(epochs), row_mask, epochs), validation is not None)
+        history.active = loop.active.numpy()
+        done += epochs
+    return member_results(exp, members, model, history, loop)
 
 
-def member_results(exp: Experiment, members: Sequence[Member], model: Any,
-                   stopper: "MemberStopping") -> list[StackedResult]:
+class History:
+    """Each member's training and validation losses, epoch by epoch, up to where it stopped."""
+
+    def __init__(self, members: int) -> None:
+        self.loss: list[list[float]] = [[] for _ in range(members)]
+        self.val_loss: list[list[float]] = [[] for _ in range(members)]
+        self.active = np.ones(members, dtype=bool)
+
+    def add(self, loss: np.ndarray, val: np.ndarray, recorded: np.ndarray, validated: bool) -> None:
+        """One call's (epochs, members) losses; `recorded` marks the epochs that count."""
+        for m in np.flatnonzero(recorded.any(axis=0)):
+            epochs = recorded[:, m]
+            self.loss[m].extend(loss[epochs, m].tolist())
+            if validated:
+                self.val_loss[m].extend(val[epochs, m].tolist())
+
+
+def member_results(exp: Experiment, members: Sequence[Member], model: Any, history: History,
+                   loop: Any) -> list[StackedResult]:
     """Each member's weights (its best epoch's with early stopping, else the last), curves,
     epochs and failure, from the trained stacked model."""
-    early_stopping = exp.patience is not None and stopper.best_weights is not None
-    final = stopper.best_weights if early_stopping else [v.numpy() for v in model.trainable_variables]
+    best = loop.best_weights()
+    early_stopping = exp.patience is not None and best is not None
+    final = best if early_stopping else [v.numpy() for v in model.trainable_variables]
+    best_epoch = loop.best_epoch.numpy()
     results = []
     for m, member in enumerate(members):
         positions = _dense_weight_indices(member.template)  # a stackable model has only Dense weights
         weights: list[np.ndarray] = [np.empty(0)] * len(positions)
         for value, index in zip(final, positions):
             weights[index] = value[m]
-        loss, val_loss = stopper.loss[m], stopper.val_loss[m]
+        loss, val_loss = history.loss[m], history.val_loss[m]
         nan_epoch = first_nan_epoch(loss)
         failure = f"training loss became NaN at epoch {nan_epoch}" if nan_epoch else None
-        best_epoch = int(stopper.best_epoch[m]) + 1 if early_stopping and val_loss else len(loss)
-        results.append(StackedResult(weights, loss, val_loss, len(loss), best_epoch, failure))
+        best = int(best_epoch[m]) + 1 if early_stopping and val_loss else len(loss)
+        results.append(StackedResult(weights, loss, val_loss, len(loss), best, failure))
     return results

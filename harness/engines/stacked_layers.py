@@ -85,12 +85,6 @@ class StackedDense(keras.layers.Layer):
             y = y + ops.expand_dims(self.bias, 1)
         return self.activation(y)
 
-    def member_penalty(self) -> Any:
-        """Each member's kernel penalty, shape (members,)."""
-        if self.kernel_regularizer is None:
-            return ops.zeros((self.members,))
-        return self.kernel_regularizer.per_member(self.kernel)
-
     def get_config(self) -> dict[str, Any]:
         return {
             **super().get_config(),
@@ -180,23 +174,8 @@ def per_row_loss(kind: str, y: Any, y_pred: Any) -> Any:
 class StackedModel(keras.Model):
     """Members trained as one Keras model: the objective is the sum of the members' own losses.
 
-    `make_train_epoch(optimizer)` returns the training function. Its data is one epoch: row
-    indices and a row mask, both (S, M, B), into the members' resident training rows
-    (`set_training_data`: x (M, N, F), y (M, N)); it takes the epoch's S optimizer steps in
-    order, step s feeding member m the rows idx[s, m] of its own data. Row b counts when
-    mask[s, m, b] is 1, so a member's short last batch is padded and masked.
-
-    Inside the epoch, every member's weights are one row of a flat (M, P) tensor, carried
-    through the loop in Keras' stateless style (`keras.StatelessScope`, `stateless_apply`, as
-    Keras' JAX trainer does) and written back to the layers' variables after the epoch. The
-    arithmetic is Keras' own, elementwise; it only takes far fewer operations per step:
-    - the penalty is l1·|w| + l2·w² summed with per-element coefficients (each member's own,
-      on hidden kernels only), which is what each layer's L1/L2 regularizer adds up;
-    - decoupled weight decay (an optimizer's `weight_decay`) is w - w·decay·lr per member,
-      before the update, as Keras applies it;
-    - the optimizer (elementwise: its state is per weight) updates the flat tensor at once.
-    Each member's mean training loss over the epoch, weighted by batch size as Keras' loss
-    tracker weighs it, is returned as `member_loss`.
+    `make_loop(...)` returns the compiled training loop (`EpochLoop`), which trains on the
+    members' resident rows (`set_training_data`).
     """
 
     def __init__(
@@ -223,99 +202,209 @@ class StackedModel(keras.Model):
         counts = ops.sum(mask, axis=1)
         return ops.sum(per_row * mask, axis=1) / ops.maximum(counts, 1.0), counts
 
-    def member_losses(self, x: Any, y: Any, mask: Any, training: bool = False) -> Any:
-        """Each member's loss including its layers' penalties, as Keras reports `val_loss`."""
-        data_loss, _ = self.data_losses(x, y, mask, training)
-        penalties = [layer.member_penalty() for layer in self.stack_layers if isinstance(layer, StackedDense)]
-        return data_loss + sum(penalties, ops.zeros((self.members,)))
-
     def set_training_data(self, x: np.ndarray, y: np.ndarray) -> None:
         self.x_train = tf.constant(x, dtype="float32")
         self.y_train = tf.constant(y)
 
-    def _flat_layout(self) -> tuple[list[Any], list[int], np.ndarray, np.ndarray]:
-        """Trainable variables in order, their sizes per member, and per-element L1/L2
-        coefficients (M, P) over the flat layout."""
-        variables, sizes, l1, l2 = [], [], [], []
+    def penalized_variables(self) -> tuple[list[Any], list[np.ndarray], list[np.ndarray]]:
+        """Trainable variables in order, with each one's per-member L1 and L2 coefficients
+        (M,): a Dense layer's own on its kernel, 0 on biases."""
+        variables, l1, l2 = [], [], []
+        zeros = np.zeros(self.members, "float32")
         for layer in self.stack_layers:
             if not isinstance(layer, StackedDense):
                 continue
             penalty = layer.kernel_regularizer
             for variable in [layer.kernel] + ([layer.bias] if layer.bias is not None else []):
-                size = int(np.prod(variable.shape[1:]))
                 on_kernel = variable is layer.kernel and penalty is not None
-                l1.append(np.repeat((penalty.l1 if on_kernel else np.zeros(self.members, "float32"))[:, None], size, 1))
-                l2.append(np.repeat((penalty.l2 if on_kernel else np.zeros(self.members, "float32"))[:, None], size, 1))
                 variables.append(variable)
-                sizes.append(size)
-        return variables, sizes, np.concatenate(l1, 1), np.concatenate(l2, 1)
+                l1.append(penalty.l1 if on_kernel else zeros)
+                l2.append(penalty.l2 if on_kernel else zeros)
+        return variables, l1, l2
 
-    def _update_function(self, optimizer: keras.optimizers.Optimizer, l1: np.ndarray, l2: np.ndarray,
-                         has_penalty: bool, has_decay: bool) -> Any:
-        """One optimizer update of every member's flat weights, with the penalty and its
-        gradient (d|w| = sign(w), dw² = 2w, TensorFlow's own gradients of abs and square) and
-        the decoupled weight decay fused in: elementwise work over all (M, P) weights as one
-        compiled loop instead of a dozen passes."""
-        l1, l2 = tf.constant(l1), tf.constant(l2)
-        decay = tf.constant(self.weight_decay[:, None])
+    def make_loop(self, optimizer: keras.optimizers.Optimizer, batch: int, steps: int, epochs_per_call: int,
+                  validation: tuple[Any, Any, Any] | None = None, patience: int | None = None,
+                  min_delta: float = 0.0, jit_compile: bool = True) -> "EpochLoop":
+        """The compiled training loop: many epochs per call (see `EpochLoop`)."""
+        return EpochLoop(self, optimizer, batch, steps, epochs_per_call, validation, patience, min_delta, jit_compile)
 
-        def apply_update(flat, gradient, optimizer_state):
-            penalty = ops.zeros((self.members,))
-            if has_penalty:
-                penalty = ops.sum(l1 * ops.absolute(flat) + l2 * ops.square(flat), axis=1)
-                gradient = gradient + l1 * ops.sign(flat) + 2.0 * l2 * flat
-            if has_decay:
-                flat = flat - flat * decay * ops.cast(optimizer.learning_rate, "float32")
-            [flat], optimizer_state = optimizer.stateless_apply(optimizer_state, [gradient], [flat])
-            return flat, optimizer_state, penalty
 
-        return tf.function(apply_update, jit_compile=True)
+class EpochLoop:
+    """Up to `epochs_per_call` epochs of a StackedModel in one compiled TensorFlow call.
 
-    def make_train_epoch(self, optimizer: keras.optimizers.Optimizer, jit_compile: bool = False) -> Any:
-        """The compiled one-epoch training function (see the class docstring)."""
-        variables, sizes, l1, l2 = self._flat_layout()
-        shapes = [tuple(v.shape) for v in variables]
-        state_variables = list(self.non_trainable_variables)
-        flat_reference = keras.Variable(np.zeros((self.members, sum(sizes)), "float32"), name="flat_parameters")
-        optimizer.build([flat_reference])
-        optimizer_variables = list(optimizer.variables)
-        has_penalty, has_decay = bool(np.any(l1) or np.any(l2)), bool(np.any(self.weight_decay > 0))
+    `loop(indices, epochs)` trains `epochs` more epochs (at most `epochs_per_call`). Its data:
+    row indices (M, epochs_per_call, steps·batch) into the members' resident training rows
+    (`set_training_data`: x (M, N, F), y (M, N)), each member's rows in its own order per
+    epoch; row b of step s is member m's row indices[m, e, s·batch + b]. A member with fewer
+    rows than steps·batch has its tail masked (`row_mask`, (M, steps·batch)): its short last
+    batch is padded and masked, as Keras' last batch is short.
 
-        def unflatten(flat: Any) -> list[Any]:
-            return [ops.reshape(piece, shape) for piece, shape in zip(tf.split(flat, sizes, axis=1), shapes)]
+    Inside the call, every member's weights are one row of a flat (M, P) tensor carried
+    through a `tf.while_loop` over epochs and, within it, over steps, in Keras' stateless
+    style (`keras.StatelessScope`, `stateless_apply`, as Keras' JAX trainer does); the layers'
+    variables are written once per call. Per epoch:
+    - S optimizer steps. The penalty is l1·|w| + l2·w² summed with per-element coefficients
+      (each member's own, on hidden kernels only), which is what each layer's L1/L2
+      regularizer adds up; decoupled weight decay (an optimizer's `weight_decay`) is
+      w - w·decay·lr per member before the update, as Keras applies it; the optimizer
+      (elementwise: its state is per weight) updates the flat tensor at once. Each member's
+      training loss is its batch losses' mean weighted by batch size, as Keras' tracker does.
+    - The validation loss (data loss plus penalty, as Keras' `val_loss`), then per-member
+      `EarlyStopping(monitor='val_loss', restore_best_weights=True)` as tensors: an epoch
+      improves when val_loss + min_delta < best (the first always does); `wait` counts epochs
+      since the last improvement; a member stops when wait >= patience (never at epoch 0) and
+      keeps its best weights. A member whose training loss is not finite stops at once.
+      Stopped members keep being stepped (their updates touch only their own weights) but
+      their history ends; the call ends early when no member is left.
+    The call returns per epoch and member the training and validation losses and whether the
+    epoch counts in that member's history: (epochs_per_call, M) each, read back once per call.
+    """
 
-        def one_step(step, flat, state, optimizer_state, loss_sum, loss_count, indices, masks):
-            rows = indices[step]
-            x = tf.gather(self.x_train, rows, batch_dims=1)
-            y = tf.gather(self.y_train, rows, batch_dims=1)
-            with tf.GradientTape() as tape:
-                tape.watch(flat)
-                mapping = list(zip(variables, unflatten(flat))) + list(zip(state_variables, state))
-                with keras.StatelessScope(state_mapping=mapping) as scope:
-                    losses, counts = self.data_losses(x, y, masks[step], training=True)
-                total = ops.sum(losses)
-            gradient = tape.gradient(total, flat)
-            state = [scope.get_current_value(v) for v in state_variables]
-            flat, optimizer_state, penalty = update(flat, gradient, optimizer_state)
-            losses = losses + penalty
-            return step + 1, flat, state, optimizer_state, loss_sum + losses * counts, loss_count + counts
+    def __init__(self, model: StackedModel, optimizer: keras.optimizers.Optimizer, batch: int, steps: int,
+                 epochs_per_call: int, validation: tuple[Any, Any, Any] | None, patience: int | None,
+                 min_delta: float, jit_compile: bool) -> None:
+        self.model, self.batch, self.steps, self.epochs_per_call = model, batch, steps, epochs_per_call
+        self.validation, self.patience, self.min_delta = validation, patience, abs(min_delta)
+        self.variables, l1, l2 = model.penalized_variables()
+        self.state_variables = list(model.non_trainable_variables)
+        members = model.members
+        optimizer.build(self.variables)
+        self.optimizer = optimizer
+        self.optimizer_variables = list(optimizer.variables)
+        self.penalties = [(tf.constant(a), tf.constant(b), bool(np.any(a)), bool(np.any(b))) for a, b in zip(l1, l2)]
+        self.decay = model.weight_decay if np.any(model.weight_decay > 0) else None
+        self.stopping = validation is not None and patience is not None
+        # per-member early-stopping state, kept between calls
+        self.epoch = tf.Variable(0, dtype=tf.int32)
+        self.active = tf.Variable(np.ones(members, bool))
+        self.best = tf.Variable(np.zeros(members, "float32"))
+        self.has_best = tf.Variable(np.zeros(members, bool))
+        self.best_epoch = tf.Variable(np.zeros(members, "int32"))
+        self.wait = tf.Variable(np.zeros(members, "int32"))
+        self.best_weights_ = [tf.Variable(np.zeros(v.shape if self.stopping else (0,), "float32")) for v in self.variables]
+        self.function = tf.function(self._call, jit_compile=jit_compile)
 
-        update = self._update_function(optimizer, l1, l2, has_penalty, has_decay)
+    def __call__(self, indices: np.ndarray, row_mask: Any, epochs: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        loss, val, recorded = self.function(tf.constant(indices), row_mask, tf.constant(epochs, tf.int32))
+        return loss.numpy(), val.numpy(), recorded.numpy()
 
-        def train_epoch(indices: Any, masks: Any) -> Any:
-            flat = ops.concatenate([ops.reshape(v.value, (self.members, -1)) for v in variables], axis=1)
-            initial = (
-                tf.constant(0), flat, [v.value for v in state_variables], [v.value for v in optimizer_variables],
-                ops.zeros((self.members,)), ops.zeros((self.members,)),
-            )
-            _, flat, state, optimizer_state, loss_sum, loss_count = tf.while_loop(
-                lambda step, *_: step < tf.shape(indices)[0],
-                lambda *carry: one_step(*carry, indices, masks)[:6],
-                initial,
-            )
-            for variable, value in zip(variables + state_variables + optimizer_variables,
-                                       unflatten(flat) + state + optimizer_state):
-                variable.assign(value)
-            return loss_sum / ops.maximum(loss_count, 1.0)
+    def penalty(self, weights: Sequence[Any]) -> Any:
+        """Each member's L1/L2 penalty, (M,)."""
+        total = ops.zeros((self.model.members,))
+        for w, (l1, l2, has_l1, has_l2) in zip(weights, self.penalties):
+            axes = tuple(range(1, len(w.shape)))
+            if has_l1:
+                total = total + l1 * ops.sum(ops.absolute(w), axis=axes)
+            if has_l2:
+                total = total + l2 * ops.sum(ops.square(w), axis=axes)
+        return total
 
-        return tf.function(train_epoch, jit_compile=jit_compile)
+    def update(self, weights: list[Any], gradients: list[Any], optimizer_state: list[Any]):
+        """One optimizer update of every member, with the penalty's gradient (d|w| = sign(w),
+        dw² = 2w, TensorFlow's own gradients of abs and square) and the decoupled weight decay
+        (w - w·decay·lr, before the update, as Keras applies it)."""
+        penalty = self.penalty(weights)
+        gradients = list(gradients)
+        for i, (w, (l1, l2, has_l1, has_l2)) in enumerate(zip(weights, self.penalties)):
+            if has_l1:
+                gradients[i] = gradients[i] + _per_member(l1, w) * ops.sign(w)
+            if has_l2:
+                gradients[i] = gradients[i] + 2.0 * _per_member(l2, w) * w
+        if self.decay is not None:
+            rate = ops.cast(self.optimizer.learning_rate, "float32")
+            weights = [w - w * _per_member(tf.constant(self.decay), w) * rate for w in weights]
+        weights, optimizer_state = self.optimizer.stateless_apply(optimizer_state, gradients, weights)
+        return list(weights), optimizer_state, penalty
+
+    def best_weights(self) -> list[np.ndarray] | None:
+        """Per trainable variable, each member's best-epoch weights (its final ones where it
+        never had a best epoch); None without early stopping."""
+        if not self.stopping:
+            return None
+        has_best = self.has_best.numpy()
+        return [np.where(has_best.reshape((-1,) + (1,) * (len(v.shape) - 1)), b.numpy(), v.numpy())
+                for b, v in zip(self.best_weights_, self.variables)]
+
+    def _mapping(self, weights: Sequence[Any], state: Sequence[Any]) -> list[tuple[Any, Any]]:
+        return list(zip(self.variables, weights)) + list(zip(self.state_variables, state))
+
+    def _step(self, indices, row_mask, epoch, step, weights, state, optimizer_state, loss_sum, loss_count):
+        members, width = self.model.members, self.batch
+        rows = tf.slice(indices, [0, epoch, step * width], [members, 1, width])[:, 0]
+        mask = tf.slice(row_mask, [0, step * width], [members, width])
+        x = tf.gather(self.model.x_train, rows, batch_dims=1)
+        y = tf.gather(self.model.y_train, rows, batch_dims=1)
+        with tf.GradientTape() as tape:
+            tape.watch(weights)
+            with keras.StatelessScope(state_mapping=self._mapping(weights, state)) as scope:
+                losses, counts = self.model.data_losses(x, y, mask, training=True)
+            total = ops.sum(losses)
+        gradients = tape.gradient(total, weights)
+        state = [scope.get_current_value(v) for v in self.state_variables]
+        weights, optimizer_state, penalty = self.update(weights, gradients, optimizer_state)
+        return step + 1, weights, state, optimizer_state, loss_sum + (losses + penalty) * counts, loss_count + counts
+
+    def _epoch(self, indices, row_mask, epoch, weights, state, optimizer_state):
+        """One epoch's steps; each member's mean training loss."""
+        zeros = ops.zeros((self.model.members,))
+        _, weights, state, optimizer_state, loss_sum, loss_count = tf.while_loop(
+            lambda step, *_: step < self.steps,
+            lambda *carry: self._step(indices, row_mask, epoch, *carry),
+            (tf.constant(0), weights, state, optimizer_state, zeros, zeros),
+        )
+        return weights, state, optimizer_state, loss_sum / ops.maximum(loss_count, 1.0)
+
+    def _validation_loss(self, weights, state):
+        x_val, y_val, val_mask = self.validation
+        with keras.StatelessScope(state_mapping=self._mapping(weights, state)):
+            data_loss, _ = self.model.data_losses(x_val, y_val, val_mask, training=False)
+        return data_loss + self.penalty(weights)
+
+    def _stop(self, epoch, loss, val, weights, stop):
+        """Keras' EarlyStopping rule for every member at once (see the class docstring)."""
+        active, best, has_best, best_epoch, wait, best_weights = stop
+        active = active & tf.math.is_finite(loss)
+        if not self.stopping:
+            return active, best, has_best, best_epoch, wait, best_weights
+        wait = tf.where(active, wait + 1, wait)
+        improved = active & (~has_best | (val + self.min_delta < best))
+        best = tf.where(improved, val, best)
+        has_best = has_best | improved
+        best_epoch = tf.where(improved, epoch, best_epoch)
+        wait = tf.where(improved, 0, wait)
+        best_weights = [tf.where(_per_member(improved, w), w, b) for w, b in zip(weights, best_weights)]
+        active = active & ~((epoch > 0) & (wait >= self.patience) & ~improved)
+        return active, best, has_best, best_epoch, wait, best_weights
+
+    def _call(self, indices, row_mask, epochs):
+        members = self.model.members
+        stop_variables = [self.active, self.best, self.has_best, self.best_epoch, self.wait]
+        history = tf.zeros((self.epochs_per_call, members))
+
+        def one_epoch(i, weights, state, optimizer_state, stop, loss_history, val_history, recorded):
+            weights, state, optimizer_state, loss = self._epoch(indices, row_mask, i, weights, state, optimizer_state)
+            val = self._validation_loss(weights, state) if self.validation is not None else tf.zeros_like(loss)
+            at = [[i]]
+            recorded = tf.tensor_scatter_nd_update(recorded, at, [stop[0]])
+            loss_history = tf.tensor_scatter_nd_update(loss_history, at, [loss])
+            val_history = tf.tensor_scatter_nd_update(val_history, at, [val])
+            stop = self._stop(self.epoch + i, loss, val, weights, stop)
+            return i + 1, weights, state, optimizer_state, stop, loss_history, val_history, recorded
+
+        initial = (tf.constant(0), [v.value for v in self.variables], [v.value for v in self.state_variables],
+                   [v.value for v in self.optimizer_variables],
+                   tuple(v.value() for v in stop_variables) + ([v.value() for v in self.best_weights_],),
+                   history, history, tf.zeros((self.epochs_per_call, members), tf.bool))
+        done, weights, state, optimizer_state, stop, loss_history, val_history, recorded = tf.while_loop(
+            lambda i, *carry: (i < epochs) & tf.reduce_any(carry[3][0]), one_epoch, initial)
+        for variable, value in zip(self.variables + self.state_variables + self.optimizer_variables
+                                   + stop_variables + self.best_weights_,
+                                   list(weights) + list(state) + list(optimizer_state) + list(stop[:5]) + list(stop[5])):
+            variable.assign(value)
+        self.epoch.assign_add(done)
+        return loss_history, val_history, recorded
+
+
+def _per_member(values: Any, like: Any) -> Any:
+    """(M,) values shaped to broadcast against a (M, ...) tensor."""
+    return ops.reshape(values, (-1,) + (1,) * (len(like.shape) - 1))
