@@ -1,7 +1,8 @@
 """The default model builder: an MLP with kernel penalties on hidden layers and dropout after them."""
 from __future__ import annotations
 
-from typing import Sequence
+import weakref
+from typing import Any, Sequence
 
 import keras
 
@@ -68,3 +69,24 @@ def mlp(
             layers.append(keras.layers.Dropout(rates[i - 1], name=f"dropout_{i}"))
     layers.append(keras.layers.Dense(n_outputs, activation=output_activation, name="output"))
     return keras.Sequential(layers, name="mlp")
+
+
+_BUILT: "weakref.WeakKeyDictionary[Any, dict[tuple[Any, ...], keras.Model]]" = weakref.WeakKeyDictionary()
+
+
+def built(exp: Any, variant: Any, n_inputs: int, n_outputs: int) -> keras.Model:
+    """The variant's Keras model for these shapes, built once per experiment object: the
+    model summaries and the stacked engine's templates share one build per variant (the
+    weights it holds are no member's; engines give each member its own)."""
+    cache = _BUILT.setdefault(exp, {})
+    key = (variant.config_hash(), n_inputs, n_outputs)
+    if key not in cache:
+        cache[key] = exp.build_model(variant, n_inputs, n_outputs)
+    return cache[key]
+
+
+def structure(model: keras.Model) -> tuple[Any, ...]:
+    """What a model summary shows, less the layer names Keras numbers per build: two models
+    with the same structure have the same summary."""
+    return tuple((type(layer).__name__, str(getattr(layer, "output", None) is not None and layer.output.shape),
+                  layer.count_params()) for layer in model.layers)

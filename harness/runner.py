@@ -18,8 +18,10 @@ import dataclasses
 import math
 import platform
 import sys
+import threading
 import time
 import traceback
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence, TextIO
@@ -97,6 +99,7 @@ class Progress:
         self._order: list[tuple[str, str]] = []
         self._next = 0
         self._ready: dict[tuple[str, str], Any] = {}
+        self._lock = threading.RLock()  # summaries come from the report thread
 
     def write(self, text: str) -> None:
         tqdm.write(text, file=self.stream)
@@ -109,17 +112,20 @@ class Progress:
         # why some variants fall back to one fit per split, and how the rest are trained
         self._ready[(name, _NOTES)] = "\n".join(f"{name}: {note}" for note in item.notes) or None
         self._ready.update({(name, key): ("stored", *found) for key, found in item.found.items()})
-        self._flush()
+        with self._lock:
+            self._flush()
 
     def record(self, record: SplitRecord) -> None:
-        self._ready[(record.experiment, record.job_key)] = record
-        self.bar.update(1)
-        self._flush()
+        with self._lock:
+            self._ready[(record.experiment, record.job_key)] = record
+            self.bar.update(1)
+            self._flush()
 
     def summary(self, experiment: str, text: str) -> None:
         """The line that closes an experiment, printed after its jobs' lines."""
-        self._ready[(experiment, _SUMMARY)] = text
-        self._flush()
+        with self._lock:
+            self._ready[(experiment, _SUMMARY)] = text
+            self._flush()
 
     def _flush(self) -> None:
         while self._next < len(self._order) and self._order[self._next] in self._ready:
@@ -306,18 +312,23 @@ def run_settings(prepared: Prepared, engine_notes: Sequence[str] = ()) -> dict[s
     import keras
 
     from .engines.sklearn_fit import reference_config
+    from .models import built, structure
 
     exp, splits = prepared.exp, prepared.splits
-    summaries = {}
+    summaries: dict[str, str] = {}
+    by_structure: dict[tuple[Any, ...], str] = {}  # one summary per architecture, not per variant
     for variant in exp.variants:
         keras.utils.set_random_seed(0)
         try:
-            model = exp.build_model(variant, splits[0].n_inputs, splits[0].n_outputs)
-            summaries[variant.name] = model_summary(model)
+            model = built(exp, variant, splits[0].n_inputs, splits[0].n_outputs)
         except HarnessError:
             raise
         except Exception as exc:  # noqa: BLE001 - the builder with the user's settings (a bad activation, no memory)
             raise HarnessError(f"{exp.name}: cannot build the model of variant {variant.name!r}: {one_line(exc)}") from None
+        key = structure(model)
+        if key not in by_structure:
+            by_structure[key] = model_summary(model)
+        summaries[variant.name] = by_structure[key]
     ratio = float(np.mean([len(f.test_index) / len(f.fit_index) for f in splits]))
     corrected = traits(prepared.splitter).resampling_correction
     return {
@@ -466,39 +477,66 @@ def engine_label(trainers: dict[str, Any]) -> str:
 
 
 def _train(prepared: list[Prepared], executor: Any, store: Store, bar: Progress, reports_dir: Path) -> list[Outcome]:
-    """Run every task, storing each as it finishes; report each experiment when it is done."""
+    """Run every task, storing each as it finishes; report each experiment when it is done
+    (on a thread of its own, while the next experiment trains)."""
     outcomes = {item.exp.name: Outcome(item.exp.name, run_id=item.run_id, found_done=len(item.found))
                 for item in prepared}
     remaining = {item.exp.name: len(item.tasks) for item in prepared}
     by_name = {item.exp.name: item for item in prepared}
-    start = time.perf_counter()
-    for item in prepared:
-        bar.expect(item)
-    for item in prepared:
-        if not remaining[item.exp.name]:
-            _report(item, outcomes[item.exp.name], store, bar, reports_dir, start)
-    for task, records in executor.run([task for item in prepared for task in item.tasks]):
-        name = task.exp.name
-        for record in records:
-            record.run_id = by_name[name].run_id or ""
-        store.add_records(records)
-        for record in records:
-            bar.record(record)
-            outcomes[name].seconds += record.seconds
-            if record.ok:
-                outcomes[name].ok += 1
-            else:
-                outcomes[name].failed += 1
-        remaining[name] -= 1
-        if not remaining[name]:
-            _report(by_name[name], outcomes[name], store, bar, reports_dir, start)
+    reports = Reports(store, bar, reports_dir)
+    try:
+        for item in prepared:
+            bar.expect(item)
+        for item in prepared:
+            if not remaining[item.exp.name]:
+                reports.submit(item, outcomes[item.exp.name])
+        for task, records in executor.run([task for item in prepared for task in item.tasks]):
+            name = task.exp.name
+            for record in records:
+                record.run_id = by_name[name].run_id or ""
+            store.add_records(records)
+            for record in records:
+                bar.record(record)
+                outcomes[name].seconds += record.seconds
+                if record.ok:
+                    outcomes[name].ok += 1
+                else:
+                    outcomes[name].failed += 1
+            remaining[name] -= 1
+            if not remaining[name]:
+                reports.submit(by_name[name], outcomes[name])
+        reports.wait()
+    finally:
+        reports.close()
     return [outcomes[item.exp.name] for item in prepared]
 
 
-def _report(item: Prepared, outcome: Outcome, store: Store, bar: Progress, reports_dir: Path, start: float) -> None:
-    store.finish_run(item.run_id)
-    outcome.page = report.write_experiment_report(store, item.exp.name, reports_dir, item.run_id, item.exp)
-    found = f", {outcome.found_done} found done" if outcome.found_done else ""
-    bar.summary(item.exp.name, f"{item.exp.name}: {outcome.ok} jobs ok, {outcome.failed} failed{found}, "
-                f"{outcome.seconds:.1f} s training, done {time.perf_counter() - start:.1f} s into the run → "
-                f"{outcome.page}")
+class Reports:
+    """Experiment reports written on one thread beside the training (which spends its time in
+    TensorFlow calls that release the interpreter), each from its own connection to the store;
+    a report's error surfaces in `wait`."""
+
+    def __init__(self, store: Store, bar: Progress, reports_dir: Path) -> None:
+        self.store, self.bar, self.reports_dir = store, bar, reports_dir
+        self.start = time.perf_counter()
+        self.pool = ThreadPoolExecutor(1, thread_name_prefix="harness-report")
+        self.pending: list[Future] = []
+
+    def submit(self, item: Prepared, outcome: Outcome) -> None:
+        self.store.finish_run(item.run_id)
+        self.pending.append(self.pool.submit(self._write, item, outcome))
+
+    def _write(self, item: Prepared, outcome: Outcome) -> None:
+        with Store(self.store.path) as store:
+            outcome.page = report.write_experiment_report(store, item.exp.name, self.reports_dir, item.run_id, item.exp)
+        found = f", {outcome.found_done} found done" if outcome.found_done else ""
+        self.bar.summary(item.exp.name, f"{item.exp.name}: {outcome.ok} jobs ok, {outcome.failed} failed{found}, "
+                         f"{outcome.seconds:.1f} s training, done {time.perf_counter() - self.start:.1f} s into "
+                         f"the run → {outcome.page}")
+
+    def wait(self) -> None:
+        for future in self.pending:
+            future.result()
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True, cancel_futures=True)

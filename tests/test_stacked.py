@@ -95,12 +95,14 @@ VARIANTS = (
 )
 
 
-def test_members_match_plain_fit_without_early_stopping(tmp_path):
+@pytest.mark.parametrize("jit_compile", [None, True])
+def test_members_match_plain_fit_without_early_stopping(tmp_path, jit_compile):
+    """In TensorFlow's executor (what a run this small chooses) and as one XLA program."""
     exp = Equivalence()
     exp.variants = VARIANTS
     members = stacked_members(exp, tmp_path)
     assert len({len(m.split.x_fit) for m in members}) > 1  # folds of different sizes share the stack
-    trained = train_members(exp, members)
+    trained = train_members(exp, members, jit_compile=jit_compile)
     assert len(trained) == len(VARIANTS) * 3
     assert_same_training(exp, members, trained)
 
@@ -119,16 +121,17 @@ def test_tanh_regression_members_match_plain_fit(tmp_path, jit_compile):
     assert_same_training(exp, members, train_members(exp, members, jit_compile=jit_compile), rtol=1e-4, atol=1e-4)
 
 
-@pytest.mark.parametrize("epochs_per_call", [128, 4])
-def test_members_stop_early_at_their_own_epochs_with_their_own_best_weights(tmp_path, monkeypatch, epochs_per_call):
+@pytest.mark.parametrize("epochs_per_call, jit_compile", [(128, None), (4, True)])
+def test_members_stop_early_at_their_own_epochs_with_their_own_best_weights(tmp_path, monkeypatch, epochs_per_call,
+                                                                            jit_compile):
     """Early stopping decided inside the compiled loop, whether a member's patience runs out
-    within one call or across calls of 4 epochs."""
+    within one call or across calls of 4 epochs, in TensorFlow's executor and in XLA."""
     monkeypatch.setattr(stacked, "EPOCHS_PER_CALL", epochs_per_call)
     exp = Equivalence()
     exp.variants = (Variant("none"), Variant("L2", l2=3e-2), Variant("L1", l1=1e-2))
     exp.epochs, exp.patience, exp.learning_rate = 60, 3, 0.05
     members = stacked_members(exp, tmp_path)
-    trained = train_members(exp, members)
+    trained = train_members(exp, members, jit_compile=jit_compile)
     epochs = [t.epochs for t in trained]
     assert len(set(epochs)) > 1 and min(epochs) < exp.epochs  # they really stopped, and apart
     assert_same_training(exp, members, trained, rtol=1e-4, atol=1e-4)
@@ -234,3 +237,99 @@ def test_with_dropout_both_engines_agree_statistically(workdir):
     # the check has power: dropout 0.5 raises the training loss well above no dropout's
     for engine in ("keras", "stacked"):
         assert dropout[("final_loss", engine)].mean() > 1.3 * none[("final_loss", engine)].mean()
+
+
+class FunctionalChain(Equivalence):
+    """How many users write Keras: keras.Input → Dense → BatchNormalization → … as a functional
+    model, with an activity penalty and LayerNormalization."""
+
+    name = "functional-chain"
+
+    def build_model(self, variant, n_inputs, n_outputs):
+        penalty = keras.regularizers.L1L2(l1=variant.l1, l2=variant.l2) if (variant.l1 or variant.l2) else None
+        activity = variant.settings.get("activity")
+        inputs = keras.Input((n_inputs,))
+        x = keras.layers.Dense(7, activation="relu", kernel_regularizer=penalty,
+                               activity_regularizer=keras.regularizers.L1L2(*activity) if activity else None)(inputs)
+        x = keras.layers.BatchNormalization(momentum=0.9)(x)
+        x = keras.layers.Dense(5, activation="tanh")(x)
+        x = keras.layers.LayerNormalization()(x)
+        outputs = keras.layers.Dense(n_outputs, activation="softmax")(x)
+        return keras.Model(inputs, outputs)
+
+
+CHAIN_VARIANTS = (
+    Variant("none"),
+    Variant("L2", l2=1e-2),
+    Variant("activity", settings={"activity": (1e-3, 1e-2)}),
+)
+
+
+@pytest.mark.parametrize("patience", [None, 3])
+def test_functional_chain_with_normalization_and_activity_penalty_matches_plain_fit(tmp_path, patience):
+    """BatchNormalization's batch statistics are each member's own unmasked rows (folds of 40
+    and 41 rows: short last batches); its moving averages are restored with the best weights."""
+    exp = FunctionalChain()
+    exp.variants = CHAIN_VARIANTS
+    exp.patience = patience
+    if patience is not None:
+        exp.epochs, exp.learning_rate = 40, 0.05
+    members = stacked_members(exp, tmp_path)
+    assert all(m.spec is not None for m in members)
+    trained = train_members(exp, members)
+    if patience is not None:
+        assert min(t.epochs for t in trained) < exp.epochs
+    assert_same_training(exp, members, trained, rtol=1e-4, atol=1e-4)
+
+
+def test_what_is_not_a_chain_or_not_stackable_says_why():
+    from harness.engines.stacked import Unsupported, describe_model
+
+    inputs = keras.Input((4,))
+    hidden = keras.layers.Dense(3)(inputs)
+    branched = keras.Model(inputs, keras.layers.Add()([hidden, keras.layers.Dense(3)(inputs)]))
+    with pytest.raises(Unsupported, match="not a chain"):
+        describe_model(branched)
+    with pytest.raises(Unsupported, match="PReLU.*is not one the stacked engine stacks"):
+        describe_model(keras.Model(inputs, keras.layers.PReLU()(hidden)))
+    skip = keras.layers.Dense(4)
+    twice = keras.Model(inputs, skip(keras.layers.Dense(4)(skip(inputs))))
+    with pytest.raises(Unsupported, match="not a chain"):
+        describe_model(twice)
+    with pytest.raises(Unsupported, match="activity regularizer"):
+        describe_model(keras.Sequential([keras.Input((4,)), keras.layers.Dense(3),
+                                         keras.layers.Activation("relu", activity_regularizer="l2"),
+                                         keras.layers.Dense(1)]))
+
+
+class Noisy(Equivalence):
+    name = "noisy"
+    patience = None
+
+    def build_model(self, variant, n_inputs, n_outputs):
+        return keras.Sequential([keras.Input((n_inputs,)), keras.layers.GaussianNoise(variant.settings.get("noise", 0.0)),
+                                 keras.layers.Dense(7, activation="relu"), keras.layers.Dense(n_outputs, activation="softmax")])
+
+
+def test_gaussian_noise_is_each_members_own_and_standard_normal(tmp_path):
+    """Keras' noise comes from its own generator, so a noisy member cannot match a plain fit
+    draw for draw; what must hold: with stddev 0 it is that fit, a member's noise does not
+    depend on its neighbours, and the draws are N(0, 1) (Kolmogorov–Smirnov at 1%)."""
+    from scipy import stats
+
+    from harness.engines.stacked_layers import member_normal
+
+    exp = Noisy()
+    exp.variants = (Variant("silent", settings={"noise": 0.0}),)
+    members = stacked_members(exp, tmp_path)
+    assert_same_training(exp, members, train_members(exp, members))
+    exp.variants = (Variant("target", settings={"noise": 0.3}),)
+    alone = train_members(exp, stacked_members(exp, tmp_path)[:1])[0]
+    exp.variants = (Variant("target", settings={"noise": 0.3}), Variant("other", settings={"noise": 0.3}))
+    crowd = train_members(exp, [m for m in stacked_members(exp, tmp_path) if m.job.split == 0])[0]
+    np.testing.assert_allclose(crowd.loss, alone.loss, rtol=1e-6)
+    assert alone.loss != train_members(Equivalence(), stacked_members(Equivalence(), tmp_path)[:1])[0].loss
+    draws = member_normal(tf.constant([7, 8], tf.uint32), tf.constant(3), (2, 100, 50)).numpy()
+    for member in draws:
+        assert stats.kstest(member.ravel(), "norm").pvalue > 0.01
+    assert abs(np.corrcoef(draws[0].ravel(), draws[1].ravel())[0, 1]) < 0.05

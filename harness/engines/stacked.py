@@ -27,6 +27,7 @@ import numpy as np
 import tensorflow as tf
 
 from ..errors import HarnessError
+from ..models import built
 from ..experiment import Experiment, Variant
 from ..splits import SplitData, derive_seed
 from ..jobs import ENGINE_NUMERICS, Job
@@ -34,7 +35,8 @@ from ..records import Emit
 from .base import Splits, TrainedMember, finish, first_nan_epoch
 from .keras_fit import KerasFitEngine, initial_weights, loss_for, targets_for
 from .stacked_layers import (
-    StackedActivation, StackedDense, StackedDropout, StackedL1L2, StackedModel, stateless_optimizer,
+    StackedActivation, StackedDense, StackedDropout, StackedGaussianNoise, StackedL1L2, StackedModel,
+    StackedNormalization, stateless_optimizer,
 )
 
 #: optimizers whose update is elementwise (per weight): safe to share across members
@@ -44,6 +46,8 @@ MAX_MEMBERS = 256
 MAX_EPOCH_BYTES = 256 * 2**20
 #: most epochs per compiled call
 EPOCHS_PER_CALL = 128
+#: estimated seconds of training above which XLA's compilation pays (`worth_compiling`)
+XLA_WORTH_S = 2.0
 #: the generator stream of batch orders, beside a member's other seeded draws
 ORDER_STREAM = 0x0BDE
 
@@ -68,6 +72,7 @@ class MemberSpec:
     l1: list[float]
     l2: list[float]
     dropout: dict[int, float]
+    activity: list[tuple[float, float]]
     weight_decay: float
     optimizer_key: tuple[Any, ...]
     optimizer_config: dict[str, Any]
@@ -81,52 +86,101 @@ def _activation_name(activation: Any) -> str:
     return name
 
 
-def _penalty(regularizer: Any) -> tuple[float, float]:
+def _penalty(regularizer: Any, what: str = "kernel") -> tuple[float, float]:
     if regularizer is None:
         return 0.0, 0.0
     config = regularizer.get_config()
     if type(regularizer) in (keras.regularizers.L1, keras.regularizers.L2, keras.regularizers.L1L2):
         return float(config.get("l1", 0.0)), float(config.get("l2", 0.0))
-    raise Unsupported(f"kernel regularizer {type(regularizer).__name__} is not L1, L2 or L1L2")
+    raise Unsupported(f"{what} regularizer {type(regularizer).__name__} is not L1, L2 or L1L2")
 
 
-def describe_model(model: keras.Model) -> tuple[Architecture, list[float], list[float], dict[int, float]]:
-    """The stackable structure of a Sequential model of Dense, Dropout and Activation layers."""
-    if not isinstance(model, keras.Sequential):
-        raise Unsupported(f"the model is a {type(model).__name__}, not a keras.Sequential")
+def chain_layers(model: keras.Model) -> list[keras.layers.Layer]:
+    """The layers of a Sequential model, or of a functional model that is a chain (one input,
+    each layer called once on the previous one's output, the last one's output the model's)."""
+    if isinstance(model, keras.Sequential):
+        return [layer for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)]
+    # private Keras API: the functional model class; a subclassed model (own `call`) is opaque
+    from keras.src.models.functional import Functional
+
+    if not isinstance(model, Functional) or type(model).call is not Functional.call:
+        raise Unsupported(f"the model is a {type(model).__name__}, neither a keras.Sequential nor a functional chain")
+    if len(model.inputs) != 1 or len(model.outputs) != 1:
+        raise Unsupported("the functional model has more than one input or output")
+    layers = [layer for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)]
+    previous = model.inputs[0]
+    for layer in layers:
+        if layer.input is not previous:
+            raise Unsupported(f"the functional model is not a chain: layer {layer.name!r} does not take the "
+                              "previous layer's output alone")
+        previous = layer.output
+    if model.outputs[0] is not previous:
+        raise Unsupported("the functional model is not a chain: its output is not its last layer's")
+    return layers
+
+
+def _dense_op(layer: keras.layers.Dense) -> tuple[tuple[Any, ...], tuple[float, float], tuple[float, float]]:
+    for attr in ("bias_regularizer", "kernel_constraint", "bias_constraint"):
+        if getattr(layer, attr, None) is not None:
+            raise Unsupported(f"Dense layer {layer.name!r} has a {attr.replace('_', ' ')}")
+    if getattr(layer, "lora_enabled", False) or layer.dtype_policy.name != "float32":
+        raise Unsupported(f"Dense layer {layer.name!r} is not a plain float32 Dense")
+    activity = layer.activity_regularizer
+    op = ("dense", layer.units, _activation_name(layer.activation), layer.use_bias)
+    return op, _penalty(layer.kernel_regularizer), _penalty(activity, "activity")
+
+
+def _normalization_op(layer: keras.layers.Layer) -> tuple[Any, ...]:
+    config = layer.get_config()
+    if isinstance(layer, keras.layers.BatchNormalization):
+        if config.get("renorm") or config.get("synchronized") or layer.axis not in (-1, 1):
+            raise Unsupported(f"BatchNormalization {layer.name!r} uses renorm, synchronization or another axis")
+        return ("batch_norm", float(config["epsilon"]), bool(config["center"]), bool(config["scale"]),
+                float(config["momentum"]))
+    if list(np.atleast_1d(layer.axis)) not in ([-1], [1]) or config.get("rms_scaling"):
+        raise Unsupported(f"LayerNormalization {layer.name!r} normalizes another axis or uses rms_scaling")
+    return ("layer_norm", float(config["epsilon"]), bool(config["center"]), bool(config["scale"]))
+
+
+def describe_model(model: keras.Model) -> tuple[Architecture, list[float], list[float], dict[int, float],
+                                                list[tuple[float, float]]]:
+    """The stackable structure of a chain (Sequential or functional) of Dense, Dropout,
+    Activation, GaussianNoise, LayerNormalization and BatchNormalization layers; a Dense
+    layer's activity penalty is read with its kernel's (`MemberSpec.activity`)."""
     ops: list[tuple[Any, ...]] = []
     l1s: list[float] = []
     l2s: list[float] = []
     dropout: dict[int, float] = {}
-    for layer in model.layers:
+    activity: list[tuple[float, float]] = []
+    for layer in chain_layers(model):
         if isinstance(layer, keras.layers.Dense):
-            for attr in ("bias_regularizer", "activity_regularizer", "kernel_constraint", "bias_constraint"):
-                if getattr(layer, attr, None) is not None:
-                    raise Unsupported(f"Dense layer {layer.name!r} has a {attr.replace('_', ' ')}")
-            if getattr(layer, "lora_enabled", False) or layer.dtype_policy.name != "float32":
-                raise Unsupported(f"Dense layer {layer.name!r} is not a plain float32 Dense")
-            l1, l2 = _penalty(layer.kernel_regularizer)
-            ops.append(("dense", layer.units, _activation_name(layer.activation), layer.use_bias))
+            op, (l1, l2), penalty = _dense_op(layer)
+            ops.append(op)
             l1s.append(l1)
             l2s.append(l2)
-        elif isinstance(layer, keras.layers.Dropout):
-            if layer.noise_shape is not None:
-                raise Unsupported(f"Dropout layer {layer.name!r} has a noise_shape")
-            position = len(ops)
-            if position in dropout:
-                raise Unsupported("two Dropout layers in a row")
-            dropout[position] = float(layer.rate)
-        elif isinstance(layer, keras.layers.Activation):
-            ops.append(("activation", _activation_name(layer.activation)))
-        elif isinstance(layer, keras.layers.InputLayer):
+            activity.append(penalty)
             continue
-        else:
-            raise Unsupported(f"layer {layer.name!r} ({type(layer).__name__}) is not Dense, Dropout or Activation")
         if getattr(layer, "activity_regularizer", None) is not None:
             raise Unsupported(f"layer {layer.name!r} has an activity regularizer")
+        if isinstance(layer, keras.layers.Dropout):
+            if layer.noise_shape is not None:
+                raise Unsupported(f"Dropout layer {layer.name!r} has a noise_shape")
+            if len(ops) in dropout:
+                raise Unsupported("two Dropout layers in a row")
+            dropout[len(ops)] = float(layer.rate)
+        elif isinstance(layer, keras.layers.Activation):
+            ops.append(("activation", _activation_name(layer.activation)))
+        elif isinstance(layer, keras.layers.GaussianNoise):
+            ops.append(("noise", float(layer.stddev)))
+        elif isinstance(layer, (keras.layers.BatchNormalization, keras.layers.LayerNormalization)):
+            ops.append(_normalization_op(layer))
+        else:
+            raise Unsupported(f"layer {layer.name!r} ({type(layer).__name__}) is not one the stacked engine "
+                              "stacks (Dense, Dropout, Activation, GaussianNoise, LayerNormalization, "
+                              "BatchNormalization)")
     if not any(op[0] == "dense" for op in ops):
         raise Unsupported("the model has no Dense layer")
-    return Architecture(tuple(ops), int(model.inputs[0].shape[-1])), l1s, l2s, dropout
+    return Architecture(tuple(ops), int(model.inputs[0].shape[-1])), l1s, l2s, dropout, activity
 
 
 def describe_optimizer(optimizer: keras.optimizers.Optimizer) -> tuple[float, tuple[Any, ...], dict[str, Any]]:
@@ -153,14 +207,14 @@ def describe_optimizer(optimizer: keras.optimizers.Optimizer) -> tuple[float, tu
 
 def describe_member(exp: Experiment, variant: Variant, fd: SplitData, model: keras.Model | None = None) -> MemberSpec:
     model = model if model is not None else exp.build_model(variant, fd.n_inputs, fd.n_outputs)
-    architecture, l1, l2, dropout = describe_model(model)
+    architecture, l1, l2, dropout, activity = describe_model(model)
     n_out = int(model.outputs[0].shape[-1])
     loss = loss_for(exp, n_out)
     kind = {"SparseCategoricalCrossentropy": "sparse_categorical_crossentropy",
             "BinaryCrossentropy": "binary_crossentropy",
             "MeanSquaredError": "mean_squared_error"}[type(loss).__name__]
     weight_decay, key, config = describe_optimizer(exp.make_optimizer(variant))
-    return MemberSpec(architecture, l1, l2, dropout, weight_decay, key, config, kind)
+    return MemberSpec(architecture, l1, l2, dropout, activity, weight_decay, key, config, kind)
 
 
 @dataclass
@@ -223,7 +277,7 @@ class StackedEngine:
     name = "stacked"
 
     def __init__(
-        self, fallback: bool = True, max_members: int = MAX_MEMBERS, jit_compile: bool = True,
+        self, fallback: bool = True, max_members: int = MAX_MEMBERS, jit_compile: bool | None = None,
     ) -> None:
         self.fallback = fallback
         self.max_members = max_members
@@ -234,7 +288,8 @@ class StackedEngine:
     @property
     def numerics(self) -> str:
         """The arithmetic: XLA's kernels round some functions differently from TensorFlow's."""
-        return f"stacked/{ENGINE_NUMERICS['stacked']}" + ("+xla" if self.jit_compile else "")
+        forced = {None: "", True: "+xla", False: "+graph"}[self.jit_compile]
+        return f"stacked/{ENGINE_NUMERICS['stacked']}{forced}"
 
     def template(self, exp: Experiment, variant: Variant, fd: SplitData) -> tuple[keras.Model, MemberSpec | None]:
         """The variant's Keras model for this split's shapes, and its stackable spec (None if it
@@ -250,7 +305,7 @@ class StackedEngine:
         cache = self._templates.setdefault(exp, {})
         key = (variant.config_hash(), fd.n_inputs, fd.n_outputs)
         if key not in cache:
-            model = exp.build_model(variant, fd.n_inputs, fd.n_outputs)
+            model = built(exp, variant, fd.n_inputs, fd.n_outputs)
             try:
                 cache[key] = (model, describe_member(exp, variant, fd, model), None)
             except Unsupported as exc:
@@ -341,52 +396,56 @@ class StackedEngine:
 
 
 # ---------------------------------------------------------------------- the stacked model
+def _stacked_layer(op: tuple[Any, ...], position: int, members: Sequence[Member], dense_index: int) -> keras.layers.Layer:
+    """The stacked layer of one op, with each member's own penalties and random stream."""
+    specs, count = [m.spec for m in members], len(members)
+    if op[0] == "dense":
+        _, units, activation, use_bias = op
+        l1, l2 = [s.l1[dense_index] for s in specs], [s.l2[dense_index] for s in specs]
+        penalty = StackedL1L2(l1, l2) if any(l1) or any(l2) else None
+        a1, a2 = [s.activity[dense_index][0] for s in specs], [s.activity[dense_index][1] for s in specs]
+        activity = StackedL1L2(a1, a2) if any(a1) or any(a2) else None
+        return StackedDense(count, units, activation, use_bias, kernel_regularizer=penalty, activity_regularizer=activity)
+    if op[0] == "noise":
+        return StackedGaussianNoise([op[1]] * count, [derive_seed(m.job.seed, "noise", position) for m in members])
+    if op[0] in ("batch_norm", "layer_norm"):
+        kind = "batch" if op[0] == "batch_norm" else "layer"
+        return StackedNormalization(count, kind, *op[1:])
+    return StackedActivation(op[1])
+
+
 def build_stacked(members: Sequence[Member]) -> StackedModel:
     """A StackedModel whose member m starts from member m's own Keras model's initial weights
-    and draws its dropout masks from its own seed: nothing about a member depends on the
-    others in its model."""
+    and draws its dropout masks and noise from its own seed: nothing about a member depends on
+    the others in its model."""
     specs = [m.spec for m in members]
     count = len(members)
     architecture = specs[0].architecture
     dropout_positions = sorted(set().union(*(s.dropout for s in specs)))
     layers: list[keras.layers.Layer] = []
     dense_index = 0
-    for position, op in enumerate(architecture.ops):
+    for position, op in enumerate(architecture.ops + (None,)):
         if position in dropout_positions:
             rates = [s.dropout.get(position, 0.0) for s in specs]
             layers.append(StackedDropout(rates, [derive_seed(m.job.seed, "dropout", position) for m in members]))
-        if op[0] == "dense":
-            _, units, activation, use_bias = op
-            l1 = [s.l1[dense_index] for s in specs]
-            l2 = [s.l2[dense_index] for s in specs]
-            penalty = StackedL1L2(l1, l2) if any(l1) or any(l2) else None
-            layers.append(StackedDense(count, units, activation, use_bias, kernel_regularizer=penalty))
-            dense_index += 1
-        else:
-            layers.append(StackedActivation(op[1]))
-    if len(architecture.ops) in dropout_positions:
-        rates = [s.dropout.get(len(architecture.ops), 0.0) for s in specs]
-        seeds = [derive_seed(m.job.seed, "dropout", len(architecture.ops)) for m in members]
-        layers.append(StackedDropout(rates, seeds))
+        if op is not None:
+            layers.append(_stacked_layer(op, position, members, dense_index))
+            dense_index += op[0] == "dense"
     model = StackedModel(layers, count, specs[0].loss_kind, [s.weight_decay for s in specs])
     model(np.zeros((count, 1, architecture.n_inputs), dtype="float32"))
     starts = [initial_weights(m.template, m.job.seed) for m in members]
-    for variable, index in zip(model.trainable_variables, _dense_weight_indices(members[0].template)):
+    for variable, index in zip(model.member_weights(), _member_weight_indices(members[0].template)):
         variable.assign(np.stack([weights[index] for weights in starts]))
     return model
 
 
-def _dense_weight_indices(template: keras.Model) -> list[int]:
-    """Positions in `template.weights` of each Dense kernel and bias, in the stacked model's
-    variable order (kernel, bias, kernel, bias, ...)."""
+def _member_weight_indices(template: keras.Model) -> list[int]:
+    """Positions in `template.weights` of the weights of its Dense and normalization layers, in
+    the stacked model's `member_weights()` order (layer by layer, each in Keras' order)."""
     position = {id(v): i for i, v in enumerate(template.weights)}
-    indices = []
-    for layer in template.layers:
-        if isinstance(layer, keras.layers.Dense):
-            indices.append(position[id(layer.kernel)])
-            if layer.bias is not None:
-                indices.append(position[id(layer.bias)])
-    return indices
+    return [position[id(w)] for layer in chain_layers(template)
+            if isinstance(layer, (keras.layers.Dense, keras.layers.BatchNormalization, keras.layers.LayerNormalization))
+            for w in layer.weights]
 
 
 def _padded(arrays: Sequence[np.ndarray], dtype: str) -> tuple[np.ndarray, np.ndarray]:
@@ -429,15 +488,27 @@ def epochs_per_call(exp: Experiment, members: int, width: int) -> int:
     return max(1, min(exp.epochs, EPOCHS_PER_CALL, MAX_EPOCH_BYTES // max(members * width * 4, 1)))
 
 
-def train_members(exp: Experiment, members: Sequence[Member], jit_compile: bool = True) -> list[StackedResult]:
+def worth_compiling(exp: Experiment, members: Sequence[Member], steps: int, width: int) -> bool:
+    """Whether XLA pays for its compilation (about a second) here: when the training would take
+    over XLA_WORTH_S seconds in TensorFlow's executor, estimated from its steps (~1 ms of
+    overhead each) and arithmetic (at ~10 GFLOP/s). Measured on this project's 2-core CPU:
+    XLA runs 90 members of 10→50→25→4 at 0.6-0.7 ms per step against 1.2-1.3 ms."""
+    sizes = [members[0].spec.architecture.n_inputs] + [op[1] for op in members[0].spec.architecture.ops if op[0] == "dense"]
+    flops = 6 * sum(a * b for a, b in zip(sizes, sizes[1:])) * width * len(members)
+    optimizer_steps = exp.epochs * steps
+    return optimizer_steps * (1e-3 + flops / 10e9) > XLA_WORTH_S
+
+
+def train_members(exp: Experiment, members: Sequence[Member], jit_compile: bool | None = None) -> list[StackedResult]:
     """Train members of one architecture as one stacked model; return each member's outcome.
 
     The epochs run in compiled calls of many epochs each (`EpochLoop`), with per-member early
-    stopping inside the call. With `jit_compile` (the default) a call is one XLA program:
-    measured 2-3× faster than TensorFlow's executor on this project's 2-core CPU (`make
-    perf`), at the cost of a compilation per stacked model shape. XLA's kernels round some
-    functions (tanh, exp) differently from TensorFlow's by an ulp or two, so weights agree with
-    a plain fit to float32 rounding amplified by training, not bit for bit.
+    stopping inside the call. With `jit_compile` a call is one XLA program: about 2× faster
+    than TensorFlow's executor on this project's 2-core CPU, at the cost of a compilation per
+    stacked model; None (the default) compiles where that pays (`worth_compiling`). XLA's
+    kernels round some functions (tanh, exp) differently from TensorFlow's by an ulp or two,
+    so weights agree with a plain fit to float32 rounding amplified by training, not bit for
+    bit.
     """
     spec = members[0].spec
     splits = [m.split for m in members]
@@ -462,6 +533,8 @@ def train_members(exp: Experiment, members: Sequence[Member], jit_compile: bool 
     width = batch_width(exp, splits)
     sizes = [len(fd.x_fit) for fd in splits]
     per_call = epochs_per_call(exp, len(members), steps * width)
+    if jit_compile is None:
+        jit_compile = worth_compiling(exp, members, steps, width)
     loop = model.make_loop(optimizer, width, steps, per_call, validation, exp.patience, exp.min_delta, jit_compile)
     orders = MemberOrders([m.job.seed for m in members], sizes, steps * width)
     row_mask = tf.constant(np.arange(steps * width)[None, :] < np.asarray(sizes)[:, None], dtype="float32")
@@ -498,17 +571,17 @@ def member_results(exp: Experiment, members: Sequence[Member], model: Any, histo
     epochs and failure, from the trained stacked model."""
     best = loop.best_weights()
     early_stopping = exp.patience is not None and best is not None
-    final = best if early_stopping else [v.numpy() for v in model.trainable_variables]
+    final = [best[id(v)] if early_stopping else v.numpy() for v in model.member_weights()]
     best_epoch = loop.best_epoch.numpy()
     results = []
     for m, member in enumerate(members):
-        positions = _dense_weight_indices(member.template)  # a stackable model has only Dense weights
+        positions = _member_weight_indices(member.template)  # a stackable model's only weights
         weights: list[np.ndarray] = [np.empty(0)] * len(positions)
         for value, index in zip(final, positions):
             weights[index] = value[m]
         loss, val_loss = history.loss[m], history.val_loss[m]
         nan_epoch = first_nan_epoch(loss)
         failure = f"training loss became NaN at epoch {nan_epoch}" if nan_epoch else None
-        best = int(best_epoch[m]) + 1 if early_stopping and val_loss else len(loss)
-        results.append(StackedResult(weights, loss, val_loss, len(loss), best, failure))
+        stopped_at = int(best_epoch[m]) + 1 if early_stopping and val_loss else len(loss)
+        results.append(StackedResult(weights, loss, val_loss, len(loss), stopped_at, failure))
     return results

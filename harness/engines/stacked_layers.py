@@ -62,12 +62,14 @@ class StackedDense(keras.layers.Layer):
 
     def __init__(
         self, members: int, units: int, activation: Any = None, use_bias: bool = True,
-        kernel_regularizer: StackedL1L2 | None = None, **kwargs: Any,
+        kernel_regularizer: StackedL1L2 | None = None, activity_regularizer: StackedL1L2 | None = None,
+        **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.members, self.units, self.use_bias = int(members), int(units), bool(use_bias)
         self.activation = keras.activations.get(activation)
         self.kernel_regularizer = kernel_regularizer
+        self.row_penalty = activity_regularizer  # per row, so padded rows can be masked out
 
     def build(self, input_shape: Sequence[int]) -> None:
         in_features = int(input_shape[-1])
@@ -85,9 +87,22 @@ class StackedDense(keras.layers.Layer):
             y = y + ops.expand_dims(self.bias, 1)
         return self.activation(y)
 
+    def member_weights(self) -> list[Any]:
+        """The variables, in the order of a Keras Dense layer's `weights`."""
+        return [self.kernel] + ([self.bias] if self.bias is not None else [])
+
+    def activity_penalty(self, y: Any) -> Any:
+        """Each row's activity penalty (M, B): l1·Σ|y| + l2·Σy² over its units. Keras adds the
+        regularizer's value over the batch ÷ the batch size, i.e. the rows' mean of this."""
+        penalty = self.row_penalty
+        l1 = ops.reshape(ops.convert_to_tensor(penalty.l1), (-1, 1))
+        l2 = ops.reshape(ops.convert_to_tensor(penalty.l2), (-1, 1))
+        return l1 * ops.sum(ops.absolute(y), axis=-1) + l2 * ops.sum(ops.square(y), axis=-1)
+
     def get_config(self) -> dict[str, Any]:
         return {
             **super().get_config(),
+            "activity_regularizer": keras.regularizers.serialize(self.row_penalty) if self.row_penalty else None,
             "members": self.members,
             "units": self.units,
             "activation": keras.activations.serialize(self.activation),
@@ -108,6 +123,64 @@ class StackedActivation(keras.layers.Layer):
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "activation": keras.activations.serialize(self.activation)}
+
+
+def _masked_moments(x: Any, mask: Any) -> tuple[Any, Any]:
+    """Each member's mean and (biased) variance per unit over its unmasked rows: (M, 1, U)."""
+    weight = ops.expand_dims(mask, -1)
+    count = ops.maximum(ops.sum(weight, axis=1, keepdims=True), 1.0)
+    mean = ops.sum(x * weight, axis=1, keepdims=True) / count
+    variance = ops.sum(ops.square(x - mean) * weight, axis=1, keepdims=True) / count
+    return mean, variance
+
+
+@keras.saving.register_keras_serializable(package="harness")
+class StackedNormalization(keras.layers.Layer):
+    """Per-member LayerNormalization (kind 'layer': over each row's units) or
+    BatchNormalization (kind 'batch': over each member's own unmasked rows in training, with
+    per-member moving averages; their moving statistics at inference), Keras' arithmetic."""
+
+    def __init__(self, members: int, kind: str, epsilon: float, center: bool = True, scale: bool = True,
+                 momentum: float = 0.99, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.members, self.kind, self.epsilon = int(members), kind, float(epsilon)
+        self.center, self.scale, self.momentum = bool(center), bool(scale), float(momentum)
+
+    def build(self, input_shape: Sequence[int]) -> None:
+        shape = (self.members, int(input_shape[-1]))
+        self.gamma = self.add_weight(shape=shape, initializer="ones", name="gamma") if self.scale else None
+        self.beta = self.add_weight(shape=shape, initializer="zeros", name="beta") if self.center else None
+        self.moving_mean = self.moving_variance = None
+        if self.kind == "batch":
+            self.moving_mean = self.add_weight(shape=shape, initializer="zeros", name="moving_mean", trainable=False)
+            self.moving_variance = self.add_weight(shape=shape, initializer="ones", name="moving_variance",
+                                                   trainable=False)
+
+    def member_weights(self) -> list[Any]:
+        """The variables, in the order of the Keras layer's `weights`."""
+        return [w for w in (self.gamma, self.beta, self.moving_mean, self.moving_variance) if w is not None]
+
+    def call(self, x: Any, training: bool = False, row_mask: Any = None) -> Any:
+        if self.kind == "layer":
+            mean = ops.mean(x, axis=-1, keepdims=True)
+            variance = ops.var(x, axis=-1, keepdims=True)
+        elif training:
+            mean, variance = _masked_moments(x, row_mask if row_mask is not None else ops.ones(ops.shape(x)[:2]))
+            momentum = self.momentum
+            self.moving_mean.assign(self.moving_mean * momentum + mean[:, 0] * (1.0 - momentum))
+            self.moving_variance.assign(self.moving_variance * momentum + variance[:, 0] * (1.0 - momentum))
+        else:
+            mean, variance = ops.expand_dims(self.moving_mean, 1), ops.expand_dims(self.moving_variance, 1)
+        y = (x - mean) * ops.rsqrt(variance + self.epsilon)
+        if self.gamma is not None:
+            y = y * ops.expand_dims(self.gamma, 1)
+        if self.beta is not None:
+            y = y + ops.expand_dims(self.beta, 1)
+        return y
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "members": self.members, "kind": self.kind, "epsilon": self.epsilon,
+                "center": self.center, "scale": self.scale, "momentum": self.momentum}
 
 
 def _mix32(x: Any) -> Any:
@@ -162,6 +235,35 @@ class StackedDropout(keras.layers.Layer):
         return {**super().get_config(), "rates": self.rates.tolist(), "seeds": self.seeds.tolist()}
 
 
+def member_normal(seeds: Any, counter: Any, shape: Any) -> Any:
+    """Standard normal draws of `shape` (members, batch, units), member m's from its own seed
+    and the call counter alone (Box–Muller over two `member_uniform` streams)."""
+    u1 = member_uniform(seeds, counter * 2, shape)
+    u2 = member_uniform(seeds, counter * 2 + 1, shape)
+    return ops.sqrt(-2.0 * ops.log(1.0 - u1)) * ops.cos(2.0 * np.pi * u2)
+
+
+@keras.saving.register_keras_serializable(package="harness")
+class StackedGaussianNoise(keras.layers.Layer):
+    """GaussianNoise with its own standard deviation and random stream per member (training only)."""
+
+    def __init__(self, stddevs: Sequence[float], seeds: Sequence[int], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.stddevs = np.asarray(stddevs, dtype="float32")
+        self.seeds = np.asarray(seeds, dtype="uint32")
+        self.seed_generator = keras.random.SeedGenerator(0)
+
+    def call(self, x: Any, training: bool = False) -> Any:
+        if not training or not np.any(self.stddevs > 0):
+            return x
+        calls = self.seed_generator.next()[1]
+        noise = member_normal(tf.constant(self.seeds), calls, tf.shape(x))
+        return x + noise * ops.reshape(ops.convert_to_tensor(self.stddevs), (-1, 1, 1))
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "stddevs": self.stddevs.tolist(), "seeds": self.seeds.tolist()}
+
+
 def per_row_loss(kind: str, y: Any, y_pred: Any) -> Any:
     """Keras' own loss functions, one value per (member, row)."""
     if kind == "sparse_categorical_crossentropy":
@@ -192,13 +294,27 @@ class StackedModel(keras.Model):
         self.weight_decay = decay
 
     def call(self, x: Any, training: bool = False) -> Any:
+        return self.forward(x, training)[0]
+
+    def forward(self, x: Any, training: bool, mask: Any = None) -> tuple[Any, Any]:
+        """The outputs, and each row's activity penalties summed over layers (M, B)."""
+        activity = 0.0
         for layer in self.stack_layers:
-            x = layer(x, training=training) if isinstance(layer, StackedDropout) else layer(x)
-        return x
+            if isinstance(layer, (StackedDropout, StackedGaussianNoise)):
+                x = layer(x, training=training)
+            elif isinstance(layer, StackedNormalization):
+                x = layer(x, training=training, row_mask=mask)
+            else:
+                x = layer(x)
+                if isinstance(layer, StackedDense) and layer.row_penalty is not None:
+                    activity = activity + layer.activity_penalty(x)
+        return x, activity
 
     def data_losses(self, x: Any, y: Any, mask: Any, training: bool) -> tuple[Any, Any]:
-        """(mean loss per member over its unmasked rows, rows per member), both (M,)."""
-        per_row = per_row_loss(self.loss_kind, y, self(x, training=training))
+        """(mean loss per member over its unmasked rows, rows per member), both (M,). A row's
+        loss includes its activity penalties: Keras adds their batch mean to the loss."""
+        y_pred, activity = self.forward(x, training, mask)
+        per_row = per_row_loss(self.loss_kind, y, y_pred) + activity
         counts = ops.sum(mask, axis=1)
         return ops.sum(per_row * mask, axis=1) / ops.maximum(counts, 1.0), counts
 
@@ -208,19 +324,19 @@ class StackedModel(keras.Model):
 
     def penalized_variables(self) -> tuple[list[Any], list[np.ndarray], list[np.ndarray]]:
         """Trainable variables in order, with each one's per-member L1 and L2 coefficients
-        (M,): a Dense layer's own on its kernel, 0 on biases."""
-        variables, l1, l2 = [], [], []
+        (M,): a Dense layer's own on its kernel, 0 elsewhere."""
         zeros = np.zeros(self.members, "float32")
-        for layer in self.stack_layers:
-            if not isinstance(layer, StackedDense):
-                continue
-            penalty = layer.kernel_regularizer
-            for variable in [layer.kernel] + ([layer.bias] if layer.bias is not None else []):
-                on_kernel = variable is layer.kernel and penalty is not None
-                variables.append(variable)
-                l1.append(penalty.l1 if on_kernel else zeros)
-                l2.append(penalty.l2 if on_kernel else zeros)
-        return variables, l1, l2
+        coefficients = {id(layer.kernel): (layer.kernel_regularizer.l1, layer.kernel_regularizer.l2)
+                        for layer in self.stack_layers
+                        if isinstance(layer, StackedDense) and layer.kernel_regularizer is not None}
+        variables = list(self.trainable_variables)
+        pairs = [coefficients.get(id(v), (zeros, zeros)) for v in variables]
+        return variables, [a for a, _ in pairs], [b for _, b in pairs]
+
+    def member_weights(self) -> list[Any]:
+        """Every variable that holds member weights (trainable or not, e.g. moving averages),
+        layer by layer in each layer's Keras `weights` order."""
+        return [w for layer in self.stack_layers if hasattr(layer, "member_weights") for w in layer.member_weights()]
 
     def make_loop(self, optimizer: keras.optimizers.Optimizer, batch: int, steps: int, epochs_per_call: int,
                   validation: tuple[Any, Any, Any] | None = None, patience: int | None = None,
@@ -281,7 +397,12 @@ class EpochLoop:
         self.has_best = tf.Variable(np.zeros(members, bool))
         self.best_epoch = tf.Variable(np.zeros(members, "int32"))
         self.wait = tf.Variable(np.zeros(members, "int32"))
-        self.best_weights_ = [tf.Variable(np.zeros(v.shape if self.stopping else (0,), "float32")) for v in self.variables]
+        # what restore_best_weights restores: the trainable weights and the member-weight state
+        # (BatchNormalization's moving averages), not random-stream counters
+        member_ids = {id(v) for v in model.member_weights()}
+        self.kept = [i for i, v in enumerate(self.state_variables) if id(v) in member_ids]
+        self.best_of = self.variables + [self.state_variables[i] for i in self.kept]
+        self.best_weights_ = [tf.Variable(np.zeros(v.shape if self.stopping else (0,), "float32")) for v in self.best_of]
         self.function = tf.function(self._call, jit_compile=jit_compile)
 
     def __call__(self, indices: np.ndarray, row_mask: Any, epochs: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -316,14 +437,14 @@ class EpochLoop:
         weights, optimizer_state = self.optimizer.stateless_apply(optimizer_state, gradients, weights)
         return list(weights), optimizer_state, penalty
 
-    def best_weights(self) -> list[np.ndarray] | None:
-        """Per trainable variable, each member's best-epoch weights (its final ones where it
-        never had a best epoch); None without early stopping."""
+    def best_weights(self) -> dict[int, np.ndarray] | None:
+        """{id(variable): each member's best-epoch values} for the member weights (a member's
+        final ones where it never had a best epoch); None without early stopping."""
         if not self.stopping:
             return None
         has_best = self.has_best.numpy()
-        return [np.where(has_best.reshape((-1,) + (1,) * (len(v.shape) - 1)), b.numpy(), v.numpy())
-                for b, v in zip(self.best_weights_, self.variables)]
+        return {id(v): np.where(has_best.reshape((-1,) + (1,) * (len(v.shape) - 1)), b.numpy(), v.numpy())
+                for b, v in zip(self.best_weights_, self.best_of)}
 
     def _mapping(self, weights: Sequence[Any], state: Sequence[Any]) -> list[tuple[Any, Any]]:
         return list(zip(self.variables, weights)) + list(zip(self.state_variables, state))
@@ -388,7 +509,7 @@ class EpochLoop:
             recorded = tf.tensor_scatter_nd_update(recorded, at, [stop[0]])
             loss_history = tf.tensor_scatter_nd_update(loss_history, at, [loss])
             val_history = tf.tensor_scatter_nd_update(val_history, at, [val])
-            stop = self._stop(self.epoch + i, loss, val, weights, stop)
+            stop = self._stop(self.epoch + i, loss, val, list(weights) + [state[k] for k in self.kept], stop)
             return i + 1, weights, state, optimizer_state, stop, loss_history, val_history, recorded
 
         initial = (tf.constant(0), [v.value for v in self.variables], [v.value for v in self.state_variables],

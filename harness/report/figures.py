@@ -43,12 +43,15 @@ def _plain_log_ticks(fig: plt.Figure) -> None:
 
 
 def save(fig: plt.Figure, png: Path, svg: Path | None = None) -> None:
-    """Save the figure as PNG (and SVG, its text drawn as paths) and close it."""
+    """Save the figure as PNG (and SVG, its text drawn as paths), cropped to what it draws as
+    `bbox_inches="tight"` crops, and close it. The crop is measured once for both files
+    (matplotlib would measure it, at the cost of a draw, for each)."""
     try:
         _plain_log_ticks(fig)
-        fig.savefig(png, format="png", dpi=100, bbox_inches="tight")
+        crop = fig.get_tightbbox(fig.canvas.get_renderer()).padded(0.1)
+        fig.savefig(png, format="png", dpi=100, bbox_inches=crop)
         if svg is not None:
-            fig.savefig(svg, format="svg", bbox_inches="tight")
+            fig.savefig(svg, format="svg", bbox_inches=crop)
     finally:
         plt.close(fig)
 
