@@ -333,11 +333,13 @@ class StackedEngine:
         return list(groups.values()), rest
 
     def chunks(self, exp: Experiment, splits: Splits, group: Group) -> list[list[Job]]:
-        """A group split so that a stacked model's epoch arrays stay within MAX_EPOCH_BYTES."""
+        """A group split so that a stacked model's epoch arrays stay within MAX_EPOCH_BYTES, into
+        chunks of even size (360 members: 180 + 180, not 256 + 104)."""
         fd = splits[group.jobs[0].split]
         steps = steps_per_epoch(fd, exp.batch_size)
         per_member = steps * batch_width(exp, [splits[job.split] for job in group.jobs]) * (fd.n_inputs + 2) * 4
         size = max(1, min(self.max_members, MAX_EPOCH_BYTES // max(per_member, 1)))
+        size = math.ceil(len(group.jobs) / math.ceil(len(group.jobs) / size))  # chunks of even size
         return [group.jobs[i : i + size] for i in range(0, len(group.jobs), size)]
 
     def tasks(self, exp: Experiment, splits: Splits, jobs: Sequence[Job]) -> list[list[Job]]:
