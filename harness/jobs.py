@@ -191,10 +191,9 @@ class KeyMaker:
     def network_config(self, variant: Variant, fd: SplitData) -> str:
         cache_key = (variant.config_hash(), fd.n_inputs, fd.n_outputs)
         if cache_key not in self._configs:
-            import keras
+            from .models import built
 
-            keras.utils.set_random_seed(0)
-            model = self.exp.build_model(variant, fd.n_inputs, fd.n_outputs)
+            model = built(self.exp, variant, fd.n_inputs, fd.n_outputs)  # the build the engines share
             optimizer = self.exp.make_optimizer(variant)
             settings = optimizer.get_config()
             settings.pop("name", None)  # numbered by how many optimizers were made before

@@ -333,3 +333,14 @@ def test_gaussian_noise_is_each_members_own_and_standard_normal(tmp_path):
     for member in draws:
         assert stats.kstest(member.ravel(), "norm").pvalue > 0.01
     assert abs(np.corrcoef(draws[0].ravel(), draws[1].ravel())[0, 1]) < 0.05
+
+
+def test_a_group_is_cut_into_the_fewest_chunks_of_even_size(tmp_path):
+    exp = Equivalence()
+    exp.variants = VARIANTS  # 6 variants × 3 folds: 18 members of one architecture
+    prepared = prepare(exp, tmp_path)
+    engine = StackedEngine(fallback=False, max_members=4)
+    [group], rest = engine.partition(exp, prepared.splits, prepared.jobs)
+    chunks = engine.chunks(exp, prepared.splits, group)
+    assert [len(c) for c in chunks] == [4, 4, 4, 3, 3] and not rest
+    assert [job for chunk in chunks for job in chunk] == group.jobs

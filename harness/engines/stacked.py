@@ -334,13 +334,14 @@ class StackedEngine:
 
     def chunks(self, exp: Experiment, splits: Splits, group: Group) -> list[list[Job]]:
         """A group split so that a stacked model's epoch arrays stay within MAX_EPOCH_BYTES, into
-        chunks of even size (360 members: 180 + 180, not 256 + 104)."""
+        as few chunks as that takes, of sizes that differ by one at most (360 members: 180 + 180,
+        not 256 + 104)."""
         fd = splits[group.jobs[0].split]
         steps = steps_per_epoch(fd, exp.batch_size)
         per_member = steps * batch_width(exp, [splits[job.split] for job in group.jobs]) * (fd.n_inputs + 2) * 4
         size = max(1, min(self.max_members, MAX_EPOCH_BYTES // max(per_member, 1)))
-        size = math.ceil(len(group.jobs) / math.ceil(len(group.jobs) / size))  # chunks of even size
-        return [group.jobs[i : i + size] for i in range(0, len(group.jobs), size)]
+        count = math.ceil(len(group.jobs) / size)
+        return [list(chunk) for chunk in np.array_split(np.asarray(group.jobs, dtype=object), count)]
 
     def tasks(self, exp: Experiment, splits: Splits, jobs: Sequence[Job]) -> list[list[Job]]:
         """Stackable jobs as stacked models, one task each (any part of one is a stacked model
