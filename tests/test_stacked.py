@@ -121,12 +121,20 @@ def test_tanh_regression_members_match_plain_fit(tmp_path, jit_compile):
     assert_same_training(exp, members, train_members(exp, members, jit_compile=jit_compile), rtol=1e-4, atol=1e-4)
 
 
-@pytest.mark.parametrize("epochs_per_call, jit_compile", [(128, None), (4, True)])
+@pytest.mark.parametrize("epochs_per_call, jit_compile, compact", [(128, None, False), (4, True, False), (4, None, True)])
 def test_members_stop_early_at_their_own_epochs_with_their_own_best_weights(tmp_path, monkeypatch, epochs_per_call,
-                                                                            jit_compile):
+                                                                            jit_compile, compact):
     """Early stopping decided inside the compiled loop, whether a member's patience runs out
-    within one call or across calls of 4 epochs, in TensorFlow's executor and in XLA."""
-    monkeypatch.setattr(stacked, "EPOCHS_PER_CALL", epochs_per_call)
+    within one call or across calls of 4 epochs, in TensorFlow's executor and in XLA, and with
+    the stopped members dropped from the stacked model after every call that stopped one."""
+    monkeypatch.setattr(stacked, "EPOCHS_PER_CALL_STOPPING", epochs_per_call)
+    compactions = []
+    if compact:
+        def always(stage, active, remaining):
+            compactions.append(len(active))  # the members of the stacked model that ran this call
+            return not active.all()
+
+        monkeypatch.setattr(stacked, "worth_compacting", always)
     exp = Equivalence()
     exp.variants = (Variant("none"), Variant("L2", l2=3e-2), Variant("L1", l1=1e-2))
     exp.epochs, exp.patience, exp.learning_rate = 60, 3, 0.05
@@ -134,6 +142,8 @@ def test_members_stop_early_at_their_own_epochs_with_their_own_best_weights(tmp_
     trained = train_members(exp, members, jit_compile=jit_compile)
     epochs = [t.epochs for t in trained]
     assert len(set(epochs)) > 1 and min(epochs) < exp.epochs  # they really stopped, and apart
+    if compact:  # the stacked model really shrank as its members stopped
+        assert compactions == sorted(compactions, reverse=True) and compactions[-1] < compactions[0]
     assert_same_training(exp, members, trained, rtol=1e-4, atol=1e-4)
 
 

@@ -48,6 +48,10 @@ MAX_EPOCH_BYTES = 256 * 2**20
 EPOCHS_PER_CALL = 128
 #: estimated seconds of training above which XLA's compilation pays (`worth_compiling`)
 XLA_WORTH_S = 2.0
+#: what rebuilding a stacked model without its stopped members costs, roughly (`worth_compacting`)
+COMPACT_COST_S = 1.5
+#: most epochs per call with early stopping: how often stopped members can be dropped
+EPOCHS_PER_CALL_STOPPING = 32
 #: the generator stream of batch orders, beside a member's other seeded draws
 ORDER_STREAM = 0x0BDE
 
@@ -472,6 +476,13 @@ class MemberOrders:
         self.generators = [np.random.default_rng([seed, ORDER_STREAM]) for seed in seeds]
         self.sizes, self.width = list(sizes), width
 
+    def subset(self, keep: Sequence[int]) -> "MemberOrders":
+        """The orders of the members `keep`, their generators continuing where they were."""
+        orders = MemberOrders([], [], self.width)
+        orders.generators = [self.generators[i] for i in keep]
+        orders.sizes = [self.sizes[i] for i in keep]
+        return orders
+
     def next(self, epochs: int) -> np.ndarray:
         out = np.zeros((len(self.sizes), epochs, self.width), dtype="int32")
         for m, (generator, size) in enumerate(zip(self.generators, self.sizes)):
@@ -488,7 +499,8 @@ def member_order(seed: int, epoch: int, rows: int) -> np.ndarray:
 def epochs_per_call(exp: Experiment, members: int, width: int) -> int:
     """Epochs per compiled call: all of them, within the index arrays' memory bound (and at
     most EPOCHS_PER_CALL, so early-stopped members do not leave many orders drawn for nothing)."""
-    return max(1, min(exp.epochs, EPOCHS_PER_CALL, MAX_EPOCH_BYTES // max(members * width * 4, 1)))
+    most = EPOCHS_PER_CALL_STOPPING if exp.patience is not None else EPOCHS_PER_CALL
+    return max(1, min(exp.epochs, most, MAX_EPOCH_BYTES // max(members * width * 4, 1)))
 
 
 def worth_compiling(exp: Experiment, members: Sequence[Member], steps: int, width: int) -> bool:
@@ -511,44 +523,110 @@ def train_members(exp: Experiment, members: Sequence[Member], jit_compile: bool 
     stacked model; None (the default) compiles where that pays (`worth_compiling`). XLA's
     kernels round some functions (tanh, exp) differently from TensorFlow's by an ulp or two,
     so weights agree with a plain fit to float32 rounding amplified by training, not bit for
-    bit.
+    bit. Once enough members have stopped early that the work they would still be stepped
+    through outweighs a rebuild (`worth_compacting`), training goes on in a stacked model of
+    the others alone (`Stage.compacted`).
     """
     spec = members[0].spec
     splits = [m.split for m in members]
-    n_out = int(members[0].template.outputs[0].shape[-1])
     steps = steps_per_epoch(splits[0], exp.batch_size)
     if any(steps_per_epoch(fd, exp.batch_size) != steps for fd in splits):
         raise ValueError("stacked members must take the same number of steps per epoch")
     if any((m.spec.architecture, m.spec.optimizer_key, m.spec.loss_kind) != (spec.architecture, spec.optimizer_key, spec.loss_kind) for m in members):
         raise ValueError("stacked members must share architecture, optimizer settings and loss")
-    model = build_stacked(members)
-    optimizer = stateless_optimizer(spec.optimizer_key[0], spec.optimizer_config)
-
-    y_fit = [targets_for(fd.y_fit, n_out) for fd in splits]
-    y_dtype = str(y_fit[0].dtype)
-    x_train, _ = _padded([fd.x_fit for fd in splits], "float32")
-    model.set_training_data(x_train, _padded(y_fit, y_dtype)[0])
-    validation = None
-    if splits[0].x_val is not None:
-        x_val, val_mask = _padded([fd.x_val for fd in splits], "float32")
-        y_val, _ = _padded([targets_for(fd.y_val, n_out) for fd in splits], y_dtype)
-        validation = (tf.constant(x_val), tf.constant(y_val), tf.constant(val_mask))
     width = batch_width(exp, splits)
-    sizes = [len(fd.x_fit) for fd in splits]
-    per_call = epochs_per_call(exp, len(members), steps * width)
     if jit_compile is None:
         jit_compile = worth_compiling(exp, members, steps, width)
-    loop = model.make_loop(optimizer, width, steps, per_call, validation, exp.patience, exp.min_delta, jit_compile)
-    orders = MemberOrders([m.job.seed for m in members], sizes, steps * width)
-    row_mask = tf.constant(np.arange(steps * width)[None, :] < np.asarray(sizes)[:, None], dtype="float32")
+    per_call = epochs_per_call(exp, len(members), steps * width)
+    stage = Stage(exp, members, list(range(len(members))), steps, width, per_call, jit_compile)
     history = History(len(members))
+    outcomes: dict[int, tuple[list[np.ndarray], int]] = {}
     done = 0
-    while done < exp.epochs and history.active.any():
+    while done < exp.epochs:
         epochs = min(per_call, exp.epochs - done)
-        history.add(*loop(orders.next(epochs), row_mask, epochs), validation is not None)
-        history.active = loop.active.numpy()
+        history.add(*stage.loop(stage.orders.next(epochs), stage.row_mask, epochs), stage.positions,
+                    stage.validation is not None)
         done += epochs
-    return member_results(exp, members, model, history, loop)
+        active = stage.loop.active.numpy()
+        if not active.any():
+            break
+        if worth_compacting(stage, active, exp.epochs - done):
+            outcomes.update(stage.outcomes(exp, ~active))
+            stage = stage.compacted(exp, active)
+    outcomes.update(stage.outcomes(exp, np.ones(len(stage.positions), bool)))
+    return member_results(exp, members, outcomes, history)
+
+
+def worth_compacting(stage: "Stage", active: np.ndarray, remaining_epochs: int) -> bool:
+    """Whether to rebuild the stacked model without its stopped members (early stopping, or a
+    NaN loss): when the arithmetic they would still take, estimated as in `worth_compiling`
+    (at twice the speed under XLA), outweighs a rebuild (its build, tracing and compilation,
+    about COMPACT_COST_S) twice over."""
+    stopped = int((~active).sum())
+    if stopped < len(active) // 4:
+        return False
+    spec = stage.members[0].spec
+    sizes = [spec.architecture.n_inputs] + [op[1] for op in spec.architecture.ops if op[0] == "dense"]
+    flops = 6 * sum(a * b for a, b in zip(sizes, sizes[1:])) * stage.width * stopped
+    seconds = remaining_epochs * stage.steps * flops / (20e9 if stage.jit_compile else 10e9)
+    return seconds > 2 * COMPACT_COST_S
+
+
+class Stage:
+    """A stacked model in training: its members (`positions` in the chunk), model, compiled
+    loop, batch orders and data. `compacted` continues the same training without the stopped
+    members: nothing about a member depends on the others, so it trains on exactly as before."""
+
+    def __init__(self, exp: Experiment, members: Sequence[Member], positions: list[int], steps: int, width: int,
+                 per_call: int, jit_compile: bool, orders: "MemberOrders | None" = None) -> None:
+        self.members, self.positions, self.steps, self.width = list(members), positions, steps, width
+        self.jit_compile = jit_compile
+        spec = members[0].spec
+        splits = [m.split for m in members]
+        n_out = int(members[0].template.outputs[0].shape[-1])
+        self.model = build_stacked(members)
+        optimizer = stateless_optimizer(spec.optimizer_key[0], spec.optimizer_config)
+        y_fit = [targets_for(fd.y_fit, n_out) for fd in splits]
+        y_dtype = str(y_fit[0].dtype)
+        self.model.set_training_data(_padded([fd.x_fit for fd in splits], "float32")[0], _padded(y_fit, y_dtype)[0])
+        self.validation = None
+        if splits[0].x_val is not None:
+            x_val, val_mask = _padded([fd.x_val for fd in splits], "float32")
+            y_val, _ = _padded([targets_for(fd.y_val, n_out) for fd in splits], y_dtype)
+            self.validation = (tf.constant(x_val), tf.constant(y_val), tf.constant(val_mask))
+        self.loop = self.model.make_loop(optimizer, width, steps, per_call, self.validation, exp.patience,
+                                         exp.min_delta, jit_compile)
+        sizes = [len(fd.x_fit) for fd in splits]
+        self.orders = orders or MemberOrders([m.job.seed for m in members], sizes, steps * width)
+        self.row_mask = tf.constant(np.arange(steps * width)[None, :] < np.asarray(sizes)[:, None], dtype="float32")
+        self.per_call = per_call
+
+    def outcomes(self, exp: Experiment, which: np.ndarray) -> dict[int, tuple[list[np.ndarray], int]]:
+        """{position: (its member weights in `member_weights()` order, best epoch)} for the rows
+        `which`: the best epoch's weights with early stopping, else the last."""
+        best = self.loop.best_weights()
+        early_stopping = exp.patience is not None and best is not None
+        final = [best[id(v)] if early_stopping else v.numpy() for v in self.model.member_weights()]
+        best_epoch = self.loop.best_epoch.numpy() if early_stopping else np.full(len(which), -1)
+        return {self.positions[i]: ([value[i] for value in final], int(best_epoch[i])) for i in np.flatnonzero(which)}
+
+    def compacted(self, exp: Experiment, keep_mask: np.ndarray) -> "Stage":
+        """The same training with only the members `keep_mask` marks, their state carried over."""
+        keep = np.flatnonzero(keep_mask)
+        new = Stage(exp, [self.members[i] for i in keep], [self.positions[i] for i in keep], self.steps, self.width,
+                    self.per_call, self.jit_compile, self.orders.subset(keep))
+        old_loop, new_loop = self.loop, new.loop
+        pairs = list(zip(self.model.member_weights(), new.model.member_weights()))
+        pairs += list(zip(self.model.non_trainable_variables, new.model.non_trainable_variables))
+        pairs += list(zip(old_loop.optimizer_variables, new_loop.optimizer_variables))
+        pairs += list(zip(old_loop.best_weights_, new_loop.best_weights_))
+        for old, fresh in pairs:  # per-member tensors have a member axis and a feature axis at least
+            value = old.numpy()
+            fresh.assign(value[keep] if value.ndim >= 2 else value)
+        for old, fresh in zip(old_loop.stop_state(), new_loop.stop_state()):
+            fresh.assign(old.numpy()[keep])
+        new_loop.epoch.assign(old_loop.epoch.numpy())
+        return new
 
 
 class History:
@@ -557,34 +635,32 @@ class History:
     def __init__(self, members: int) -> None:
         self.loss: list[list[float]] = [[] for _ in range(members)]
         self.val_loss: list[list[float]] = [[] for _ in range(members)]
-        self.active = np.ones(members, dtype=bool)
 
-    def add(self, loss: np.ndarray, val: np.ndarray, recorded: np.ndarray, validated: bool) -> None:
-        """One call's (epochs, members) losses; `recorded` marks the epochs that count."""
-        for m in np.flatnonzero(recorded.any(axis=0)):
-            epochs = recorded[:, m]
-            self.loss[m].extend(loss[epochs, m].tolist())
+    def add(self, loss: np.ndarray, val: np.ndarray, recorded: np.ndarray, positions: Sequence[int],
+            validated: bool) -> None:
+        """One call's (epochs, members) losses; `recorded` marks the epochs that count; column i
+        is the member at `positions[i]`."""
+        for i in np.flatnonzero(recorded.any(axis=0)):
+            epochs, m = recorded[:, i], positions[i]
+            self.loss[m].extend(loss[epochs, i].tolist())
             if validated:
-                self.val_loss[m].extend(val[epochs, m].tolist())
+                self.val_loss[m].extend(val[epochs, i].tolist())
 
 
-def member_results(exp: Experiment, members: Sequence[Member], model: Any, history: History,
-                   loop: Any) -> list[StackedResult]:
-    """Each member's weights (its best epoch's with early stopping, else the last), curves,
-    epochs and failure, from the trained stacked model."""
-    best = loop.best_weights()
-    early_stopping = exp.patience is not None and best is not None
-    final = [best[id(v)] if early_stopping else v.numpy() for v in model.member_weights()]
-    best_epoch = loop.best_epoch.numpy()
+def member_results(exp: Experiment, members: Sequence[Member], outcomes: dict[int, tuple[list[np.ndarray], int]],
+                   history: "History") -> list[StackedResult]:
+    """Each member's weights (its best epoch's with early stopping, else the last) in its own
+    Keras model's order, curves, epochs and failure."""
     results = []
     for m, member in enumerate(members):
+        values, best_epoch = outcomes[m]
         positions = _member_weight_indices(member.template)  # a stackable model's only weights
         weights: list[np.ndarray] = [np.empty(0)] * len(positions)
-        for value, index in zip(final, positions):
-            weights[index] = value[m]
+        for value, index in zip(values, positions):
+            weights[index] = value
         loss, val_loss = history.loss[m], history.val_loss[m]
         nan_epoch = first_nan_epoch(loss)
         failure = f"training loss became NaN at epoch {nan_epoch}" if nan_epoch else None
-        stopped_at = int(best_epoch[m]) + 1 if early_stopping and val_loss else len(loss)
+        stopped_at = best_epoch + 1 if best_epoch >= 0 and val_loss else len(loss)
         results.append(StackedResult(weights, loss, val_loss, len(loss), stopped_at, failure))
     return results

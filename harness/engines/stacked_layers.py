@@ -406,6 +406,8 @@ class EpochLoop:
         self.function = tf.function(self._call, jit_compile=jit_compile)
 
     def __call__(self, indices: np.ndarray, row_mask: Any, epochs: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        if indices.shape[1] < self.epochs_per_call:  # one shape for every call: one trace, one compilation
+            indices = np.pad(indices, ((0, 0), (0, self.epochs_per_call - indices.shape[1]), (0, 0)))
         loss, val, recorded = self.function(tf.constant(indices), row_mask, tf.constant(epochs, tf.int32))
         return loss.numpy(), val.numpy(), recorded.numpy()
 
@@ -436,6 +438,10 @@ class EpochLoop:
             weights = [w - w * _per_member(tf.constant(self.decay), w) * rate for w in weights]
         weights, optimizer_state = self.optimizer.stateless_apply(optimizer_state, gradients, weights)
         return list(weights), optimizer_state, penalty
+
+    def stop_state(self) -> list[Any]:
+        """The per-member early-stopping variables, (M,) each."""
+        return [self.active, self.best, self.has_best, self.best_epoch, self.wait]
 
     def best_weights(self) -> dict[int, np.ndarray] | None:
         """{id(variable): each member's best-epoch values} for the member weights (a member's
