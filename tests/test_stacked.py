@@ -354,3 +354,27 @@ def test_a_group_is_cut_into_the_fewest_chunks_of_even_size(tmp_path):
     chunks = engine.chunks(exp, prepared.splits, group)
     assert [len(c) for c in chunks] == [4, 4, 4, 3, 3] and not rest
     assert [job for chunk in chunks for job in chunk] == group.jobs
+
+
+@pytest.mark.parametrize("experiment, variants", [(Equivalence, VARIANTS), (FunctionalChain, CHAIN_VARIANTS)])
+def test_members_are_scored_as_their_own_keras_models_score_them(tmp_path, monkeypatch, experiment, variants):
+    """The stacked engine scores every member in one inference pass of the stacked model, with
+    each member's chosen (best-epoch) weights, also for members dropped from the stacked model
+    when they stopped; the scores must be those of the member's own Keras model."""
+    from harness.scoring import evaluate, score_outputs
+
+    monkeypatch.setattr(stacked, "EPOCHS_PER_CALL_STOPPING", 4)
+    monkeypatch.setattr(stacked, "worth_compacting", lambda stage, active, remaining: not active.all())
+    exp = experiment()
+    exp.variants = variants
+    exp.epochs, exp.patience, exp.learning_rate = 40, 3, 0.05
+    members = stacked_members(exp, tmp_path)
+    trained = train_members(exp, members)
+    assert min(t.epochs for t in trained) < exp.epochs
+    for member, result in zip(members, trained):
+        member.template.set_weights(result.weights)
+        expected = evaluate(exp, member.template, member.split)
+        got = score_outputs(exp, member.split, result.outputs)
+        assert got.keys() == expected.keys()
+        for name, value in expected.items():
+            assert got[name] == pytest.approx(value, rel=1e-5, abs=1e-6), (member.job.variant.name, name)

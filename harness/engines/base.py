@@ -13,7 +13,7 @@ from ..experiment import Experiment
 from ..splits import SplitData
 from ..jobs import Job
 from ..records import FAILED, OK, Emit, SplitRecord, encode_weights, json_float
-from ..scoring import FoldFailed, evaluate
+from ..scoring import FoldFailed, evaluate, score_outputs
 
 #: an experiment's splits by split index: the list of all of them, or (in a worker) the ones a
 #: task needs
@@ -31,6 +31,9 @@ class TrainedMember:
     best_epoch: int
     seconds: float
     failure: str | None = None
+    #: the model's outputs for `scoring.scored_rows(split)` where the engine computed them (the
+    #: stacked engine, for all its members in one pass); None: `finish` runs the model
+    outputs: Any = None
 
 
 class Trainer(Protocol):
@@ -65,7 +68,8 @@ def finish(
     weights = None
     if failure is None:
         try:
-            metrics = {**evaluate(exp, trained.model, fd), "train_rows": len(fd.fit_index),
+            scores = evaluate(exp, trained.model, fd) if trained.outputs is None else score_outputs(exp, fd, trained.outputs)
+            metrics = {**scores, "train_rows": len(fd.fit_index),
                        "test_rows": len(fd.test_index)}
             weights = encode_weights(trained.model)
         except FoldFailed as exc:
