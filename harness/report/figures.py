@@ -19,6 +19,7 @@ matplotlib.use("Agg")
 matplotlib.rcParams["svg.fonttype"] = "path"  # text as outlines: an SVG export carries no markup
 matplotlib.rcParams["text.parse_math"] = False  # a name with two '$' is drawn as written, not as TeX
 import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.ticker  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
@@ -26,20 +27,37 @@ import seaborn as sns  # noqa: E402
 MAX_CURVE_PANELS = 24
 
 
-def _plain_log_ticks(fig: plt.Figure) -> None:
-    """Log-scale tick labels as plain numbers (0.01, 1e-05): matplotlib writes them as TeX
-    ($10^{-2}$), which is not parsed here (`text.parse_math` is off so that a name with two
-    '$' draws as written). Matplotlib still decides which ticks get a label."""
-    from matplotlib.ticker import FuncFormatter
+class _PlainLogFormatter(matplotlib.ticker.Formatter):
+    """A log formatter's labels as plain numbers (0.01, 1e-05) instead of TeX: the wrapped
+    formatter still decides which ticks get a label, so it is told the axis and the tick
+    locations as matplotlib tells a formatter (without them it labels every minor tick)."""
 
+    def __init__(self, original: matplotlib.ticker.Formatter) -> None:
+        self.original = original
+
+    def set_axis(self, axis: Any) -> None:
+        super().set_axis(axis)
+        self.original.set_axis(axis)
+
+    def set_locs(self, locs: Sequence[float]) -> None:
+        super().set_locs(locs)
+        self.original.set_locs(locs)
+
+    def __call__(self, value: float, pos: int | None = None) -> str:
+        return f"{value:g}" if self.original(value, pos) else ""
+
+
+def _plain_log_ticks(fig: plt.Figure) -> None:
+    """Log-scale tick labels as plain numbers: matplotlib writes them as TeX ($10^{-2}$), which
+    is not parsed here (`text.parse_math` is off so that a name with two '$' draws as written)."""
     for ax in fig.get_axes():
         for axis in (ax.xaxis, ax.yaxis):
             if axis.get_scale() != "log":
                 continue
             for get, put in ((axis.get_major_formatter, axis.set_major_formatter),
                              (axis.get_minor_formatter, axis.set_minor_formatter)):
-                original = get()
-                put(FuncFormatter(lambda value, pos, f=original: f"{value:g}" if f(value, pos) else ""))
+                if not isinstance(get(), _PlainLogFormatter):
+                    put(_PlainLogFormatter(get()))
 
 
 def save(fig: plt.Figure, png: Path, svg: Path | None = None) -> None:
