@@ -88,5 +88,10 @@ def built(exp: Any, variant: Any, n_inputs: int, n_outputs: int) -> keras.Model:
 def structure(model: keras.Model) -> tuple[Any, ...]:
     """What a model summary shows, less the layer names Keras numbers per build: two models
     with the same structure have the same summary."""
-    return tuple((type(layer).__name__, str(getattr(layer, "output", None) is not None and layer.output.shape),
-                  layer.count_params()) for layer in model.layers)
+    def shape(layer: keras.layers.Layer) -> str:
+        try:
+            return str(layer.output.shape)
+        except (AttributeError, ValueError):  # a layer never called on a symbolic input
+            return "?"
+
+    return tuple((type(layer).__name__, shape(layer), layer.count_params()) for layer in model.layers)

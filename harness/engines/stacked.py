@@ -511,13 +511,19 @@ def epochs_per_call(exp: Experiment, members: int, width: int) -> int:
     return max(1, min(exp.epochs, most, MAX_EPOCH_BYTES // max(members * width * 4, 1)))
 
 
+def step_flops(architecture: Architecture, rows: int) -> float:
+    """One member's optimizer step over `rows` rows, roughly: 6 per multiply-add of its Dense
+    layers (forward and backward)."""
+    sizes = [architecture.n_inputs] + [op[1] for op in architecture.ops if op[0] == "dense"]
+    return 6.0 * sum(a * b for a, b in zip(sizes, sizes[1:])) * rows
+
+
 def worth_compiling(exp: Experiment, members: Sequence[Member], steps: int, width: int) -> bool:
     """Whether XLA pays for its compilation (about a second) here: when the training would take
     over XLA_WORTH_S seconds in TensorFlow's executor, estimated from its steps (~1 ms of
     overhead each) and arithmetic (at ~10 GFLOP/s). Measured on this project's 2-core CPU:
     XLA runs 90 members of 10→50→25→4 at 0.6-0.7 ms per step against 1.2-1.3 ms."""
-    sizes = [members[0].spec.architecture.n_inputs] + [op[1] for op in members[0].spec.architecture.ops if op[0] == "dense"]
-    flops = 6 * sum(a * b for a, b in zip(sizes, sizes[1:])) * width * len(members)
+    flops = step_flops(members[0].spec.architecture, width) * len(members)
     optimizer_steps = exp.epochs * steps
     return optimizer_steps * (1e-3 + flops / 10e9) > XLA_WORTH_S
 
@@ -573,9 +579,7 @@ def worth_compacting(stage: "Stage", active: np.ndarray, remaining_epochs: int) 
     stopped = int((~active).sum())
     if stopped < len(active) // 4:
         return False
-    spec = stage.members[0].spec
-    sizes = [spec.architecture.n_inputs] + [op[1] for op in spec.architecture.ops if op[0] == "dense"]
-    flops = 6 * sum(a * b for a, b in zip(sizes, sizes[1:])) * stage.width * stopped
+    flops = step_flops(stage.members[0].spec.architecture, stage.width) * stopped
     seconds = remaining_epochs * stage.steps * flops / (20e9 if stage.jit_compile else 10e9)
     return seconds > 2 * COMPACT_COST_S
 
@@ -642,8 +646,7 @@ class Stage:
         new = Stage(exp, [self.members[i] for i in keep], [self.positions[i] for i in keep], self.steps, self.width,
                     self.per_call, self.jit_compile, self.orders.subset(keep))
         old_loop, new_loop = self.loop, new.loop
-        pairs = list(zip(self.model.member_weights(), new.model.member_weights()))
-        pairs += list(zip(self.model.non_trainable_variables, new.model.non_trainable_variables))
+        pairs = list(zip(self.model.variables, new.model.variables))  # weights, moving averages, stream counters
         pairs += list(zip(old_loop.optimizer_variables, new_loop.optimizer_variables))
         pairs += list(zip(old_loop.best_weights_, new_loop.best_weights_))
         for old, fresh in pairs:  # per-member tensors have a member axis and a feature axis at least

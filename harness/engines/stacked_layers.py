@@ -355,16 +355,16 @@ class EpochLoop:
     rows than steps·batch has its tail masked (`row_mask`, (M, steps·batch)): its short last
     batch is padded and masked, as Keras' last batch is short.
 
-    Inside the call, every member's weights are one row of a flat (M, P) tensor carried
+    Inside the call, the weights (one tensor per variable, member axis first) are carried
     through a `tf.while_loop` over epochs and, within it, over steps, in Keras' stateless
     style (`keras.StatelessScope`, `stateless_apply`, as Keras' JAX trainer does); the layers'
     variables are written once per call. Per epoch:
-    - S optimizer steps. The penalty is l1·|w| + l2·w² summed with per-element coefficients
-      (each member's own, on hidden kernels only), which is what each layer's L1/L2
-      regularizer adds up; decoupled weight decay (an optimizer's `weight_decay`) is
-      w - w·decay·lr per member before the update, as Keras applies it; the optimizer
-      (elementwise: its state is per weight) updates the flat tensor at once. Each member's
-      training loss is its batch losses' mean weighted by batch size, as Keras' tracker does.
+    - S optimizer steps. The penalty is l1·Σ|w| + l2·Σw² over each kernel with each member's
+      own coefficients, which is what each layer's L1/L2 regularizer adds up; decoupled
+      weight decay (an optimizer's `weight_decay`) is w - w·decay·lr per member before the
+      update, as Keras applies it; the optimizer (elementwise: its state is per weight)
+      updates every member at once. Each member's training loss is its batch losses' mean
+      weighted by batch size, as Keras' tracker does.
     - The validation loss (data loss plus penalty, as Keras' `val_loss`), then per-member
       `EarlyStopping(monitor='val_loss', restore_best_weights=True)` as tensors: an epoch
       improves when val_loss + min_delta < best (the first always does); `wait` counts epochs
