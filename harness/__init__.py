@@ -6,7 +6,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from .errors import DataUnavailable, HarnessError  # noqa: E402
 from .experiment import Dataset, Experiment, Variant, standard_variants  # noqa: E402
-from .results import Results, Section  # noqa: E402
+from .stored import Results, Section  # noqa: E402
 from .splitters import Splitter  # noqa: E402
 from .store import load_results  # noqa: E402
 

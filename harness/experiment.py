@@ -26,7 +26,7 @@ from .splitters import resized
 if TYPE_CHECKING:  # pragma: no cover
     import keras
 
-    from .results import Results, Section
+    from .stored import Results, Section
 
 @dataclass(frozen=True)
 class Variant:

@@ -14,7 +14,7 @@ import pandas as pd
 from scipy import stats as sps
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .results import Results
+    from .stored import Results
 
 
 

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .results import Results
+    from .stored import Results
 
 #: |w| below this counts as (near) zero in the per-layer share
 NEAR_ZERO = 1e-3

@@ -120,7 +120,7 @@ def test_stopped_epoch_is_what_keras_early_stopping_reports(seed):
     the epochs trained and the best epoch alone, gives the same stopped_epoch."""
     import keras
 
-    from harness.results import stopped_epochs
+    from harness.stored import stopped_epochs
 
     rng = np.random.default_rng(seed)
     patience, max_epochs = int(rng.integers(1, 6)), 40

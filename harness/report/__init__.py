@@ -16,7 +16,7 @@ import jinja2
 import numpy as np
 import pandas as pd
 
-from ..results import Results, Section
+from ..stored import Results, Section
 from ..store import Store
 from . import figures
 from .formatting import fmt, hms

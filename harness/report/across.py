@@ -17,7 +17,7 @@ from typing import Any, Sequence
 import pandas as pd
 
 from .. import across
-from ..results import Results, Section
+from ..stored import Results, Section
 from ..stats import ALPHA
 from . import figures
 from .formatting import fmt

@@ -21,7 +21,7 @@ import pandas as pd
 
 from .. import stats
 from .. import weights as weight_stats
-from ..results import Results, Section
+from ..stored import Results, Section
 from . import figures
 from .formatting import fmt as _fmt
 from .formatting import hms as _hms
