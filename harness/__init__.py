@@ -1,8 +1,15 @@
 """A benchmarking harness for neural-network regularization with Keras: experiments, variants,
-cross-validation, a results store and HTML reports."""
+cross-validation, a results store and HTML reports.
+
+From Python or a notebook: `harness.run(experiment, **overrides)` and `harness.results(name)`;
+from a shell: `regbench` (or `python -m harness`)."""
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+from . import _builtin  # noqa: E402
+
+_builtin.install()  # `harness.builtin`: the repository's experiments/ when run from a checkout
 
 from .errors import DataUnavailable, HarnessError  # noqa: E402
 from .experiment import Dataset, Experiment, Variant, standard_variants  # noqa: E402

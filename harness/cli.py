@@ -1,4 +1,4 @@
-"""Command line: `python -m harness list | run | report`."""
+"""Command line: `regbench list | run | report` (installed), or `python -m harness …`."""
 from __future__ import annotations
 
 import argparse
@@ -20,8 +20,14 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"error: {message} (see {self.prog} --help)\n")
 
 
+def program() -> str:
+    """How the user called us: `regbench` (the installed console command) or `python -m harness`."""
+    name = Path(sys.argv[0]).name if sys.argv and sys.argv[0] else ""
+    return "regbench" if name.startswith("regbench") else "python -m harness"
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="python -m harness", description="Benchmark regularization of Keras networks by cross-validation.")
+    parser = _Parser(prog=program(), description="Benchmark regularization of Keras networks by cross-validation.")
     sub = parser.add_subparsers(parser_class=_Parser, dest="command", required=True)
     sub.add_parser("list", help="list the built-in experiments, one per line")
 
@@ -43,6 +49,8 @@ def _parser() -> argparse.ArgumentParser:
     _store_options(run)
     _setting_options(run.add_argument_group("training settings (instead of each experiment's own)"))
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
+    run.add_argument("--no-lines", action="store_true",
+                     help="no line per split (Heaton's); each experiment's summary line and the report path remain")
 
     rep = sub.add_parser("report", help="rewrite every report from the results store")
     _store_options(rep)
@@ -98,7 +106,7 @@ def _run(args: argparse.Namespace) -> int:
 
     run_experiments(
         experiments, db=args.db, reports_dir=args.reports_dir, data_dir=args.data_dir,
-        engine=args.engine, progress=False if args.no_progress else None, workers=args.workers,
+        engine=args.engine, progress=False if args.no_progress else None, lines=not args.no_lines, workers=args.workers,
         scheduler=args.scheduler, fresh=args.fresh, retry_failed=args.retry_failed,
     )
     return 0
@@ -138,3 +146,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted: finished jobs are in the store; the same command resumes the run", file=sys.stderr)
         return 130
+
+
+def console() -> None:
+    """The `regbench` console command (pyproject.toml's entry point)."""
+    sys.exit(main())

@@ -5,15 +5,13 @@ import importlib
 import importlib.util
 import inspect
 import os
+import pkgutil
 import sys
 from pathlib import Path
 from types import ModuleType
 
 from .errors import HarnessError, one_line
 from .experiment import Experiment
-
-REPO_ROOT = Path(__file__).resolve().parent.parent
-EXPERIMENTS_DIR = REPO_ROOT / "experiments"
 
 
 def experiment_classes(module: ModuleType) -> list[type[Experiment]]:
@@ -34,14 +32,14 @@ def experiment_classes(module: ModuleType) -> list[type[Experiment]]:
 
 
 def builtin() -> dict[str, type[Experiment]]:
-    """name -> class for every experiment in experiments/*.py."""
-    if str(REPO_ROOT) not in sys.path:
-        sys.path.insert(0, str(REPO_ROOT))
+    """name -> class for every experiment in the package `harness.builtin` (the repository's
+    experiments/ folder; see harness._builtin)."""
+    package = importlib.import_module("harness.builtin")
     registry: dict[str, type[Experiment]] = {}
-    for path in sorted(EXPERIMENTS_DIR.glob("*.py")):
-        if path.name.startswith("_"):
+    for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda info: info.name):
+        if info.name.startswith("_"):
             continue
-        module = importlib.import_module(f"experiments.{path.stem}")
+        module = importlib.import_module(f"harness.builtin.{info.name}")
         for cls in experiment_classes(module):
             if cls.name in registry:
                 raise HarnessError(f"two experiments are named {cls.name!r}: {registry[cls.name].__name__} and {cls.__name__}")
@@ -88,7 +86,9 @@ def resolve(specs: list[str]) -> list[type[Experiment]]:
             known = known if known is not None else builtin()
             if spec not in known:
                 hint = f" (to run the file {spec!r}, give its path: ./{spec})" if Path(spec).is_file() else ""
-                raise HarnessError(f"unknown experiment {spec!r}; 'python -m harness list' shows the known ones{hint}")
+                from .cli import program
+
+                raise HarnessError(f"unknown experiment {spec!r}; '{program()} list' shows the known ones{hint}")
             found = [known[spec]]
         classes.extend(cls for cls in found if cls not in classes)
     return classes

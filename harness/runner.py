@@ -89,10 +89,12 @@ class Progress:
     tqdm bar over the jobs to train. Lines come out in plan order (experiments in turn, each
     one's jobs in order, then its summary line) whatever order the jobs finish in, so a run on
     many workers prints what a run in one process prints. Jobs found done in the store count
-    in the running means without a line of their own."""
+    in the running means without a line of their own. With `lines` False the per-split lines
+    and their headers are left out (notes, summaries and the bar remain)."""
 
-    def __init__(self, total: int, stream: TextIO, show_bar: bool) -> None:
+    def __init__(self, total: int, stream: TextIO, show_bar: bool, lines: bool = True) -> None:
         self.stream = stream
+        self.lines = lines
         self.bar = tqdm(total=total, unit="fit", disable=not show_bar, file=sys.stderr, dynamic_ncols=True)
         self.current: tuple[str, str] | None = None
         self.history: dict[tuple[str, str], tuple[list[float], list[int]]] = {}
@@ -147,6 +149,8 @@ class Progress:
 
     def _line(self, record: SplitRecord) -> None:
         key = (record.experiment, record.variant)
+        if not self.lines:
+            return
         if key != self.current:
             self.write(f"\n== {record.experiment} · variant: {record.variant} ==")
             self.current = key
@@ -284,8 +288,18 @@ def versions() -> dict[str, str]:
 
 
 def model_summary(model: Any) -> str:
+    """Keras' model summary as text. Keras captures it from a rich Console, which in a Jupyter
+    kernel would also display an empty cell output; it is told it is not in Jupyter."""
     lines: list[str] = []
-    model.summary(print_fn=lambda text, line_break=False: lines.append(text))
+    console = sys.modules.get("rich.console")
+    is_jupyter = getattr(console, "_is_jupyter", None)
+    if is_jupyter is not None:
+        console._is_jupyter = lambda: False  # type: ignore[union-attr]
+    try:
+        model.summary(print_fn=lambda text, line_break=False: lines.append(text))
+    finally:
+        if is_jupyter is not None:
+            console._is_jupyter = is_jupyter  # type: ignore[union-attr]
     return "\n".join(lines)
 
 
@@ -374,6 +388,7 @@ def run_experiments(
     engine: str = "auto",
     stream: TextIO | None = None,
     progress: bool | None = None,
+    lines: bool = True,
     workers: int = 1,
     client: Any = None,
     scheduler: str | None = None,
@@ -383,7 +398,9 @@ def run_experiments(
     """Run every experiment, resuming from the store: train the jobs not stored yet, store each
     task as it finishes, write each experiment's report when its last task is stored, then
     the index. `workers` > 1 trains in that many processes; `client` (a
-    `dask.distributed.Client`) or `scheduler` (its address) trains on a Dask cluster."""
+    `dask.distributed.Client`) or `scheduler` (its address) trains on a Dask cluster.
+    `progress` shows a bar (default: in a terminal or a Jupyter kernel); `lines` False leaves
+    out Heaton's per-split lines."""
     stream = stream or sys.stdout
     data_dir = Path(data_dir) if data_dir else default_data_dir()
     if workers < 1:
@@ -397,14 +414,15 @@ def run_experiments(
     # workers start (and load TensorFlow) while this process prepares and plans
     executor = make_executor(workers, client, scheduler)
     try:
-        return _run(experiments, executor, db, Path(reports_dir), data_dir, engine, stream, progress, fresh,
+        return _run(experiments, executor, db, Path(reports_dir), data_dir, engine, stream, progress, lines, fresh,
                     retry_failed)
     finally:
         executor.close()
 
 
 def _run(experiments: Sequence[Experiment], executor: Any, db: str | Path, reports_dir: Path, data_dir: Path,
-         engine: str, stream: TextIO, progress: bool | None, fresh: bool, retry_failed: bool) -> list[Outcome]:
+         engine: str, stream: TextIO, progress: bool | None, lines: bool, fresh: bool,
+         retry_failed: bool) -> list[Outcome]:
     outcomes: list[Outcome] = []
     prepared: list[Prepared] = []
     for exp in experiments:
@@ -422,8 +440,8 @@ def _run(experiments: Sequence[Experiment], executor: Any, db: str | Path, repor
         balance(prepared, executor.slots)
         for item in prepared:
             drop_found(item)
-        show_bar = progress if progress is not None else stream.isatty() or sys.stderr.isatty()
-        bar = Progress(sum(len(t.jobs) for item in prepared for t in item.tasks), stream, show_bar)
+        show_bar = progress if progress is not None else _interactive(stream)
+        bar = Progress(sum(len(t.jobs) for item in prepared for t in item.tasks), stream, show_bar, lines)
         outcomes += _train(prepared, executor, store, bar, reports_dir)
         index = report.write_index(store, reports_dir)
     except BaseException:
@@ -437,6 +455,15 @@ def _run(experiments: Sequence[Experiment], executor: Any, db: str | Path, repor
         store.close()
     stream.write(f"\nreport: {index.resolve()}\n")
     return outcomes
+
+
+def _interactive(stream: TextIO) -> bool:
+    """Someone watches: a terminal, or a Jupyter kernel (where tqdm.auto draws a widget)."""
+    if stream.isatty() or sys.stderr.isatty():
+        return True
+    shell = sys.modules.get("IPython")
+    ipython = getattr(shell, "get_ipython", lambda: None)() if shell is not None else None
+    return ipython is not None and "IPKernelApp" in getattr(ipython, "config", {})
 
 
 def _finished(store: Store, run_id: str) -> bool:

@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import experiments.heaton as heaton
+import harness.builtin.heaton as heaton
 from harness import HarnessError, load_results
 from harness.data import CHECKSUMS, cached_file, sklearn_dataset
 from harness.errors import DataUnavailable

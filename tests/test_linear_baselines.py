@@ -12,7 +12,7 @@ from sklearn.linear_model import ElasticNet, Lasso, LinearRegression, LogisticRe
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import make_pipeline
 
-import experiments.linear_baselines as lb
+import harness.builtin.linear_baselines as lb
 from harness import HarnessError, Variant, load_results
 from harness.errors import DataUnavailable
 from harness.report import write_experiment_report

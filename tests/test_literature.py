@@ -8,7 +8,7 @@ from harness.store import Store
 from harness.records import decode_weights
 from tests.conftest import TinyClassification, run_quietly
 
-from experiments import mccaffrey
+from harness.builtin import mccaffrey
 
 
 def test_mccaffrey_labels_are_the_generator_networks_argmax():
@@ -73,7 +73,7 @@ def test_report_sections_render_escaped_export_csv_and_survive_errors(workdir):
 
 
 def test_brownlee_grid_table_matches_a_direct_computation():
-    from experiments import brownlee
+    from harness.builtin import brownlee
 
     variants = brownlee.grid_variants()
     assert len(variants) == 1 + 3 * 6 + 1 and len({v.name for v in variants}) == len(variants)
@@ -99,7 +99,7 @@ def test_brownlee_grid_table_matches_a_direct_computation():
 
 # ---------------------------------------------------------------- Sjöo: λ* against N
 def test_sjoo_clouds_have_the_thesis_geometry():
-    from experiments import sjoo
+    from harness.builtin import sjoo
 
     x, y = sjoo.gaussian_clouds(40_000, np.random.default_rng(0))
     assert x.shape == (40_000, 10) and y.mean() == 0.5
@@ -110,7 +110,7 @@ def test_sjoo_clouds_have_the_thesis_geometry():
 
 
 def test_sjoo_grid_is_the_thesis_fourteen_strengths():
-    from experiments import sjoo
+    from harness.builtin import sjoo
 
     assert len(sjoo.LAMBDAS) == 14 and min(sjoo.LAMBDAS) == 1e-5 and np.isclose(max(sjoo.LAMBDAS), 0.02)
     assert np.allclose(sjoo.LAMBDAS[:4], [1e-5, 2e-5, 4e-5, 8e-5])
@@ -119,7 +119,7 @@ def test_sjoo_grid_is_the_thesis_fourteen_strengths():
 
 def _fake_results(points):
     """Results as the store gives them, from (split, N, penalty, λ, validation loss)."""
-    from experiments import sjoo
+    from harness.builtin import sjoo
 
     variants = sjoo.sjoo_variants(["L2"], [1.0])
     by_lambda = {v.settings["lam"]: v.name for v in variants}
@@ -133,7 +133,7 @@ def _fake_results(points):
 def test_sjoo_best_lambda_per_grid_and_slope_against_numpy():
     """λ* is each split's argmin within each grid; the slope is NumPy's least-squares fit of
     log10 λ* on log10 N, and a 1/N law gives b = -1 inside its confidence interval."""
-    from experiments import sjoo
+    from harness.builtin import sjoo
 
     rng = np.random.default_rng(1)
     points, truth_star = [], {}
@@ -171,7 +171,7 @@ def test_sjoo_initial_weights_follow_the_variance_scale():
     """Weights drawn as both engines draw them have variance scale/fan_in."""
     from harness.engines.keras_fit import initial_weights
 
-    from experiments import sjoo
+    from harness.builtin import sjoo
 
     exp = sjoo.SjooLambdaVsN()
     for scale in (0.1, 10.0):
@@ -184,7 +184,7 @@ def test_sjoo_initial_weights_follow_the_variance_scale():
 class TinySjoo:
     @staticmethod
     def make():
-        from experiments import sjoo
+        from harness.builtin import sjoo
 
         class Tiny(sjoo.SjooLambdaVsN):
             name = "tiny-sjoo"
@@ -211,7 +211,7 @@ def test_sjoo_run_writes_the_slope_table(workdir):
 def test_toy_curves_come_from_the_stored_weights(workdir):
     """The report draws curves from stored weights in NumPy: they must equal the Keras model
     with those weights; the ensemble's MSE is never above its members' mean."""
-    from experiments import toy1d
+    from harness.builtin import toy1d
 
     class Tiny(toy1d.Toy1D):
         name = "tiny-toy"

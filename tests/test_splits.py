@@ -127,7 +127,7 @@ def test_fixed_split_repeats_one_split():
 
 
 def test_folds_override_is_refused_for_a_designed_splitter():
-    from experiments.mccaffrey import McCaffreyDemo
+    from harness.builtin.mccaffrey import McCaffreyDemo
 
     with pytest.raises(HarnessError, match="--folds does not apply"):
         McCaffreyDemo().configured(folds=3).make_splitter()
