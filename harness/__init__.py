@@ -16,6 +16,7 @@ from .experiment import Dataset, Experiment, Variant, standard_variants  # noqa:
 from .stored import Results, Section  # noqa: E402
 from .splitters import Splitter  # noqa: E402
 from .store import load_results  # noqa: E402
+from .api import results, run  # noqa: E402
 
 __all__ = ["DataUnavailable", "Dataset", "Experiment", "HarnessError", "Results", "Section", "Splitter", "Variant",
-           "load_results", "standard_variants"]
+           "load_results", "results", "run", "standard_variants"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import numpy as np
@@ -67,14 +68,17 @@ def stopped_epochs(rows: pd.DataFrame, patience: int | None) -> list[int]:
             for e, b, engine in zip(rows["epochs"], rows["best_epoch"], rows["engine"])]
 
 
-@dataclass
+@dataclass(repr=False)
 class Results:
-    """One run of one experiment, as the store keeps it.
+    """One run of one experiment, as the store keeps it; what `harness.run` and
+    `harness.results` return.
 
     `splits` has one row per job in the run's order: variant, split (0-based), seed, status
     ('ok', 'failed', 'error'), reason, score, train_score, epochs, best_epoch, stopped_epoch
     (Keras' figure: 0-based, 0 when early stopping never fired), seconds, engine,
     metrics (dict), loss and val_loss (per-epoch lists) and weights (name -> array, or None).
+    `comparison` and `paired` are the report's two tables as DataFrames, `page` the HTML
+    report's path; in Jupyter the object shows the comparison and the split scores inline.
     """
 
     experiment: str
@@ -91,6 +95,8 @@ class Results:
     definition: "Experiment | None" = None
     #: tables computed once from these results and shared by the report's sections
     derived: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    #: the experiment's HTML report (reports/<experiment>/index.html), where it was written
+    page: Path | None = None
 
     # ------------------------------------------------------------------ loading
     @classmethod
@@ -148,6 +154,64 @@ class Results:
             if variant.name == name:
                 return variant
         raise KeyError(f"{self.experiment}: no variant named {name!r}")
+
+    # ------------------------------------------------------------------ the report's tables
+    @property
+    def comparison(self) -> pd.DataFrame:
+        """The report's comparison table with numbers, not text: one row per name (index
+        `variant`; variants and reference models), best mean score first. Columns: kind
+        ('network' or 'reference model'), splits, failed, mean, stdev (population, as
+        Heaton), min, max (of the score over successful splits), mean_epochs,
+        mean_best_epoch, mean_train, gap (mean_train − mean), difference (mean paired
+        difference from the baseline variant), p (corrected paired t-test), p_holm, verdict
+        ('baseline', 'better', 'worse', 'no evidence'), seconds (training time summed)."""
+        from .report.sections import summary_table
+
+        summary = summary_table(self)
+        table = summary[["variant", "kind", "splits", "failed", "mean", "stdev", "min", "max", "mean_epochs",
+                         "mean_best_epoch", "mean_train", "gap", "mean_difference", "p_corrected", "p_corrected_holm",
+                         "verdict", "seconds"]].rename(columns={"mean_difference": "difference", "p_corrected": "p",
+                                                                "p_corrected_holm": "p_holm"})
+        table.loc[table["variant"] == self.baseline, "verdict"] = "baseline"
+        table.attrs.update(score=self.score_name, greater_is_better=self.greater_is_better, baseline=self.baseline)
+        return table.set_index("variant")
+
+    @property
+    def paired(self) -> pd.DataFrame:
+        """The report's paired comparison with the baseline variant, one row per other name
+        (index `variant`): pairs (splits both scored), difference (mean, variant − baseline),
+        ci_low, ci_high (its 95% interval), p (corrected paired t-test, or plain where no
+        correction applies), p_holm, p_wilcoxon, p_wilcoxon_holm, wins, losses (splits
+        better / worse than the baseline), p_better, p_equivalent, p_worse (Bayesian
+        correlated t-test within the rope) and verdict."""
+        from .report.sections import summary_table
+
+        summary = summary_table(self)
+        table = summary.loc[summary["variant"] != self.baseline,
+                            ["variant", "pairs", "mean_difference", "ci_low", "ci_high", "p_corrected",
+                             "p_corrected_holm", "p_wilcoxon", "p_wilcoxon_holm", "wins", "losses", "p_better",
+                             "p_equivalent", "p_worse", "verdict"]]
+        table = table.rename(columns={"mean_difference": "difference", "p_corrected": "p",
+                                      "p_corrected_holm": "p_holm"})
+        table = table.astype({"pairs": "Int64", "wins": "Int64", "losses": "Int64"})
+        table.attrs.update(score=self.score_name, greater_is_better=self.greater_is_better, baseline=self.baseline)
+        return table.set_index("variant")
+
+    def __repr__(self) -> str:
+        ok = self.splits[self.splits["status"] == OK]
+        best = ""
+        if len(ok):
+            top = self.comparison.iloc[0]
+            best = f", best {top.name} ({self.score_name} {top['mean']:.4g})"
+        page = f", page {self.page}" if self.page else ""
+        return (f"<Results of {self.experiment!r}: run {self.run_id}, {len(self.order)} variants, "
+                f"{self.splits['split'].nunique()} splits, {len(ok)}/{len(self.splits)} fits ok{best}{page}>")
+
+    def _repr_html_(self) -> str:
+        """Jupyter's view: the comparison table and the split-score figure."""
+        from .report.inline import results_html
+
+        return results_html(self)
 
     # ------------------------------------------------------------------ rows
     def ok(self, variant: str | None = None) -> pd.DataFrame:

@@ -47,7 +47,7 @@ class _PlainLogFormatter(matplotlib.ticker.Formatter):
         return f"{value:g}" if self.original(value, pos) else ""
 
 
-def _plain_log_ticks(fig: plt.Figure) -> None:
+def plain_log_ticks(fig: plt.Figure) -> None:
     """Log-scale tick labels as plain numbers: matplotlib writes them as TeX ($10^{-2}$), which
     is not parsed here (`text.parse_math` is off so that a name with two '$' draws as written)."""
     for ax in fig.get_axes():
@@ -65,7 +65,7 @@ def save(fig: plt.Figure, png: Path, svg: Path | None = None) -> None:
     `bbox_inches="tight"` crops, and close it. The crop is measured once for both files
     (matplotlib would measure it, at the cost of a draw, for each)."""
     try:
-        _plain_log_ticks(fig)
+        plain_log_ticks(fig)
         crop = fig.get_tightbbox(fig.canvas.get_renderer()).padded(0.1)
         fig.savefig(png, format="png", dpi=100, bbox_inches=crop)
         if svg is not None:
