@@ -21,8 +21,9 @@ CHECKOUT_EXPERIMENTS = Path(__file__).resolve().parent.parent / "experiments"
 
 class _CheckoutExperiments(importlib.abc.MetaPathFinder):
     """Finds `harness.builtin` as the checkout's experiments/ folder; its modules are then
-    found on that package's path as usual. It sits last on `sys.meta_path`, so an installed
-    `harness.builtin` (regular or editable) wins."""
+    found on that package's path as usual. It goes first on `sys.meta_path`, so that the
+    harness of a checkout always runs that checkout's experiments, even where another
+    checkout is installed in editable mode (whose finder would answer for every `harness.*`)."""
 
     def find_spec(self, fullname, path=None, target=None):  # noqa: D102 - importlib's protocol
         if fullname != NAME or not (CHECKOUT_EXPERIMENTS / "__init__.py").is_file():
@@ -32,5 +33,10 @@ class _CheckoutExperiments(importlib.abc.MetaPathFinder):
 
 
 def install() -> None:
+    """Put the finder in place when this harness is a checkout's (an installed copy has its
+    own harness/builtin folder and needs none)."""
+    installed = (Path(__file__).resolve().parent / "builtin").is_dir()
+    if installed or not (CHECKOUT_EXPERIMENTS / "__init__.py").is_file():
+        return
     if not any(isinstance(finder, _CheckoutExperiments) for finder in sys.meta_path):
-        sys.meta_path.append(_CheckoutExperiments())
+        sys.meta_path.insert(0, _CheckoutExperiments())

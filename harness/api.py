@@ -106,8 +106,18 @@ def results(experiment: Any, *, db: str | Path = DEFAULT_DB, reports_dir: str | 
         if run_id is not None and run_id not in set(store.runs(name)["run_id"]):
             raise HarnessError(f"{name} has no run {run_id!r} in {db}")
         definition = experiment if isinstance(experiment, Experiment) else (
-            experiment() if inspect.isclass(experiment) else None)
+            experiment() if inspect.isclass(experiment) else _built_in(name))
         found = Results.load(store, name, run_id, definition=definition)
+        shown = latest.get(name)
+    # the page shows the latest run; an older run has none of its own
     page = Path(reports_dir) / slug(name) / "index.html"
-    found.page = page if page.is_file() else None
+    found.page = page if page.is_file() and found.run_id == shown else None
     return found
+
+
+def _built_in(name: str) -> Experiment | None:
+    """The built-in experiment of that name (whose own report sections its results show), or None."""
+    from .registry import builtin
+
+    cls = builtin().get(name)
+    return cls() if cls is not None else None

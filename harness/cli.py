@@ -21,9 +21,10 @@ class _Parser(argparse.ArgumentParser):
 
 
 def program() -> str:
-    """How the user called us: `regbench` (the installed console command) or `python -m harness`."""
-    name = Path(sys.argv[0]).name if sys.argv and sys.argv[0] else ""
-    return "regbench" if name.startswith("regbench") else "python -m harness"
+    """The command to name in messages: `python -m harness` when that is how we were called,
+    else `regbench` (the console command, and what a notebook's user has installed)."""
+    called = Path(sys.argv[0]) if sys.argv and sys.argv[0] else Path()
+    return "python -m harness" if called.name == "__main__.py" and called.parent.name == "harness" else "regbench"
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -125,6 +125,8 @@ def _shipped_modules(cls: type) -> list[Any]:
 
 
 def _is_users(module: Any) -> bool:
+    if module is not None and (module.__name__ == "harness.builtin" or module.__name__.startswith("harness.builtin.")):
+        return True  # the built-in experiments travel too, so a worker runs the client's definitions
     if module is None or module.__name__ in ("__main__", "builtins") or module.__name__.split(".")[0] == "harness":
         return False
     path = getattr(module, "__file__", None)

@@ -204,8 +204,14 @@ class Results:
             top = self.comparison.iloc[0]
             best = f", best {top.name} ({self.score_name} {top['mean']:.4g})"
         page = f", page {self.page}" if self.page else ""
-        return (f"<Results of {self.experiment!r}: run {self.run_id}, {len(self.order)} variants, "
+        return (f"<Results of {self.experiment!r}: run {self.run_id}, {self.names_counted()}, "
                 f"{self.splits['split'].nunique()} splits, {len(ok)}/{len(self.splits)} fits ok{best}{page}>")
+
+    def names_counted(self) -> str:
+        """'4 variants', or '4 variants and 4 reference models'."""
+        references = len(self.order) - len(self.networks)
+        text = f"{len(self.networks)} variant{'s' if len(self.networks) != 1 else ''}"
+        return text + (f" and {references} reference model{'s' if references != 1 else ''}" if references else "")
 
     def _repr_html_(self) -> str:
         """Jupyter's view: the comparison table and the split-score figure."""

@@ -105,8 +105,23 @@ def test_run_takes_a_class_a_file_and_a_built_in_name(workdir, tmp_path):
             name = "mine"
     """))
     assert _run(workdir, str(path), lines=False)[0].experiment == "mine"
-    with pytest.raises(HarnessError, match="unknown experiment 'no-such'"):
+    with pytest.raises(HarnessError, match="unknown experiment 'no-such'; 'regbench list' shows"):
         harness.run("no-such")
+
+
+def test_a_built_in_by_name_and_an_older_run_by_id(workdir):
+    first, _ = _run(workdir, "wine", quick=True, epochs=1, folds=2, lines=False)
+    assert first.experiment == "wine" and len(first.splits) == 9 * 2  # the nine standard variants
+    assert type(first.definition).__module__ == "harness.builtin.sklearn_suite"
+    second, _ = _run(workdir, "wine", quick=True, epochs=1, folds=2, lines=False, fresh=True)
+    assert second.run_id != first.run_id
+    latest = harness.results("wine", db=workdir.db, reports_dir=workdir.reports)
+    assert latest.run_id == second.run_id and latest.page == second.page
+    assert type(latest.definition).__module__ == "harness.builtin.sklearn_suite"  # its own report sections
+    older = harness.results("wine", db=workdir.db, reports_dir=workdir.reports, run_id=first.run_id)
+    assert older.run_id == first.run_id and older.page is None  # the page shows the latest run
+    with pytest.raises(HarnessError, match="wine has no run 'nope'"):
+        harness.results("wine", db=workdir.db, run_id="nope")
 
 
 @pytest.mark.parametrize("call, message", [

@@ -227,3 +227,28 @@ def test_an_unreachable_scheduler_and_workers_with_a_scheduler_are_one_line_erro
     finally:
         client.close()
         empty.close()
+
+
+def test_built_in_experiments_travel_by_value(tmp_path):
+    """A worker runs the definitions of the machine that started the run: a built-in
+    experiment's class goes with its task, so a worker whose harness lacks harness.builtin
+    (or holds another version of it) unpickles and runs the client's."""
+    from harness.builtin.sklearn_suite import Wine
+    from harness.executors import Task, dumps
+
+    payload = dumps(Task(Wine(), "wine", "keras", [], {}))
+    assert b"Wine cultivars" in payload  # the class's own text: by value, not a module reference
+    # a fresh interpreter in which harness.builtin cannot be imported still unpickles it
+    script = tmp_path / "load.py"
+    script.write_text(textwrap.dedent(f"""
+        import sys, cloudpickle, harness
+        from harness import _builtin
+        sys.meta_path[:] = [f for f in sys.meta_path if not isinstance(f, _builtin._CheckoutExperiments)]
+        task = cloudpickle.loads(open({str(tmp_path / "task.bin")!r}, "rb").read())
+        print(type(task.exp).__name__, task.exp.name, "harness.builtin" in sys.modules)
+    """))
+    (tmp_path / "task.bin").write_bytes(payload)
+    done = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["Wine", "wine", "False"]

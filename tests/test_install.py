@@ -153,8 +153,12 @@ def test_installed_console_command_runs_a_users_file_from_another_folder(tmp_pat
     assert {"wine", "toy-1d", "heaton-product"} <= {line.split()[0] for line in listed.stdout.splitlines()}
 
     # the built-in experiments live inside the harness; no top-level `experiments` package exists
+    # without the checkout's own finder: the installed mapping alone must find harness.builtin
     where = subprocess.run([python, "-c", textwrap.dedent("""
-        import importlib.util, harness, harness.builtin.sklearn_suite as suite
+        import importlib.util, sys, harness
+        from harness import _builtin
+        sys.meta_path[:] = [f for f in sys.meta_path if not isinstance(f, _builtin._CheckoutExperiments)]
+        import harness.builtin.sklearn_suite as suite
         print(harness.__file__); print(suite.__file__); print(importlib.util.find_spec("experiments"))
     """)], cwd=project, capture_output=True, text=True, env=_env())
     assert where.returncode == 0, where.stderr[-2000:]
@@ -167,8 +171,6 @@ def test_installed_console_command_runs_a_users_file_from_another_folder(tmp_pat
         assert "site-packages" in harness_file
     assert top_level == "None"
 
-    if editable:
-        return  # running the file is the same code; the regular install runs it below
     ran = subprocess.run([regbench, "run", "mine.py", "--no-progress", "--no-lines"], cwd=project, capture_output=True,
                          text=True, env=_env(), timeout=600)
     assert ran.returncode == 0, ran.stderr[-3000:]

@@ -2,8 +2,10 @@
 its own, and shows what the store holds."""
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
+import sys
 from pathlib import Path
 
 import nbformat
@@ -22,8 +24,23 @@ def executed(tmp_path_factory):
     # the kernel imports the harness from this checkout (the notebook's own text says to pip-install it)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep),
            "HARNESS_DATA_DIR": str(folder / "data")}
-    client = NotebookClient(notebook, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(folder)}})
-    client.execute(env=env)  # raises CellExecutionError on any error
+    # a kernel of this interpreter, whatever kernels the machine's Jupyter knows (JUPYTER_PATH comes first)
+    spec = folder / "jupyter" / "kernels" / "regbench-test"
+    spec.mkdir(parents=True)
+    (spec / "kernel.json").write_text(json.dumps({
+        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "regbench test", "language": "python"}))
+    before = os.environ.get("JUPYTER_PATH")
+    os.environ["JUPYTER_PATH"] = str(folder / "jupyter")
+    try:
+        client = NotebookClient(notebook, timeout=600, kernel_name="regbench-test",
+                                resources={"metadata": {"path": str(folder)}})
+        client.execute(env=env)  # raises CellExecutionError on any error
+    finally:
+        if before is None:
+            os.environ.pop("JUPYTER_PATH", None)
+        else:
+            os.environ["JUPYTER_PATH"] = before
     return folder, notebook
 
 
