@@ -119,8 +119,14 @@ def test_bad_input_is_one_line_exit_2(case, tmp_path, capsys):
 
 
 def test_unknown_experiment(tmp_path, capsys):
+    # called from Python (a notebook, a test): the installed command is the one to name
     code, _, err = cli("run", "no-such-experiment", capsys=capsys)
     assert code == 2 and err.strip() == (
+        "error: unknown experiment 'no-such-experiment'; 'regbench list' shows the known ones")
+    # called as python -m harness: that command (tests/test_install.py checks regbench's)
+    proc = subprocess.run([sys.executable, "-m", "harness", "run", "no-such-experiment"], cwd=REPO,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2 and proc.stderr.strip().splitlines()[-1] == (
         "error: unknown experiment 'no-such-experiment'; 'python -m harness list' shows the known ones")
 
 
