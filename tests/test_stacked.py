@@ -11,6 +11,7 @@ from harness import Variant, load_results
 from harness.engines.keras_fit import build_member, loss_for, targets_for
 from harness.engines import stacked
 from harness.engines.stacked import Member, StackedEngine, member_order, train_members
+from harness.engines.stacked_layers import StackedDropout
 from harness.errors import HarnessError
 from harness.runner import prepare
 from tests.conftest import TinyClassification, TinyRegression, run_quietly
@@ -145,6 +146,39 @@ def test_members_stop_early_at_their_own_epochs_with_their_own_best_weights(tmp_
     if compact:  # the stacked model really shrank as its members stopped
         assert compactions == sorted(compactions, reverse=True) and compactions[-1] < compactions[0]
     assert_same_training(exp, members, trained, rtol=1e-4, atol=1e-4)
+
+
+def test_compaction_changes_nothing_when_every_dropout_member_has_left(tmp_path, monkeypatch):
+    """Dropping stopped members must not change how the others train, also once the last
+    member that drops out has stopped, when the smaller stacked model has no dropout layer
+    at all (its variables then no longer line up with the larger model's: a run of
+    madelon-like once failed every job there)."""
+    monkeypatch.setattr(stacked, "EPOCHS_PER_CALL_STOPPING", 4)
+    exp = Equivalence()
+    exp.variants = (Variant("none"), Variant("dropout", dropout=0.3), Variant("L2", l2=3e-2))
+    exp.epochs, exp.patience, exp.learning_rate = 40, 3, 0.05
+    members = stacked_members(exp, tmp_path)
+    monkeypatch.setattr(stacked, "worth_compacting", lambda stage, active, remaining: False)
+    whole = train_members(exp, members)
+    lost_dropout = []
+    compacted = stacked.Stage.compacted
+
+    def spy(stage, exp, keep):
+        new = compacted(stage, exp, keep)
+        had, has = (any(isinstance(layer, StackedDropout) for layer in s.model.stack_layers) for s in (stage, new))
+        lost_dropout.append(had and not has)
+        return new
+
+    monkeypatch.setattr(stacked.Stage, "compacted", spy)
+    monkeypatch.setattr(stacked, "worth_compacting", lambda stage, active, remaining: not active.all())
+    shrunk = train_members(exp, members)
+    assert any(lost_dropout)  # the case this test is for happened
+    for a, b in zip(whole, shrunk):
+        assert a.failure is None and b.failure is None
+        assert a.epochs == b.epochs
+        np.testing.assert_allclose(a.loss, b.loss, rtol=1e-5, atol=1e-6)
+        for wa, wb in zip(a.weights, b.weights):
+            np.testing.assert_allclose(wa, wb, rtol=1e-5, atol=1e-6)
 
 
 def test_a_member_trains_the_same_alone_or_beside_others(tmp_path):

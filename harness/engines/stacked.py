@@ -443,8 +443,10 @@ def build_stacked(members: Sequence[Member]) -> StackedModel:
         if position in dropout_positions:
             rates = [s.dropout.get(position, 0.0) for s in specs]
             layers.append(StackedDropout(rates, [derive_seed(m.job.seed, "dropout", position) for m in members]))
+            layers[-1].stack_key = ("dropout", position)
         if op is not None:
             layers.append(_stacked_layer(op, position, members, dense_index))
+            layers[-1].stack_key = ("op", position)
             dense_index += op[0] == "dense"
     model = StackedModel(layers, count, specs[0].loss_kind, [s.weight_decay for s in specs])
     model(np.zeros((count, 1, architecture.n_inputs), dtype="float32"))
@@ -646,7 +648,7 @@ class Stage:
         new = Stage(exp, [self.members[i] for i in keep], [self.positions[i] for i in keep], self.steps, self.width,
                     self.per_call, self.jit_compile, self.orders.subset(keep))
         old_loop, new_loop = self.loop, new.loop
-        pairs = list(zip(self.model.variables, new.model.variables))  # weights, moving averages, stream counters
+        pairs = _layer_variable_pairs(self.model, new.model)  # weights, moving averages, stream counters
         pairs += list(zip(old_loop.optimizer_variables, new_loop.optimizer_variables))
         pairs += list(zip(old_loop.best_weights_, new_loop.best_weights_))
         for old, fresh in pairs:  # per-member tensors have a member axis and a feature axis at least
@@ -656,6 +658,23 @@ class Stage:
             fresh.assign(old.numpy()[keep])
         new_loop.epoch.assign(old_loop.epoch.numpy())
         return new
+
+
+def _layer_variable_pairs(old: StackedModel, new: StackedModel) -> list[tuple[Any, Any]]:
+    """(old, new) for every variable of the smaller model `new`, matched layer by layer by the
+    layer's place in the architecture: a dropout layer is left out of a model none of whose
+    members drop out there, so the two models' variable lists need not line up."""
+    by_key = {layer.stack_key: layer for layer in old.stack_layers}
+    pairs = []
+    for layer in new.stack_layers:
+        counterpart = by_key[layer.stack_key]  # members only leave: every layer of `new` was in `old`
+        if len(counterpart.variables) != len(layer.variables):
+            raise RuntimeError(f"compaction: layer {layer.stack_key} has {len(layer.variables)} variables, "
+                               f"its counterpart {len(counterpart.variables)}")
+        pairs += list(zip(counterpart.variables, layer.variables))
+    if {id(fresh) for _, fresh in pairs} != {id(v) for v in new.variables}:
+        raise RuntimeError("compaction: the stacked model holds variables outside its layers")
+    return pairs
 
 
 class History:
