@@ -205,34 +205,55 @@ def member_uniform(seeds: Any, counter: Any, shape: Any) -> Any:
     return tf.cast(tf.bitwise.right_shift(bits, tf.constant(8, tf.uint32)), tf.float32) * (1.0 / (1 << 24))
 
 
-@keras.saving.register_keras_serializable(package="harness")
-class StackedDropout(keras.layers.Layer):
-    """Dropout with its own rate (0 = no dropout here) and its own random stream per member.
+class MemberStreams(keras.layers.Layer):
+    """A training-only random layer with an amount (`amount_name`: a dropout rate, a noise
+    standard deviation; 0 = nothing here) and a random stream per member.
 
-    Member m's mask at a training call depends only on seeds[m] and how many training calls
-    came before, so a member drops the same units whichever members it is stacked with.
+    Member m's draws at a training call depend only on seeds[m] and how many training calls
+    came before, so a member draws the same whichever members it is stacked with.
     """
 
-    def __init__(self, rates: Sequence[float], seeds: Sequence[int], **kwargs: Any) -> None:
+    amount_name = "amounts"
+
+    def __init__(self, amounts: Sequence[float], seeds: Sequence[int], **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.rates = np.asarray(rates, dtype="float32")
+        setattr(self, self.amount_name, np.asarray(amounts, dtype="float32"))
         self.seeds = np.asarray(seeds, dtype="uint32")
-        if self.seeds.shape != self.rates.shape:
-            raise ValueError(f"one seed per member: {len(self.seeds)} seeds for {len(self.rates)} rates")
+        if self.seeds.shape != self.amounts_.shape:
+            raise ValueError(f"one seed per member: {len(self.seeds)} seeds for {len(self.amounts_)} {self.amount_name}")
         # state [0, calls]: a counter carried through the training loop like any layer state
         self.seed_generator = keras.random.SeedGenerator(0)
 
+    @property
+    def amounts_(self) -> np.ndarray:
+        return getattr(self, self.amount_name)
+
     def call(self, x: Any, training: bool = False) -> Any:
-        if not training or not np.any(self.rates > 0):
+        if not training or not np.any(self.amounts_ > 0):
             return x
         calls = self.seed_generator.next()[1]
-        uniform = member_uniform(tf.constant(self.seeds), calls, tf.shape(x))
-        rates = ops.reshape(ops.convert_to_tensor(self.rates), (-1, 1, 1))
-        keep = ops.greater_equal(uniform, rates)
-        return ops.where(keep, x / (1.0 - rates), ops.zeros_like(x))
+        return self.perturb(x, tf.constant(self.seeds), calls, ops.reshape(ops.convert_to_tensor(self.amounts_), (-1, 1, 1)))
+
+    def perturb(self, x: Any, seeds: Any, calls: Any, amounts: Any) -> Any:
+        """x (members, batch, units) with this call's draws applied; `amounts` is (members, 1, 1)."""
+        raise NotImplementedError
 
     def get_config(self) -> dict[str, Any]:
-        return {**super().get_config(), "rates": self.rates.tolist(), "seeds": self.seeds.tolist()}
+        return {**super().get_config(), self.amount_name: self.amounts_.tolist(), "seeds": self.seeds.tolist()}
+
+
+@keras.saving.register_keras_serializable(package="harness")
+class StackedDropout(MemberStreams):
+    """Dropout with its own rate and its own random stream per member."""
+
+    amount_name = "rates"
+
+    def __init__(self, rates: Sequence[float], seeds: Sequence[int], **kwargs: Any) -> None:
+        super().__init__(rates, seeds, **kwargs)
+
+    def perturb(self, x: Any, seeds: Any, calls: Any, amounts: Any) -> Any:
+        keep = ops.greater_equal(member_uniform(seeds, calls, tf.shape(x)), amounts)
+        return ops.where(keep, x / (1.0 - amounts), ops.zeros_like(x))
 
 
 def member_normal(seeds: Any, counter: Any, shape: Any) -> Any:
@@ -244,24 +265,16 @@ def member_normal(seeds: Any, counter: Any, shape: Any) -> Any:
 
 
 @keras.saving.register_keras_serializable(package="harness")
-class StackedGaussianNoise(keras.layers.Layer):
-    """GaussianNoise with its own standard deviation and random stream per member (training only)."""
+class StackedGaussianNoise(MemberStreams):
+    """GaussianNoise with its own standard deviation and random stream per member."""
+
+    amount_name = "stddevs"
 
     def __init__(self, stddevs: Sequence[float], seeds: Sequence[int], **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.stddevs = np.asarray(stddevs, dtype="float32")
-        self.seeds = np.asarray(seeds, dtype="uint32")
-        self.seed_generator = keras.random.SeedGenerator(0)
+        super().__init__(stddevs, seeds, **kwargs)
 
-    def call(self, x: Any, training: bool = False) -> Any:
-        if not training or not np.any(self.stddevs > 0):
-            return x
-        calls = self.seed_generator.next()[1]
-        noise = member_normal(tf.constant(self.seeds), calls, tf.shape(x))
-        return x + noise * ops.reshape(ops.convert_to_tensor(self.stddevs), (-1, 1, 1))
-
-    def get_config(self) -> dict[str, Any]:
-        return {**super().get_config(), "stddevs": self.stddevs.tolist(), "seeds": self.seeds.tolist()}
+    def perturb(self, x: Any, seeds: Any, calls: Any, amounts: Any) -> Any:
+        return x + member_normal(seeds, calls, tf.shape(x)) * amounts
 
 
 def per_row_loss(kind: str, y: Any, y_pred: Any) -> Any:
@@ -300,7 +313,7 @@ class StackedModel(keras.Model):
         """The outputs, and each row's activity penalties summed over layers (M, B)."""
         activity = 0.0
         for layer in self.stack_layers:
-            if isinstance(layer, (StackedDropout, StackedGaussianNoise)):
+            if isinstance(layer, MemberStreams):
                 x = layer(x, training=training)
             elif isinstance(layer, StackedNormalization):
                 x = layer(x, training=training, row_mask=mask)
