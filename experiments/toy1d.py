@@ -31,6 +31,7 @@ from sklearn.preprocessing import FunctionTransformer
 
 from harness import Dataset, Experiment, Results, Section, Variant
 from harness.report.figures import against_strength, curves, panels
+from harness.regularizers import kernel_penalty
 from harness.splitters import FixedSplit, TrainingSizeSplit
 from harness.stats import kernel_arrays
 
@@ -112,16 +113,11 @@ class Toy1DBase(Experiment):
         """1-20-1 (`hidden_units`), tanh hidden, linear output, the penalty on every kernel."""
         import keras
 
-        def penalty():
-            if variant.l1 and variant.l2:
-                return keras.regularizers.L1L2(variant.l1, variant.l2)
-            if variant.l1:
-                return keras.regularizers.L1(variant.l1)
-            return keras.regularizers.L2(variant.l2) if variant.l2 else None
-
-        hidden = [keras.layers.Dense(units, activation=self.activation, kernel_regularizer=penalty())
+        hidden = [keras.layers.Dense(units, activation=self.activation,
+                                     kernel_regularizer=kernel_penalty(variant.l1, variant.l2))
                   for units in self.hidden_units]
-        return keras.Sequential([keras.Input((n_inputs,)), *hidden, keras.layers.Dense(1, kernel_regularizer=penalty())])
+        output = keras.layers.Dense(1, kernel_regularizer=kernel_penalty(variant.l1, variant.l2))
+        return keras.Sequential([keras.Input((n_inputs,)), *hidden, output])
 
     def test_points(self) -> tuple[np.ndarray, np.ndarray]:
         return noisy_parabola(self.n_test, np.random.default_rng([self.data_seed, 1]))
@@ -193,7 +189,7 @@ def early_stopping(results: Results) -> Section | None:
 
 
 def strengths(scores: pd.DataFrame) -> Section | None:
-    scores = scores.assign(alpha=scores[["l1", "l2"]].max(axis=1))
+    scores = scores.assign(alpha=scores["strength"].fillna(0.0))  # the penalty's α, read from the model; 0: none
     table = (scores.groupby(["penalty", "alpha"])
              .agg(test_mse=("test_mse", "mean"), test_mse_sd=("test_mse", "std"),
                   weights_above=("weights_above", "mean"), inits=("split", "count")).reset_index())

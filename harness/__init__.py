@@ -12,8 +12,8 @@ from . import _builtin  # noqa: E402
 _builtin.install()  # `harness.builtin`: the repository's experiments/ when run from a checkout
 
 from .errors import DataUnavailable, HarnessError  # noqa: E402
-from .experiment import Dataset, Experiment, Variant, standard_variants  # noqa: E402
-from .stored import Results, Section  # noqa: E402
+from .experiment import Experiment  # noqa: E402
+from .core import Dataset, Results, Section, Variant, standard_variants  # noqa: E402
 from .splitters import Splitter  # noqa: E402
 from .store import load_results  # noqa: E402
 from .api import results, run  # noqa: E402

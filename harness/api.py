@@ -11,17 +11,54 @@
 """
 from __future__ import annotations
 
+import dataclasses
 import inspect
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
+import pandas as pd
+
+from . import stats
+from .core import OK, Results
 from .errors import DataUnavailable, HarnessError
 from .experiment import Experiment
+from .options import DEFAULT_REPORTS
 from .store import DEFAULT_DB, Store
-from .stored import Results
 
-#: the default report folder, beside the store (both relative to the working folder)
-DEFAULT_REPORTS = Path("reports")
+
+@dataclasses.dataclass(repr=False)
+class RunResults(Results):
+    """What `harness.run` and `harness.results` return: the stored run (`harness.Results`:
+    `splits`, `run`, `variants`, `data`, …) with the report's two tables as DataFrames,
+    computed by `harness.stats`, and a view for Jupyter (the comparison table and the split
+    scores)."""
+
+    @classmethod
+    def of(cls, results: Results) -> "RunResults":
+        return cls(**{f.name: getattr(results, f.name) for f in dataclasses.fields(results)})
+
+    @property
+    def comparison(self) -> pd.DataFrame:
+        """`harness.stats.comparison`: one row per variant and reference model, best mean first."""
+        return stats.comparison(self)
+
+    @property
+    def paired(self) -> pd.DataFrame:
+        """`harness.stats.paired`: each variant against the baseline on the same splits."""
+        return stats.paired(self)
+
+    def __repr__(self) -> str:
+        text = super().__repr__()
+        if not (self.splits["status"] == OK).any():
+            return text
+        top = self.comparison.iloc[0]
+        verdict = "the baseline" if top.name == self.baseline else f"{top['verdict']} against {self.baseline}"
+        return f"{text[:-1]}, highest mean {top.name} ({self.score_name} {top['mean']:.4g}; {verdict})>"
+
+    def _repr_html_(self) -> str:
+        from .report.inline import results_html
+
+        return results_html(self)
 
 
 def _experiment(spec: Any) -> Experiment:
@@ -42,53 +79,33 @@ def _experiment(spec: Any) -> Experiment:
     raise HarnessError(f"cannot run {spec!r}: give an Experiment, its class, a built-in name or the path of a .py file")
 
 
-def run(
-    experiment: Any,
-    *,
-    quick: bool = False,
-    full: bool = False,
-    db: str | Path = DEFAULT_DB,
-    reports_dir: str | Path = DEFAULT_REPORTS,
-    data_dir: str | Path | None = None,
-    engine: str = "auto",
-    workers: int = 1,
-    client: Any = None,
-    scheduler: str | None = None,
-    fresh: bool = False,
-    retry_failed: bool = False,
-    progress: bool | None = None,
-    lines: bool = True,
-    stream: TextIO | None = None,
-    **settings: Any,
-) -> Results:
-    """Run one experiment as `python -m harness run` does and return its results.
+def run(experiment: Any, **options: Any) -> RunResults:
+    """Run one experiment as `regbench run` does and return its results.
 
     `experiment` is an Experiment, its class, a built-in experiment's name ('wine') or the
-    path of a .py file defining one. Jobs already in the store are not trained again
-    (`fresh=True` trains them all, `retry_failed=True` the failed ones). `quick`, `full`
-    and any training setting by name (`epochs=20`, `folds=3`, `patience=None`, ...) are the
-    command line's --quick, --full and setting options; `db`, `reports_dir`, `data_dir`,
-    `engine`, `workers`, `client` (a dask.distributed.Client) and `scheduler` theirs too.
-    `progress` shows a bar (default: in a terminal or Jupyter, where it is a widget);
-    `lines=False` leaves out Heaton's line per split. Raises HarnessError for bad input
-    (nothing is trained then) and DataUnavailable when the data can be neither read nor
-    downloaded."""
+    path of a .py file defining one. The keywords are the command line's options
+    (`harness.runner.RunOptions`: `quick`, `full`, `fresh`, `retry_failed`, `engine`,
+    `workers`, `scheduler`, `db`, `reports_dir`, `data_dir`, `progress`, `lines`; and `client`,
+    a dask.distributed.Client, and `stream`) and any training setting by name (`epochs=20`,
+    `folds=3`, `patience=None`, …). Jobs already in the store are not trained again. The
+    progress bar shows in a terminal or Jupyter (where it is a widget); `lines=False` leaves
+    out Heaton's line per split. Raises HarnessError for bad input (nothing is trained then)
+    and DataUnavailable when the data can be neither read nor downloaded."""
+    from .options import RunOptions
     from .runner import run_experiments
 
-    exp = _experiment(experiment).configured(quick=quick, full=full, **settings)
-    outcome, = run_experiments(
-        [exp], db=db, reports_dir=reports_dir, data_dir=data_dir, engine=engine, stream=stream, progress=progress,
-        lines=lines, workers=workers, client=client, scheduler=scheduler, fresh=fresh, retry_failed=retry_failed)
+    how = RunOptions.from_keywords(**options)
+    outcome, = run_experiments([_experiment(experiment)], how)
     if outcome.skipped:
-        raise DataUnavailable(f"{exp.name}: {outcome.skipped}")
-    with Store(db) as store:
-        found = Results.load(store, exp.name, outcome.run_id, definition=exp)
+        raise DataUnavailable(f"{outcome.experiment}: {outcome.skipped}")
+    with Store(how.db) as store:
+        found = RunResults.of(store.results(outcome.experiment, outcome.run_id, definition=outcome.definition))
     found.page = outcome.page
     return found
 
 
 def results(experiment: Any, *, db: str | Path = DEFAULT_DB, reports_dir: str | Path = DEFAULT_REPORTS,
-            run_id: str | None = None) -> Results:
+            run_id: str | None = None) -> RunResults:
     """The latest stored run of `experiment` (a name, an Experiment or its class), or the run
     `run_id`, as `run` returns it, without training anything. `page` is the report in
     `reports_dir` when it exists there."""
@@ -107,7 +124,7 @@ def results(experiment: Any, *, db: str | Path = DEFAULT_DB, reports_dir: str | 
             raise HarnessError(f"{name} has no run {run_id!r} in {db}")
         definition = experiment if isinstance(experiment, Experiment) else (
             experiment() if inspect.isclass(experiment) else _built_in(name))
-        found = Results.load(store, name, run_id, definition=definition)
+        found = RunResults.of(store.results(name, run_id, definition=definition))
         shown = latest.get(name)
     # the page shows the latest run; an older run has none of its own
     page = Path(reports_dir) / slug(name) / "index.html"

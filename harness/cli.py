@@ -4,11 +4,10 @@ from __future__ import annotations
 import argparse
 import sqlite3
 import sys
-from pathlib import Path
 from typing import Sequence
 
-from .engines import ENGINES
-from .errors import HarnessError
+from .errors import HarnessError, program
+from .options import RunOptions
 from .settings import SETTINGS, Setting
 from .store import DEFAULT_DB
 
@@ -20,13 +19,6 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"error: {message} (see {self.prog} --help)\n")
 
 
-def program() -> str:
-    """The command to name in messages: `python -m harness` when that is how we were called,
-    else `regbench` (the console command, and what a notebook's user has installed)."""
-    called = Path(sys.argv[0]) if sys.argv and sys.argv[0] else Path()
-    return "python -m harness" if called.name == "__main__.py" and called.parent.name == "harness" else "regbench"
-
-
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog=program(), description="Benchmark regularization of Keras networks by cross-validation.")
     sub = parser.add_subparsers(parser_class=_Parser, dest="command", required=True)
@@ -35,26 +27,11 @@ def _parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run experiments by name or by path to a .py file")
     run.add_argument("experiments", nargs="*", metavar="NAME|PATH", help="experiment names or files defining Experiment subclasses")
     run.add_argument("--suite", choices=["default"], help="run the default suite (what `make benchmark` runs)")
-    run.add_argument("--full", action="store_true", help="the full version of long experiments (their full_settings); the reduced one otherwise")
-    run.add_argument("--quick", action="store_true", help="every variant, but 3 folds and a few epochs: a smoke test")
-    run.add_argument("--data-dir", type=Path, metavar="DIR", help="cache folder for downloaded datasets (default $HARNESS_DATA_DIR or ~/.cache/regbench)")
-    run.add_argument("--engine", default="auto", metavar="NAME",
-                     help="; ".join(f"{name}: {text}" for name, text in ENGINES.items()) + " (default: auto)")
-    run.add_argument("--workers", type=int, default=1, metavar="N",
-                     help="train in N worker processes on this machine (default 1: in this process)")
-    run.add_argument("--scheduler", metavar="ADDRESS",
-                     help="train on the Dask cluster whose scheduler is at ADDRESS (e.g. tcp://10.0.0.5:8786)")
-    run.add_argument("--fresh", action="store_true", help="ignore stored results: train every job again")
-    run.add_argument("--retry-failed", action="store_true",
-                     help="train jobs again whose stored result failed (by default they count as done)")
-    _store_options(run)
+    RunOptions.add_arguments(run)
     _setting_options(run.add_argument_group("training settings (instead of each experiment's own)"))
-    run.add_argument("--no-progress", action="store_true", help="no progress bar")
-    run.add_argument("--no-lines", action="store_true",
-                     help="no line per split (Heaton's); each experiment's summary line and the report path remain")
 
     rep = sub.add_parser("report", help="rewrite every report from the results store")
-    _store_options(rep)
+    RunOptions.add_arguments(rep, store_only=True)
     return parser
 
 
@@ -78,11 +55,6 @@ def _reader(setting: Setting):
     return read
 
 
-def _store_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--db", type=Path, default=DEFAULT_DB, help=f"results database (default {DEFAULT_DB})")
-    parser.add_argument("--reports-dir", type=Path, default=Path("reports"), help="where reports are written (default reports/)")
-
-
 def _list() -> int:
     from .registry import builtin
 
@@ -98,29 +70,24 @@ def _run(args: argparse.Namespace) -> int:
     if not args.experiments and not args.suite:
         raise HarnessError("name at least one experiment (or a .py file), or pass --suite default")
     classes = (default_suite() if args.suite else []) + resolve(args.experiments)
-    experiments = [
-        cls().configured(quick=args.quick, full=args.full,
-                         **{s.name: getattr(args, s.name) for s in SETTINGS if hasattr(args, s.name)})
-        for cls in dict.fromkeys(classes)
-    ]
+    options = RunOptions.from_arguments(args, {s.name: getattr(args, s.name) for s in SETTINGS if hasattr(args, s.name)})
     from .runner import run_experiments
 
-    run_experiments(
-        experiments, db=args.db, reports_dir=args.reports_dir, data_dir=args.data_dir,
-        engine=args.engine, progress=False if args.no_progress else None, lines=not args.no_lines, workers=args.workers,
-        scheduler=args.scheduler, fresh=args.fresh, retry_failed=args.retry_failed,
-    )
+    run_experiments([cls() for cls in dict.fromkeys(classes)], options)
     return 0
 
 
 def _report(args: argparse.Namespace) -> int:
     from . import report
+    from .registry import known_to_reports
     from .store import Store
 
-    if not args.db.exists():
-        raise HarnessError(f"no results database at {args.db}; run an experiment first")
-    with Store(args.db) as store:
-        page = report.write_all(store, args.reports_dir)
+    options = RunOptions.from_arguments(args)
+    if not options.db.exists():
+        raise HarnessError(f"no results database at {options.db}; run an experiment first")
+    definitions, suite = known_to_reports()
+    with Store(options.db) as store:
+        page = report.write_all(store, options.reports_dir, definitions, suite)
     print(f"report: {page.resolve()}")
     return 0
 
@@ -138,10 +105,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {message}", file=sys.stderr)
         return 2
     except sqlite3.OperationalError as exc:  # locked by another writer too long, a full disk, a read-only file
-        print(f"error: the results store {getattr(args, 'db', '')}: {exc}", file=sys.stderr)
+        print(f"error: the results store {getattr(args, 'db', DEFAULT_DB)}: {exc}", file=sys.stderr)
         return 2
     except sqlite3.DatabaseError as exc:  # a page of the store went bad after it opened
-        print(f"error: the results store {getattr(args, 'db', '')} is damaged ({exc}); finished jobs stored before the damage "
+        print(f"error: the results store {getattr(args, 'db', DEFAULT_DB)} is damaged ({exc}); finished jobs stored before the damage "
               "may be recovered with sqlite3's .recover", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -20,7 +20,7 @@ from typing import Any
 import pandas as pd
 
 from .errors import DataUnavailable, HarnessError
-from .experiment import Dataset
+from .core import Dataset
 
 DATA_DIR_ENV = "HARNESS_DATA_DIR"
 CHECKSUMS = "SHA256SUMS"

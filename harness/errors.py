@@ -1,4 +1,7 @@
-"""Errors the user can act on: the CLI prints them as one line and exits with status 2."""
+"""Errors the user can act on: the CLI prints them as one line and exits with status 2; and
+the name of the command the messages tell the user to run."""
+import sys
+from pathlib import Path
 
 
 class HarnessError(Exception):
@@ -14,3 +17,10 @@ def one_line(exc: BaseException, limit: int = 300) -> str:
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
     text = text if len(text) <= limit else text[: limit - 1] + "…"
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def program() -> str:
+    """The command to name in messages: `python -m harness` when that is how we were called,
+    else `regbench` (the console command, and what a notebook's user has installed)."""
+    called = Path(sys.argv[0]) if sys.argv and sys.argv[0] else Path()
+    return "python -m harness" if called.name == "__main__.py" and called.parent.name == "harness" else "regbench"

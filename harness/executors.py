@@ -19,14 +19,14 @@ import os
 import sys
 import sysconfig
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Iterator, Mapping
+from typing import Any, Callable, Iterable, Iterator, Mapping
 
 import cloudpickle
 
+from .core import ERROR, SplitRecord
 from .experiment import Experiment
-from .splits import SplitData
 from .jobs import Job
-from .records import ERROR, SplitRecord
+from .splits import SplitData
 
 #: TensorFlow's intra-op threads in a worker process (set before TensorFlow loads)
 THREADS_ENV = "HARNESS_TF_THREADS"
@@ -38,9 +38,13 @@ class Task:
 
     exp: Experiment
     dataset: str
+    #: the trainer's name, and the factory that makes it (registered: `harness.engines`)
     trainer: str
+    factory: Callable[[], Any]
     jobs: list[Job]
     splits: Mapping[int, SplitData]
+    #: whether the task may be cut into smaller tasks of its jobs (the trainer's `splittable`)
+    splittable: bool = False
     #: the library versions the jobs' keys were made with; a worker with others refuses
     versions: dict[str, str] = field(default_factory=dict)
 
@@ -49,29 +53,22 @@ class Task:
 _trainers: dict[str, Any] = {}
 
 
-def _trainer(kind: str) -> Any:
-    """This process's trainer of one kind (a stacked engine keeps its templates between tasks)."""
-    from .engines import get_trainer
-
-    if kind not in _trainers:
-        _trainers[kind] = get_trainer(kind)
-    return _trainers[kind]
+def _trainer(task: Task) -> Any:
+    """This process's trainer of the task (a stacked engine keeps its templates between tasks),
+    made by the factory the task carries, so a worker runs trainers registered where the run
+    started."""
+    if task.trainer not in _trainers:
+        _trainers[task.trainer] = task.factory()
+    return _trainers[task.trainer]
 
 
 def failed_record(task: Task, job: Job, reason: str) -> SplitRecord:
     """The record of a job its task could not train (its worker died, the worker's libraries
     differ, the task could not be unpacked there): status 'error', which the next run
     retries, unlike a job's own failure (a NaN loss), which it counts as done."""
-    if job.variant is not None:
-        from .engines.base import finish
+    from .engines.base import make_record
 
-        record = finish(task.exp, task.dataset, job, task.splits[job.split], None, job.engine, error=reason)
-    else:
-        from .engines.sklearn_fit import reference_record
-
-        record = reference_record(task.exp.name, task.dataset, job, ERROR, reason)
-    record.status = ERROR
-    return record
+    return make_record(task.exp, task.dataset, job, task.trainer, ERROR, reason)
 
 
 def execute(task: Task) -> list[SplitRecord]:
@@ -87,7 +84,7 @@ def execute(task: Task) -> list[SplitRecord]:
             if differ:
                 raise RuntimeError("this worker's libraries differ from the run's: " + ", ".join(
                     f"{name} {theirs} here, {wanted} in the run" for name, (wanted, theirs) in differ.items()))
-        _trainer(task.trainer).run(
+        _trainer(task).run(
             task.exp, task.dataset, task.splits, task.jobs, lambda r: records.setdefault(r.job_key or "", r))
     except Exception as exc:  # noqa: BLE001 - a broken task fails its jobs; the run goes on
         reason = f"{type(exc).__name__}: {exc}"

@@ -1,4 +1,4 @@
-"""The experiment definition users subclass, the Variant type and the Dataset container.
+"""The experiment definition users subclass.
 
 An experiment is declarative: class attributes hold the settings, a few methods return the
 data, the splitter, the preprocessor and the model. A subclass overrides only what differs.
@@ -7,126 +7,17 @@ Nothing here imports TensorFlow at module level, so listing experiments stays fa
 from __future__ import annotations
 
 import copy
-import dataclasses
-import hashlib
-import json
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, ClassVar, Mapping, Sequence
+from typing import Any, ClassVar, Mapping, Sequence
 
-import numpy as np
 import pandas as pd
 
+from .core import DEFAULT_SCORE, SCORES, Dataset, Results, Section, Variant, standard_variants
 from .errors import HarnessError
-from .settings import BY_NAME, DEFAULT_SCORE, SCORES, SETTINGS, TASKS, check_settings, is_real, recorded_value
+from .settings import BY_NAME, SETTINGS, check_settings
 from .splitters import resized
-
-if TYPE_CHECKING:  # pragma: no cover
-    import keras
-
-    from .stored import Results, Section
-
-@dataclass(frozen=True)
-class Variant:
-    """One regularization setting: penalties, dropout, weight decay, plus free-form settings.
-
-    `l1` and `l2` go on the hidden Dense kernels as a Keras `kernel_regularizer` (both set =
-    L1L2); `dropout` follows each hidden layer; `weight_decay` is the optimizer's decoupled
-    decay. `settings` holds anything else a model builder may read (e.g. `hidden`).
-    """
-
-    name: str
-    l1: float = 0.0
-    l2: float = 0.0
-    dropout: float = 0.0
-    weight_decay: float = 0.0
-    settings: Mapping[str, Any] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.name, str) or not self.name.strip():
-            raise HarnessError(f"variant name must be a non-empty string, got {self.name!r}")
-        for attr in ("l1", "l2", "weight_decay"):
-            value = getattr(self, attr)
-            if not is_real(value) or value < 0:
-                raise HarnessError(
-                    f"variant {self.name!r}: {attr} must be a finite number >= 0, got {value!r}"
-                )
-        if not is_real(self.dropout) or not 0 <= self.dropout < 1:
-            raise HarnessError(
-                f"variant {self.name!r}: dropout must be in [0, 1), got {self.dropout!r}"
-            )
-        object.__setattr__(self, "settings", dict(self.settings))
-
-    @property
-    def penalty(self) -> str:
-        """'none', 'L1', 'L2' or 'L1L2': the kernel penalty this variant applies."""
-        if self.l1 and self.l2:
-            return "L1L2"
-        return "L1" if self.l1 else ("L2" if self.l2 else "none")
-
-    def config(self) -> dict[str, Any]:
-        """The full configuration as plain JSON-able data."""
-        return dataclasses.asdict(self)
-
-    def config_hash(self) -> str:
-        """A stable short hash of the configuration (name included)."""
-        text = json.dumps(self.config(), sort_keys=True, default=str)
-        return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-def _plain(value: Any) -> Any:
-    """JSON-able form of a setting (tuples to lists, other objects to their repr)."""
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, (str, int, float, bool)) or value is None:
-        return value
-    return repr(value)
-
-
-@dataclass
-class Dataset:
-    """Features, target and task of one experiment. Rows keep their original index."""
-
-    name: str
-    X: pd.DataFrame
-    y: pd.Series
-    task: str
-
-    def __post_init__(self) -> None:
-        if self.task not in TASKS:
-            raise HarnessError(f"dataset {self.name!r}: task must be one of {TASKS}, got {self.task!r}")
-        if not isinstance(self.X, pd.DataFrame):
-            self.X = pd.DataFrame(np.asarray(self.X)).add_prefix("x")
-        if not isinstance(self.y, pd.Series):
-            self.y = pd.Series(np.asarray(self.y), index=self.X.index, name="target")
-        if len(self.X) != len(self.y):
-            raise HarnessError(
-                f"dataset {self.name!r}: {len(self.X)} feature rows but {len(self.y)} targets"
-            )
-        self.X.columns = [str(c) for c in self.X.columns]
-
-    @property
-    def classes(self) -> np.ndarray:
-        """Sorted class labels (classification only)."""
-        return np.unique(self.y.to_numpy())
-
-
-def standard_variants() -> list[Variant]:
-    """The nine variants of the default suite."""
-    return [
-        Variant("none"),
-        Variant("L1 1e-4", l1=1e-4),
-        Variant("L1 1e-3", l1=1e-3),
-        Variant("L2 1e-4", l2=1e-4),
-        Variant("L2 1e-3", l2=1e-3),
-        Variant("L1L2 1e-4", l1=1e-4, l2=1e-4),
-        Variant("dropout 0.2", dropout=0.2),
-        Variant("dropout 0.5", dropout=0.5),
-        Variant("dropout 0.2 + L2 1e-4", dropout=0.2, l2=1e-4),
-    ]
-
 
 class Experiment:
     """Base class of every experiment. Subclass it and override only what differs.
@@ -147,6 +38,9 @@ class Experiment:
     seed: int = 42
     folds: int = 5
     variants: Sequence[Variant] = tuple(standard_variants())
+    #: the variant every other is compared with; None: the first variant with nothing
+    #: regularizing it (read from its built model), else the first variant
+    baseline: str | None = None
 
     # model
     hidden_units: Sequence[int] = (50, 25)
@@ -221,7 +115,7 @@ class Experiment:
             ]
         )
 
-    def build_model(self, variant: Variant, n_inputs: int, n_outputs: int) -> "keras.Model":
+    def build_model(self, variant: Variant, n_inputs: int, n_outputs: int) -> Any:
         """An uncompiled Keras model for one variant. Default: the harness MLP."""
         from .models import mlp
 
@@ -244,7 +138,7 @@ class Experiment:
             return "linear"
         return "sigmoid" if n_outputs == 1 else "softmax"
 
-    def make_optimizer(self, variant: Variant) -> "keras.optimizers.Optimizer":
+    def make_optimizer(self, variant: Variant) -> Any:
         """The optimizer for one variant; `variant.weight_decay` becomes its `weight_decay`."""
         import keras
 
@@ -261,7 +155,7 @@ class Experiment:
         """What the source reported, as rows {'what': ..., 'reported': ...} for the report."""
         return []
 
-    def report_sections(self, results: "Results") -> list["Section"]:
+    def report_sections(self, results: Results) -> list[Section]:
         """This experiment's own sections of its report, computed from the stored run alone
         (`harness.Results`: its settings, variants, per-split rows with curves and weights,
         and the data as loaded). None by default."""
@@ -327,17 +221,21 @@ class Experiment:
         duplicated = sorted({n for n in names if names.count(n) > 1})
         if duplicated:
             raise HarnessError(f"{self.name}: duplicate variant names {duplicated}")
+        if self.baseline is not None and self.baseline not in names:
+            raise HarnessError(f"{self.name}: baseline {self.baseline!r} is not one of its variants {names}")
 
     def settings(self) -> dict[str, Any]:
-        """The training settings, as recorded with every run (and each job's key), and how
-        the run was made (`quick`, the reduced or full `version`)."""
-        recorded = {s.name: recorded_value(self, s.name) for s in SETTINGS if s.recorded}
-        return {
-            **recorded,
-            "quick": self.quick,
-            "version": ("full" if self.full else "reduced") if self.full_settings else None,
-            "full_settings": {k: _plain(v) for k, v in self.full_settings.items()},
-        }
+        """The training settings a run records, by name (`harness.settings.SETTINGS`)."""
+        return {s.name: s.value(self) for s in SETTINGS if s.recorded}
+
+    def keyed_settings(self) -> dict[str, Any]:
+        """The training settings every job's key includes: those that change what it computes."""
+        return {s.name: s.value(self) for s in SETTINGS if s.keyed}
+
+    @property
+    def version(self) -> str | None:
+        """'full' or 'reduced' for an experiment with `full_settings`, else None."""
+        return ("full" if self.full else "reduced") if self.full_settings else None
 
     @property
     def uses_validation_split(self) -> bool:

@@ -22,19 +22,15 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from .experiment import Dataset, Experiment, Variant
+from .core import NETWORK, REFERENCE, Dataset, Variant
+from .experiment import Experiment
+from .keras_private import nested_layers
 from .splits import SplitData, derive_seed
 from .splitters import splitter_params
 
 if TYPE_CHECKING:  # pragma: no cover
     import keras
 
-#: settings that label a run without changing any job's result (their effects, such as fewer
-#: epochs for --quick or other attributes for --full, are keyed where they act)
-RESULT_NEUTRAL_SETTINGS = ("quick", "version", "full_settings")
-#: bumped when an engine's arithmetic changes, so stored results of the old arithmetic are
-#: not taken for the new one's
-ENGINE_NUMERICS = {"keras": 1, "stacked": 3, "sklearn": 2}
 
 
 @dataclass(frozen=True)
@@ -48,7 +44,7 @@ class Job:
     #: a reference model's name and unfitted scikit-learn estimator (then `variant` is None)
     reference: str | None = None
     estimator: Any = field(default=None, compare=False, repr=False)
-    #: the trainer that runs it: 'stacked', 'keras' or 'sklearn' (set when planned)
+    #: the name of the trainer that runs it (set when planned)
     engine: str = ""
     #: the stable hash of what determines its result (set when planned)
     key: str = ""
@@ -57,6 +53,27 @@ class Job:
     def name(self) -> str:
         """The variant's or the reference model's name."""
         return self.variant.name if self.variant is not None else str(self.reference)
+
+    @property
+    def kind(self) -> str:
+        """What it trains: NETWORK (a variant) or REFERENCE (a reference model)."""
+        return NETWORK if self.variant is not None else REFERENCE
+
+    def config(self) -> dict[str, Any]:
+        """What its record stores as its configuration (JSON-able)."""
+        return self.variant.config() if self.variant is not None else reference_config(self.name, self.estimator)
+
+    def config_hash(self) -> str:
+        """A stable short hash of `config()`."""
+        if self.variant is not None:
+            return self.variant.config_hash()
+        return hashlib.sha256(json.dumps(self.config(), sort_keys=True).encode()).hexdigest()[:16]
+
+
+def reference_config(name: str, estimator: Any) -> dict[str, Any]:
+    """A reference model's configuration as records and the run keep it (JSON-able)."""
+    cls = type(estimator)
+    return {"name": name, "kind": REFERENCE, "estimator": repr(estimator), "class": f"{cls.__module__}.{cls.__qualname__}"}
 
 
 def job_seed(exp: Experiment, name: str, split: int) -> int:
@@ -79,7 +96,7 @@ def make_jobs(exp: Experiment, n_splits: int) -> list[Job]:
 def reference_jobs(exp: Experiment, references: Mapping[str, Any], n_splits: int) -> list[Job]:
     """Every (reference model, split) pair, model-major, after the variants' jobs."""
     return [
-        Job(exp.name, None, split, job_seed(exp, name, split), reference=name, estimator=estimator, engine="sklearn")
+        Job(exp.name, None, split, job_seed(exp, name, split), reference=name, estimator=estimator)
         for name, estimator in references.items()
         for split in range(n_splits)
     ]
@@ -132,8 +149,7 @@ def split_fingerprint(fd: SplitData) -> str:
 def model_config(model: "keras.Model") -> Any:
     """The model's Keras config with layer names replaced by their positions (Keras numbers
     unnamed layers by how many were built before, which must not change a key)."""
-    # private Keras API: no public call walks nested layers (`model.layers` is the top level only)
-    layers = list(model._flatten_layers(include_self=False))
+    layers = nested_layers(model)
     names = {layer.name: f"layer-{i}" for i, layer in enumerate(layers)}
     names[model.name] = "model"
 
@@ -175,7 +191,7 @@ class KeyMaker:
 
     def __init__(self, exp: Experiment, data: Dataset, splitter: Any, splits: Sequence[SplitData]) -> None:
         self.exp, self.splits = exp, splits
-        settings = {k: v for k, v in exp.settings().items() if k not in RESULT_NEUTRAL_SETTINGS}
+        settings = exp.keyed_settings()
         #: the data's fingerprint, which the run also records (its data is stored under it)
         self.data_key = data_fingerprint(data)
         self.common = _digest({
@@ -205,7 +221,7 @@ class KeyMaker:
         return self._configs[cache_key]
 
     def key(self, job: Job, numerics: str) -> str:
-        """The job's key; `numerics` names the engine's arithmetic (e.g. 'stacked/2')."""
+        """The job's key; `numerics` names its trainer's arithmetic (e.g. 'stacked/3')."""
         fd = self.splits[job.split]
         if job.variant is not None:
             config = self.network_config(job.variant, fd)

@@ -7,17 +7,7 @@ from typing import Any, Sequence
 import keras
 
 from .errors import HarnessError
-
-
-def kernel_penalty(l1: float, l2: float) -> keras.regularizers.Regularizer | None:
-    """Keras' own regularizer for (l1, l2): None, L1, L2 or L1L2."""
-    if l1 and l2:
-        return keras.regularizers.L1L2(l1=l1, l2=l2)
-    if l1:
-        return keras.regularizers.L1(l1)
-    if l2:
-        return keras.regularizers.L2(l2)
-    return None
+from .regularizers import kernel_penalty
 
 
 def _per_layer(value: Sequence[float] | None, default: float, n: int, what: str) -> list[float]:

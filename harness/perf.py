@@ -28,7 +28,8 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from sklearn.datasets import make_classification  # noqa: E402
 
-from .experiment import Dataset, Experiment, Variant  # noqa: E402
+from .core import Dataset, Variant  # noqa: E402
+from .experiment import Experiment  # noqa: E402
 from .jobs import Job  # noqa: E402
 
 
@@ -197,7 +198,7 @@ def time_grid(grid: type[PerfGrid], n_variants: int, args: argparse.Namespace, p
     network = "→".join(str(n) for n in [prepared.splits[0].n_inputs, *exp.hidden_units, prepared.splits[0].n_outputs])
     print(f"grid: {len(jobs)} members ({n_variants} variants × {exp.folds} splits) of {network}, {exp.epochs} epochs",
           flush=True)
-    stacked = [time_engine(StackedEngine(fallback=False), prepared, jobs) for _ in range(args.repeats)]
+    stacked = [time_engine(StackedEngine(), prepared, jobs) for _ in range(args.repeats)]
     stacked_s = float(np.median([seconds for seconds, _ in stacked])) / len(jobs)
     if network not in singles:  # one fit per member costs the same whatever the grid: measure once per network
         keras = [time_engine(KerasFitEngine(), prepared, [job]) for job in spread(jobs, args.keras_fits)]

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
-from .errors import HarnessError, one_line
+from .errors import HarnessError, one_line, program
 from .experiment import Experiment
 
 
@@ -51,6 +51,17 @@ def default_suite() -> list[type[Experiment]]:
     return [cls for cls in builtin().values() if cls.in_default_suite]
 
 
+def known_to_reports() -> tuple[dict[str, Experiment], list[str]]:
+    """What a report of stored runs needs to know of the built-in experiments: an instance of
+    each by name (its own report sections) and the default suite's names. Empty when
+    experiments/ cannot be imported: a broken experiment module must not stop the reports."""
+    try:
+        classes = builtin()
+    except Exception:  # noqa: BLE001 - the reports of stored runs do not depend on it
+        return {}, []
+    return {name: cls() for name, cls in classes.items()}, [n for n, cls in classes.items() if cls.in_default_suite]
+
+
 def load_file(path: Path) -> list[type[Experiment]]:
     """The experiments a user's .py file defines."""
     path = Path(path)
@@ -86,8 +97,6 @@ def resolve(specs: list[str]) -> list[type[Experiment]]:
             known = known if known is not None else builtin()
             if spec not in known:
                 hint = f" (to run the file {spec!r}, give its path: ./{spec})" if Path(spec).is_file() else ""
-                from .cli import program
-
                 raise HarnessError(f"unknown experiment {spec!r}; '{program()} list' shows the known ones{hint}")
             found = [known[spec]]
         classes.extend(cls for cls in found if cls not in classes)

@@ -1,36 +1,20 @@
 """The training settings, declared once: each `Setting` says what values it takes, how the
-command line sets it and whether it is recorded with a run. `Experiment.check` validates them,
-`Experiment.settings` records them and `Experiment.configured` (the command line's overrides)
-applies them, all from `SETTINGS`; adding a setting is one entry here and a default on
-`Experiment`.
+command line sets it, whether a run records it and whether it is part of every job's key.
+`Experiment.check` validates them, `Experiment.settings` records them, `harness.jobs` keys
+jobs by them and `Experiment.configured` (the command line's overrides) applies them, all from
+`SETTINGS`; adding a setting is one entry here and a default on `Experiment`.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable
+from typing import Any, Callable
 
 import numpy as np
 
+from .core import SCORES, TASKS, is_int, is_real
 from .errors import HarnessError
 
-if TYPE_CHECKING:  # pragma: no cover
-    from .experiment import Experiment
-
-TASKS = ("classification", "regression")
 PROTOCOLS = ("validation", "heaton")
-#: score name -> True when greater is better
-SCORES: dict[str, bool] = {"accuracy": True, "log_loss": False, "rmse": False, "mae": False}
-DEFAULT_SCORE = {"classification": "accuracy", "regression": "rmse"}
-
-
-def is_int(value: Any) -> bool:
-    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
-
-
-def is_real(value: Any) -> bool:
-    return (isinstance(value, (int, float, np.integer, np.floating))
-            and not isinstance(value, (bool, np.bool_)) and math.isfinite(value))
 
 
 def _boolean(text: str) -> bool:
@@ -54,11 +38,19 @@ def _one_of(choices: Any) -> Callable[[Any], bool]:
     return lambda value: value in choices
 
 
+def _as_is(exp: Any, name: str) -> Any:
+    return getattr(exp, name)
+
+
 @dataclass(frozen=True)
 class Setting:
     """One training setting: its valid values (`valid`, described by `rule`), how the command
-    line parses it (`parse`; None: not offered there) and whether each run records it (and so
-    keys its jobs by it)."""
+    line parses it (`parse`; None: not offered there), whether each run records it
+    (`recorded`: shown on its page) and whether it is part of every job's key (`keyed`: a
+    setting that changes what a job computes; one that only labels or reads the results, or
+    acts through something keyed already, such as the splitter, is not). `value` gives what
+    a run records and keys: the attribute as it is, unless the setting says otherwise (the
+    score's resolved name, None for a setting the run does not use)."""
 
     name: str
     help: str
@@ -67,6 +59,13 @@ class Setting:
     parse: Callable[[str], Any] | None = None
     metavar: str = "VALUE"
     recorded: bool = True
+    keyed: bool = True
+    effective: Callable[[Any, str], Any] = _as_is
+
+    def value(self, exp: Any) -> Any:
+        """The setting's value as a run records it (lists for tuples)."""
+        value = self.effective(exp, self.name)
+        return list(value) if isinstance(value, tuple) else value
 
     @property
     def option(self) -> str:
@@ -88,10 +87,11 @@ class Setting:
 SETTINGS: tuple[Setting, ...] = (
     Setting("task", "classification or regression", _one_of(TASKS), f"one of {TASKS}"),
     Setting("score", "score on the held-out split (None: accuracy for classification, RMSE for regression)",
-            lambda v: v is None or v in SCORES, f"None or one of {sorted(SCORES)}", str, "NAME"),
+            lambda v: v is None or v in SCORES, f"None or one of {sorted(SCORES)}", str, "NAME",
+            effective=lambda exp, _: exp.score_name),
     Setting("seed", "the experiment's seed (splits, initial weights, batch order)", is_int, "an integer", int, "S"),
     Setting("folds", "the number of splits of the default splitters", lambda v: is_int(v) and v >= 2,
-            "an integer >= 2", int, "K", recorded=False),
+            "an integer >= 2", int, "K", keyed=False),  # acts through the splitter, which is keyed
     Setting("epochs", "maximum epochs", lambda v: is_int(v) and v >= 1, "an integer >= 1", int, "N"),
     Setting("batch_size", "mini-batch size", lambda v: is_int(v) and v >= 1, "an integer >= 1", int, "N"),
     Setting("optimizer", "a Keras optimizer name", lambda v: isinstance(v, str) and bool(v.strip()),
@@ -105,9 +105,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("protocol", "'validation' (stop on a split of the training rows) or 'heaton' (stop on the scored split)",
             _one_of(PROTOCOLS), f"one of {PROTOCOLS}", str, "NAME"),
     Setting("validation_fraction", "share of each split's training rows held out for early stopping",
-            lambda v: is_real(v) and 0 < v < 1, "a number in (0, 1)", float, "F"),
+            lambda v: is_real(v) and 0 < v < 1, "a number in (0, 1)", float, "F",
+            effective=lambda exp, name: getattr(exp, name) if exp.uses_validation_split else None),
     Setting("standardize_target", "regression: train on a z-scored target, score in raw units",
-            lambda v: isinstance(v, (bool, np.bool_)), "True or False", _boolean, "yes|no"),
+            lambda v: isinstance(v, (bool, np.bool_)), "True or False", _boolean, "yes|no",
+            effective=lambda exp, name: getattr(exp, name) if exp.task == "regression" else None),
     Setting("paired_seeds", "every variant on a split shares the split's seed (a paired design)",
             lambda v: isinstance(v, (bool, np.bool_)), "True or False", _boolean, "yes|no"),
     Setting("hidden_units", "units per hidden layer of the default MLP",
@@ -120,14 +122,14 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("rope", "region of practical equivalence of the Bayesian comparison, in score units (None: 0.01 "
             "for accuracy, 1% of the baseline variant's mean for error scores); changes no training",
             lambda v: v is None or (is_real(v) and v >= 0), "None or a finite number >= 0", _optional(float), "R|none",
-            recorded=False),
+            keyed=False),
     Setting("quick_epochs", "the epochs `--quick` trains", lambda v: is_int(v) and v >= 1, "an integer >= 1",
-            recorded=False),
+            recorded=False, keyed=False),  # acts through `epochs`, which is keyed
 )
 BY_NAME = {setting.name: setting for setting in SETTINGS}
 
 
-def check_settings(exp: "Experiment") -> None:
+def check_settings(exp: Any) -> None:
     """Each declared setting's own rule, then the rules that join several."""
     for setting in SETTINGS:
         setting.check(exp.name, getattr(exp, setting.name))
@@ -141,17 +143,3 @@ def check_settings(exp: "Experiment") -> None:
             f"{exp.name}: test_curve records the test loss for plots and needs patience=None; "
             "to stop on the scored split use protocol='heaton'"
         )
-
-
-def recorded_value(exp: "Experiment", name: str) -> Any:
-    """A setting as a run records it: the score's resolved name, lists for tuples, and None for
-    a setting the run does not use (the validation fraction without a validation split, the
-    target's scaling for classification)."""
-    value = getattr(exp, name)
-    if name == "score":
-        return exp.score_name
-    if name == "validation_fraction" and not exp.uses_validation_split:
-        return None
-    if name == "standardize_target" and exp.task != "regression":
-        return None
-    return list(value) if isinstance(value, tuple) else value

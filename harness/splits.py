@@ -6,6 +6,7 @@ is fitted on the rows the network trains on and only then applied to validation 
 from __future__ import annotations
 
 import hashlib
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,7 +16,8 @@ from sklearn.base import clone
 from sklearn.model_selection import train_test_split
 
 from .errors import HarnessError, one_line
-from .experiment import Dataset, Experiment
+from .core import Dataset
+from .experiment import Experiment
 from .splitters import splitter_params, traits
 
 
@@ -52,6 +54,10 @@ class SplitData:
     @property
     def n_inputs(self) -> int:
         return self.x_fit.shape[1]
+
+    def steps_per_epoch(self, batch_size: int) -> int:
+        """Optimizer steps per epoch over the fit rows, the last batch short (as Keras' fit)."""
+        return math.ceil(len(self.fit_index) / batch_size)
 
     def to_raw(self, y: np.ndarray) -> np.ndarray:
         """Training-unit regression outputs back to the target's own units."""

@@ -4,6 +4,9 @@ Every row carries its job's key (`harness.jobs`), unique in the store: a job is 
 and found again by any later run that plans it. A run records its plan (the keys of its jobs,
 in order), so its report is built from the store alone, whichever runs trained its rows.
 
+The store is also where a run comes back whole (`Store.results`): its record, its rows with
+curves and decoded weights, and the data it was made on, as `harness.core.Results`.
+
 Safe for several writers at once (runs in other processes of the same machine; SQLite's
 write-ahead log needs a local disk, not a network file system): write-ahead logging, a busy
 timeout, and one short transaction per finished task, so a run killed at any moment loses at
@@ -22,17 +25,18 @@ from typing import Any, Iterable, Iterator, Sequence
 
 import pandas as pd
 
+from .core import REFERENCE, Dataset, Results, RunRecord, SplitRecord, decode_weights
+from .core.results import SPLIT_COLUMNS, stopped_epochs
 from .errors import HarnessError
-from .experiment import Dataset
-from .records import SplitRecord
 
 DEFAULT_DB = Path("reports") / "results.sqlite"
 #: seconds a writer waits for another's transaction before giving up
 BUSY_TIMEOUT = 120.0
 
 #: the store's layout (SQLite's user_version): 0 before it was versioned (migrated on opening),
-#: 1 the tables below with job keys. A store of a newer version is refused, never rewritten.
-SCHEMA_VERSION = 1
+#: 1 the tables below with job keys, 2 each row's kind (network or reference model). A store
+#: of a newer version is refused, never rewritten.
+SCHEMA_VERSION = 2
 _SQLITE_HEADER = b"SQLite format 3\x00"
 
 
@@ -85,7 +89,8 @@ CREATE TABLE IF NOT EXISTS results (
     val_loss TEXT NOT NULL,
     engine TEXT NOT NULL,
     weights BLOB,
-    created_at REAL NOT NULL
+    created_at REAL NOT NULL,
+    kind TEXT NOT NULL DEFAULT 'network'
 );
 CREATE TABLE IF NOT EXISTS run_jobs (
     run_id TEXT NOT NULL REFERENCES runs(run_id),
@@ -107,7 +112,7 @@ CREATE INDEX IF NOT EXISTS runs_by_experiment ON runs(experiment, started_at);
 
 _COLUMNS = (
     "run_id experiment dataset variant config config_hash split seed status reason score "
-    "train_score metrics epochs best_epoch seconds loss val_loss engine weights job_key created_at"
+    "train_score metrics epochs best_epoch seconds loss val_loss engine weights job_key created_at kind"
 ).split()
 _JSON_COLUMNS = ("config", "metrics", "loss", "val_loss")
 #: host parameters per statement, well under SQLite's limit
@@ -158,6 +163,9 @@ class Store:
             columns = {row[1] for row in self._db.execute("PRAGMA table_info(results)")}
             if "job_key" not in columns:  # a store written before jobs had keys
                 self._db.execute("ALTER TABLE results ADD COLUMN job_key TEXT")
+            if "kind" not in columns:  # before rows said what they hold: the reference models' trainer was 'sklearn'
+                self._db.execute("ALTER TABLE results ADD COLUMN kind TEXT NOT NULL DEFAULT 'network'")
+                self._db.execute("UPDATE results SET kind = ? WHERE engine = 'sklearn'", (REFERENCE,))
             self._db.execute("CREATE UNIQUE INDEX IF NOT EXISTS results_by_job ON results(job_key)")
             self._db.execute(f"PRAGMA user_version = {int(SCHEMA_VERSION)}")
 
@@ -193,17 +201,15 @@ class Store:
             raise
 
     # ------------------------------------------------------------------ writing
-    def start_run(
-        self, experiment: str, dataset: str, settings: dict[str, Any], engine: str = "",
-        plan: Sequence[str] = (),
-    ) -> str:
-        """Record a run and its plan: the keys of its jobs, in the order its report lists them."""
+    def start_run(self, run: RunRecord, engine: str = "", plan: Sequence[str] = ()) -> str:
+        """Record a run (its `RunRecord`, as JSON) and its plan: the keys of its jobs, in the
+        order its report lists them. `engine` names the trainers of its networks, for people."""
         run_id = f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:8]}"
         with self._write() as db:
             db.execute(
                 "INSERT INTO runs (run_id, experiment, dataset, started_at, status, engine, settings) "
                 "VALUES (?, ?, ?, ?, 'running', ?, ?)",
-                (run_id, experiment, dataset, time.time(), engine, json.dumps(settings, default=str)),
+                (run_id, run.experiment, run.dataset, time.time(), engine, json.dumps(run.to_json(), default=str)),
             )
             db.executemany("INSERT INTO run_jobs (run_id, position, job_key) VALUES (?, ?, ?)",
                            [(run_id, i, key) for i, key in enumerate(plan)])
@@ -351,6 +357,24 @@ class Store:
                               table="run_jobs j JOIN results f ON f.job_key = j.job_key")
         return self._select("WHERE f.run_id = ? ORDER BY f.id", [run_id], columns)
 
+    def results(self, experiment: str, run_id: str | None = None, definition: Any = None, weights: bool = True,
+                data: bool = True) -> Results:
+        """The run `run_id` of `experiment` (default: the one its report shows) as `Results`;
+        `weights` and `data` False skip decoding the weights and reading the data (for a
+        quick summary). `definition` is the experiment object whose own report sections the
+        page shows (None when unknown)."""
+        run_id = run_id or self.latest_run_ids()[experiment]
+        row = self.runs(experiment).set_index("run_id").loc[run_id]
+        record = RunRecord.from_json(row["settings"], experiment, row["dataset"])
+        rows = self.rows(run_id=run_id, with_weights=weights)
+        rows["weights"] = ([decode_weights(blob) if blob is not None else None for blob in rows["weights"]]
+                           if weights else None)
+        rows["stopped_epoch"] = stopped_epochs(rows, record.training.get("patience"))
+        return Results(experiment=experiment, run_id=run_id, dataset=row["dataset"], started=float(row["started_at"]),
+                       status=row["status"], run=record, splits=rows[SPLIT_COLUMNS].reset_index(drop=True),
+                       data=self.dataset(record.data_fingerprint) if record.data_fingerprint and data else None,
+                       definition=definition)
+
     def integrity(self) -> str:
         """SQLite's `PRAGMA integrity_check`: 'ok' for a sound database."""
         return self._db.execute("PRAGMA integrity_check").fetchone()[0]
@@ -371,7 +395,8 @@ def load_results(
 
     Columns: run_id (the run that trained the row), experiment, dataset, variant, config (dict),
     config_hash, split (0-based), seed, status, reason, score, train_score, metrics (dict), epochs,
-    best_epoch, seconds, loss and val_loss (per-epoch lists), engine, job_key, created_at;
+    best_epoch, seconds, loss and val_loss (per-epoch lists), engine (the trainer's name), job_key,
+    created_at, kind ('network' or 'reference model');
     `weights` (npz bytes) on request.
     """
     if not Path(db).exists():

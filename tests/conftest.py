@@ -70,3 +70,18 @@ def run_quietly(experiments, workdir, **kwargs):
     outcomes = run_experiments(experiments, db=workdir.db, reports_dir=workdir.reports,
                                data_dir=workdir.data, stream=stream, progress=False, **kwargs)
     return outcomes, stream.getvalue()
+
+
+def run_fake(experiments, workdir, **kwargs):
+    """`run_quietly` with the fake trainer (tests/fakes.py) training the networks: for the tests
+    of what surrounds training (the runner, the store, resuming, reports), in milliseconds."""
+    from tests.fakes import ENGINE
+
+    return run_quietly(experiments, workdir, engine=ENGINE, **kwargs)
+
+
+class FakeFailing(TinyClassification):
+    """A variant whose every split fails (with the fake trainer), beside one that trains."""
+
+    name = "fake-failing"
+    variants = (Variant("fine"), Variant("broken", settings={"fake_failure": "training loss became NaN at epoch 2"}))

@@ -8,8 +8,9 @@ import pandas as pd
 import pytest
 from scipy import stats as sps
 
-from harness import Variant, across
-from tests.conftest import TinyClassification, TinyRegression, run_quietly, tiny_classification
+from harness import Variant
+from harness.stats import across
+from tests.conftest import TinyClassification, TinyRegression, run_fake, tiny_classification
 
 # Table 6: AUC of C4.5 with and without curtailment (m) and pruning-confidence tuning (cf) on 14 UCI data sets
 DEMSAR_NAMES = ["C4.5", "C4.5+m", "C4.5+cf", "C4.5+m+cf"]
@@ -135,7 +136,7 @@ class ThreeVariantsRegression(TinyRegression):
 
 
 def test_page_across_data_sets_is_written_and_linked_from_the_index(workdir):
-    run_quietly([ThreeVariants(), ThreeVariantsB(), ThreeVariantsRegression(), TinyClassification()], workdir)
+    run_fake([ThreeVariants(), ThreeVariantsB(), ThreeVariantsRegression(), TinyClassification()], workdir)
     index = (workdir.reports / "index.html").read_text()
     assert "Across data sets" in index
     folders = list((workdir.reports / "across").iterdir())
@@ -160,14 +161,20 @@ def test_page_across_data_sets_is_written_and_linked_from_the_index(workdir):
 def test_groups_count_each_data_set_once():
     from types import SimpleNamespace
 
-    from harness.report.across import find_groups
+    from harness.core import Penalty, Regularization
+    from harness.stats.across import find_groups
 
-    def run(name, fingerprint):
+    def run(name, fingerprint, penalized=("hidden_1", "hidden_2")):
+        read = {"none": Regularization(), "L2": Regularization(tuple(Penalty(layer, "kernel", 0.0, 1e-3)
+                                                                    for layer in penalized))}
         return SimpleNamespace(experiment=name, networks=["none", "L2"], baseline="none", dataset="d",
-                               settings={"data_fingerprint": fingerprint})
+                               run=SimpleNamespace(data_fingerprint=fingerprint), regularization=read.get)
 
     # a protocol and its cross-validated twin on the same data are one data set, not two
     groups = find_groups([run("demo", "aaa"), run("demo-cv", "aaa"), run("other", "bbb")], ["demo", "demo-cv", "other"])
     assert len(groups) == 1 and [r.experiment for r in groups[0].members] == ["demo", "other"]
     assert any("demo-cv" in note for note in groups[0].notes)
+    assert groups[0].regularizers("L2") == "L2" and groups[0].regularizers("none") == "none"
     assert find_groups([run("demo", "aaa"), run("demo-cv", "aaa")]) == []
+    # the same names, but "L2" penalizes other layers there: not the same variants
+    assert find_groups([run("demo", "aaa"), run("output-too", "ccc", ("hidden_1", "output"))]) == []

@@ -1,5 +1,6 @@
 """The Python API (`harness.run`, `harness.results`): what a notebook user gets back, checked
-against the store's rows and NumPy, and the API's refusals."""
+against the store's rows and NumPy, and the API's refusals. The fake trainer (tests/fakes.py)
+trains: what is under test is what the API returns of a run."""
 from __future__ import annotations
 
 import io
@@ -14,9 +15,11 @@ import harness
 from harness import HarnessError
 
 from .conftest import TinyClassification
+from .fakes import ENGINE
 
 
 def _run(workdir, experiment=None, **kwargs):
+    kwargs.setdefault("engine", ENGINE)
     stream = io.StringIO()
     found = harness.run(experiment or TinyClassification(), db=workdir.db, reports_dir=workdir.reports,
                         data_dir=workdir.data, stream=stream, progress=False, **kwargs)
@@ -126,7 +129,7 @@ def test_a_built_in_by_name_and_an_older_run_by_id(workdir):
 
 @pytest.mark.parametrize("call, message", [
     (lambda w: _run(w, epochs=0), "epochs"),
-    (lambda w: _run(w, epoch=3), "unknown setting"),
+    (lambda w: _run(w, epoch=3), "unknown option.*'epoch'"),
     (lambda w: _run(w, 42), "cannot run 42"),
     (lambda w: harness.results("tiny-classification", db=w.db), "no results store"),
 ])

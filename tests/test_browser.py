@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 
 from harness import Dataset, Variant
-from tests.conftest import TinyClassification, run_paths, run_quietly
+from tests.conftest import TinyClassification, run_fake, run_paths
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 DRIVER = shutil.which("chromedriver")
@@ -69,7 +69,7 @@ class MarkedThree(Marked):
 @pytest.fixture(scope="module")
 def reports(tmp_path_factory):
     paths = run_paths(tmp_path_factory.mktemp("browser"))
-    run_quietly([Marked(), MarkedTwo(), MarkedThree()], paths)
+    run_fake([Marked(), MarkedTwo(), MarkedThree()], paths)
     return paths.reports
 
 

@@ -10,7 +10,7 @@ from harness import HarnessError, load_results
 from harness.data import CHECKSUMS, cached_file, sklearn_dataset
 from harness.errors import DataUnavailable
 from harness.runner import prepare
-from tests.conftest import TinyRegression, run_quietly
+from tests.conftest import TinyRegression, run_fake
 
 UNREACHABLE = "http://127.0.0.1:9/jh-simple-dataset.csv"
 
@@ -87,7 +87,7 @@ def test_offline_and_uncached_is_skipped_and_the_rest_runs(workdir, monkeypatch)
     monkeypatch.setattr(heaton, "JH_SIMPLE_URL", UNREACHABLE)
     with pytest.raises(DataUnavailable, match="--data-dir"):
         heaton.HeatonAge().load_data(workdir.data)
-    outcomes, printed = run_quietly([heaton.HeatonAge().configured(quick=True), TinyRegression()], workdir)
+    outcomes, printed = run_fake([heaton.HeatonAge().configured(quick=True), TinyRegression()], workdir)
     skipped = [line for line in printed.splitlines() if line.startswith("skipped heaton-age:")]
     assert len(skipped) == 1
     assert [o.experiment for o in outcomes if o.skipped] == ["heaton-age"]
@@ -106,7 +106,7 @@ def test_heaton_age_is_compared_with_the_pooled_out_of_fold_rmse(workdir):
     the splits' RMSEs by their test rows, and K-fold scores every row once."""
     write_jh_simple(workdir.data)
     exp = heaton.HeatonAge().configured(folds=3, epochs=2)
-    run_quietly([exp], workdir)
+    run_fake([exp], workdir)
     rows = load_results(workdir.db)
     rows = rows[rows["variant"] == "none"]
     n = np.array([m["test_rows"] for m in rows["metrics"]], dtype=float)

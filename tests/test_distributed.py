@@ -1,6 +1,8 @@
 """Parallel and distributed runs: N worker processes (`--workers`) and a Dask cluster
 (`--scheduler`, `client=`) give the rows and the progress lines of a run in one process, ship a
-user's experiment file to workers that do not have it, and survive a worker killed mid-run."""
+user's experiment file to workers that do not have it, and survive a worker killed mid-run.
+The fake trainer (tests/fakes.py) trains: what is under test is where tasks run; its factory
+travels with each task, so the workers run it without registering it themselves."""
 import os
 import re
 import signal
@@ -19,7 +21,8 @@ import pytest
 from harness import Variant, load_results
 from harness.errors import HarnessError
 from harness.registry import load_file
-from tests.conftest import REPO, TinyClassification, TinyRegression, run_quietly
+from tests.conftest import REPO, TinyClassification, TinyRegression, run_fake, run_quietly
+from tests.fakes import ENGINE
 
 
 
@@ -51,7 +54,8 @@ def rows(db):
 @pytest.fixture
 def cluster():
     cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                                       dashboard_address=None, env={"HARNESS_TF_THREADS": "1"})
+                                       dashboard_address=None,
+                                       env={"HARNESS_TF_THREADS": "1", "HARNESS_FAKE_SECONDS": "0.1"})
     client = distributed.Client(cluster)
     yield cluster, client
     client.close()
@@ -59,9 +63,9 @@ def cluster():
 
 
 def test_two_worker_processes_give_one_process_rows_and_lines(workdir, tmp_path):
-    _, serial = run_quietly([Mixed(), TinyRegression()], workdir)
+    _, serial = run_fake([Mixed(), TinyRegression()], workdir)
     other = types.SimpleNamespace(db=tmp_path / "parallel.sqlite", reports=tmp_path / "parallel", data=workdir.data)
-    outcomes, parallel = run_quietly([Mixed(), TinyRegression()], other, workers=2)
+    outcomes, parallel = run_fake([Mixed(), TinyRegression()], other, workers=2)
     assert [(o.experiment, o.ok, o.failed) for o in outcomes] == [("mixed", 10, 0), ("tiny-regression", 4, 0)]
     assert heaton_lines(parallel) == heaton_lines(serial)  # plan order, whatever order tasks finished in
     one, two = rows(workdir.db), rows(other.db)
@@ -116,7 +120,7 @@ def test_dask_runs_a_file_its_workers_lack_and_survives_a_killed_worker(workdir,
     killed = []
     killer = threading.Thread(target=kill_a_busy_worker, args=(client, killed))
     killer.start()
-    outcomes, printed = run_quietly(experiments, workdir, client=client)
+    outcomes, printed = run_fake(experiments, workdir, client=client)
     killer.join()
     assert killed, "no worker was killed"
     with pytest.raises(ProcessLookupError):
@@ -128,24 +132,13 @@ def test_dask_runs_a_file_its_workers_lack_and_survives_a_killed_worker(workdir,
 
 
 SUICIDE = textwrap.dedent('''
-    import os
     from harness import Variant
     from tests.conftest import TinyClassification
 
     class Suicide(TinyClassification):
         name = "suicide"
-        variants = (Variant("none"), Variant("kills its worker", settings={"hidden": (5,), "die": True}))
-
-        def build_model(self, variant, n_inputs, n_outputs):
-            from distributed import get_worker
-            try:
-                get_worker()
-                on_a_worker = True
-            except ValueError:
-                on_a_worker = False
-            if variant.settings.get("die") and on_a_worker:
-                os._exit(1)
-            return super().build_model(variant, n_inputs, n_outputs)
+        # the fake trainer ends the process of a Dask worker that trains this variant
+        variants = (Variant("none"), Variant("kills its worker", settings={"hidden": (5,), "fake_exit_worker": True}))
 ''')
 
 
@@ -159,7 +152,7 @@ def test_a_task_that_kills_every_worker_it_runs_on_is_recorded_failed(workdir, t
                                            dashboard_address=None, env={"HARNESS_TF_THREADS": "1"})
         client = distributed.Client(cluster)
         try:
-            outcomes, printed = run_quietly([cls() for cls in load_file(path)], workdir, client=client)
+            outcomes, printed = run_fake([cls() for cls in load_file(path)], workdir, client=client)
         finally:
             client.close()
             cluster.close()
@@ -204,7 +197,7 @@ def test_the_command_line_runs_on_a_cluster_started_by_hand(workdir, started_by_
     assert code == 2  # an unknown experiment is refused before anything is sent
     path = workdir.data.parent / "tiny.py"
     path.write_text("from tests.conftest import TinyClassification as _T\n\nclass Tiny(_T):\n    name = 'tiny'\n")
-    code = main(["run", str(path), "--scheduler", started_by_hand, "--no-progress",
+    code = main(["run", str(path), "--scheduler", started_by_hand, "--no-progress", "--engine", ENGINE,
                  "--db", str(workdir.db), "--reports-dir", str(workdir.reports), "--data-dir", str(workdir.data)])
     out = capsys.readouterr().out
     assert code == 0 and "tiny: 4 jobs ok, 0 failed" in out
@@ -234,9 +227,10 @@ def test_built_in_experiments_travel_by_value(tmp_path):
     experiment's class goes with its task, so a worker whose harness lacks harness.builtin
     (or holds another version of it) unpickles and runs the client's."""
     from harness.builtin.sklearn_suite import Wine
+    from harness.engines import TRAINERS
     from harness.executors import Task, dumps
 
-    payload = dumps(Task(Wine(), "wine", "keras", [], {}))
+    payload = dumps(Task(Wine(), "wine", "keras", TRAINERS["keras"].factory, [], {}))
     assert b"Wine cultivars" in payload  # the class's own text: by value, not a module reference
     # a fresh interpreter in which harness.builtin cannot be imported still unpickles it
     script = tmp_path / "load.py"

@@ -8,10 +8,11 @@ import pandas as pd
 
 import harness
 from harness import Section, load_results
-from harness.engines import ENGINES, TRAINERS, register_trainer
+from harness.engines import engines, register_trainer, unregister_trainer
 from harness.engines.keras_fit import KerasFitEngine
 from harness.report import SECTIONS
-from tests.conftest import REPO, TinyClassification, run_quietly
+from tests.conftest import REPO, TinyClassification, run_fake, run_quietly
+from tests.fakes import FakeTrainer
 
 
 def test_a_section_added_to_the_list_appears_on_every_page(workdir):
@@ -21,7 +22,7 @@ def test_a_section_added_to_the_list_appears_on_every_page(workdir):
 
     SECTIONS.append(epochs_trained)
     try:
-        run_quietly([TinyClassification()], workdir)
+        run_fake([TinyClassification()], workdir)
     finally:
         SECTIONS.remove(epochs_trained)
     folder = workdir.reports / TinyClassification.name
@@ -48,10 +49,41 @@ def test_a_registered_trainer_is_an_engine_by_name(workdir):
         run_quietly([TinyClassification()], workdir, engine="keras")
         plain = load_results(workdir.db).sort_values(["variant", "split"])
     finally:
-        TRAINERS.pop("plain-fit")
-        ENGINES.pop("plain-fit")
+        unregister_trainer("plain-fit")
     assert set(mine["engine"]) == {"plain-fit"} and set(plain["engine"]) == {"keras"}
     np.testing.assert_allclose(mine["score"].to_numpy(), plain["score"].to_numpy())
+    assert "plain-fit" not in engines()
+
+
+class Picky(FakeTrainer):
+    """A trainer that takes no variant with an L2 penalty."""
+
+    name, numerics = "picky", "picky/1"
+
+    def skip(self, exp, splits, job):
+        return "it trains no L2 penalty" if job.variant.l2 else None
+
+
+class CatchAll(FakeTrainer):
+    name, numerics = "catch-all", "catch-all/1"
+
+
+def test_a_registered_trainer_joins_auto_in_its_rank_and_the_page_says_why_it_passed(workdir):
+    """`auto` asks the trainers in rank order; a job one skips goes to the next, and the page
+    names the trainer that passed it over and why; no behaviour depends on a trainer's name."""
+    register_trainer("picky", Picky, "fake fits, but no L2", auto=1)
+    register_trainer("catch-all", CatchAll, "fake fits of anything", auto=2)
+    try:
+        assert list(engines())[:1] == ["auto"] and "first of picky, catch-all, stacked, keras" in engines()["auto"]
+        run_quietly([TinyClassification()], workdir)
+    finally:
+        unregister_trainer("picky")
+        unregister_trainer("catch-all")
+    stored = load_results(workdir.db).set_index("variant")
+    assert set(stored.loc["none", "engine"]) == {"picky"} and set(stored.loc["L2 1e-3", "engine"]) == {"catch-all"}
+    page = (workdir.reports / TinyClassification.name / "index.html").read_text()
+    assert "Variant &#39;L2 1e-3&#39; trained with fake fits of anything (catch-all engine), not picky: it trains " \
+           "no L2 penalty" in page
 
 
 def _functions(root: Path):

@@ -41,7 +41,7 @@ from harness import Dataset, Experiment, HarnessError, Variant, load_results
 from harness.cli import main
 from harness.runner import prepare
 from harness.settings import SETTINGS
-from tests.conftest import TinyClassification, run_paths, run_quietly
+from tests.conftest import TinyClassification, run_fake, run_paths, run_quietly
 
 EXAMPLES = {"csv": 100, "loader": 60, "options": 80, "attributes": 60, "splitters": 40}
 FAST = dict(deadline=timedelta(seconds=20), database=None, derandomize=True,
@@ -78,7 +78,7 @@ def assert_harness_error(call) -> str:
 @pytest.fixture(scope="module")
 def store(tmp_path_factory):
     paths = run_paths(tmp_path_factory.mktemp("hostile"))
-    run_quietly([TinyClassification()], paths)
+    run_fake([TinyClassification()], paths)
     before = load_results(paths.db)
     yield paths
     after = load_results(paths.db)
@@ -363,7 +363,7 @@ class Named(Experiment):
 
 
 def test_markup_formulas_and_tex_in_names_stay_text_everywhere(workdir):
-    run_quietly([Named()], workdir)
+    run_fake([Named()], workdir)
     folder = next(p for p in workdir.reports.iterdir() if p.name.startswith("named"))
     page = (folder / "index.html").read_text()
     assert MARKUP not in page and "&lt;img src=x" in page

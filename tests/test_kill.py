@@ -1,5 +1,7 @@
 """Killed with SIGKILL at three moments and resumed, a run ends with exactly an uninterrupted
-run's rows: every job once, the same scores and weights, a sound database, a full report."""
+run's rows: every job once, the same scores and weights, a sound database, a full report.
+The networks are trained by the fake trainer (tests/fakes.py): what is under test is the run
+around training, and each job takes $HARNESS_FAKE_SECONDS, so that a kill lands mid-training."""
 import os
 import signal
 import sqlite3
@@ -11,7 +13,8 @@ import time
 import pandas as pd
 
 from harness import load_results
-from tests.conftest import REPO
+from harness.registry import load_file
+from tests.conftest import REPO, run_fake, run_paths
 
 EXPERIMENT = textwrap.dedent('''
     import os, time
@@ -19,6 +22,7 @@ EXPERIMENT = textwrap.dedent('''
     from sklearn.datasets import make_classification
     from sklearn.linear_model import LogisticRegression
     from harness import Dataset, Experiment, Variant
+    import tests.fakes  # registers the fake trainer (--engine fake)
 
     def moment(name):
         """Tell the test where the run is (a file), and wait there if it asks."""
@@ -33,7 +37,7 @@ EXPERIMENT = textwrap.dedent('''
         epochs = 40
         patience = None
         hidden_units = (8,)
-        # four architectures: four stacked models, each a task the store commits at once
+        # five variants: five tasks of the fake trainer, each a task the store commits at once
         variants = (Variant("none"), Variant("L2 1e-3", l2=1e-3), Variant("wide", settings={"hidden": (16,)}),
                     Variant("deep", settings={"hidden": (8, 8)}),
                     Variant("dropout 0.2", dropout=0.2, settings={"hidden": (12,)}))
@@ -54,9 +58,10 @@ JOBS = 5 * 3 + 3
 
 
 def start(tmp_path, db, **wait):
-    env = {**os.environ, "KILL_TEST_MARKS": str(tmp_path / "marks"), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    env = {**os.environ, "KILL_TEST_MARKS": str(tmp_path / "marks"), "TF_CPP_MIN_LOG_LEVEL": "3",
+           "HARNESS_FAKE_SECONDS": "0.1"}
     env.update({f"KILL_TEST_WAIT_{k.upper()}": str(v) for k, v in wait.items()})
-    command = [sys.executable, "-m", "harness", "run", str(tmp_path / "kill_me.py"), "--no-progress",
+    command = [sys.executable, "-m", "harness", "run", str(tmp_path / "kill_me.py"), "--no-progress", "--engine", "fake",
                "--db", str(db), "--reports-dir", str(tmp_path / "reports"), "--data-dir", str(tmp_path / "data")]
     return subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
@@ -95,12 +100,11 @@ def comparable(db):
 def test_a_run_killed_three_times_and_resumed_ends_with_an_uninterrupted_runs_rows(tmp_path):
     (tmp_path / "kill_me.py").write_text(EXPERIMENT)
     (tmp_path / "marks").mkdir()
-    reference = start(tmp_path, tmp_path / "reference.sqlite")
-    assert reference.wait(timeout=300) == 0, reference.stdout.read()
+    reference = run_paths(tmp_path / "reference")  # the uninterrupted run, in this process
+    run_fake([cls() for cls in load_file(tmp_path / "kill_me.py")], reference)
     db = tmp_path / "killed.sqlite"
 
     # 1. while the data is being prepared: nothing is stored
-    (tmp_path / "marks" / "prepare").unlink()  # left by the reference run
     run = start(tmp_path, db, prepare=60)
     wait_for(lambda: (tmp_path / "marks" / "prepare").exists(), "data preparation")
     kill(run)
@@ -130,7 +134,7 @@ def test_a_run_killed_three_times_and_resumed_ends_with_an_uninterrupted_runs_ro
     assert len(rows) == JOBS and rows["job_key"].is_unique  # every job exactly once
     after = rows.set_index("job_key")["created_at"]
     assert (after[before.index] == before).all()  # what was stored before the kill was not trained again
-    pd.testing.assert_frame_equal(comparable(db), comparable(tmp_path / "reference.sqlite"))
+    pd.testing.assert_frame_equal(comparable(db), comparable(reference.db))
     with sqlite3.connect(db) as connection:
         assert connection.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         statuses = [row[0] for row in connection.execute("SELECT status FROM runs ORDER BY started_at")]

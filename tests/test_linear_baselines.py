@@ -18,7 +18,7 @@ from harness.errors import DataUnavailable
 from harness.report import write_experiment_report
 from harness.runner import prepare
 from harness.store import Store
-from tests.conftest import TinyClassification, TinyRegression, run_quietly
+from tests.conftest import TinyClassification, TinyRegression, run_fake
 
 
 def write_auto_mpg(folder, n=120, seed=0):
@@ -105,7 +105,7 @@ def rmse(pred, y):
 def test_baselines_scored_on_the_networks_folds_match_a_pipeline(workdir):
     write_auto_mpg(workdir.data)
     exp = SmallAutoMPG()
-    outcomes, printed = run_quietly([exp], workdir)
+    outcomes, printed = run_fake([exp], workdir)
     assert outcomes[0].ok == 3 + 4 * 3 and outcomes[0].failed == 0
     assert "== small-autompg · variant: Ridge alpha=1 ==" in printed
     folds = load_results(workdir.db)
@@ -166,7 +166,7 @@ def test_baselines_scored_on_the_networks_folds_match_a_pipeline(workdir):
     shutil.rmtree(workdir.data)
     (folder / "holdout_rmse.csv").unlink()
     with Store(workdir.db) as store:
-        write_experiment_report(store, exp.name, workdir.reports, exp=SmallAutoMPG())
+        write_experiment_report(store, exp.name, workdir.reports, definition=SmallAutoMPG())
     assert (folder / "holdout_rmse.csv").read_text() == holdout
     assert "This section could not be computed" not in (folder / "index.html").read_text()
 
@@ -195,7 +195,7 @@ class LogisticBaseline(TinyClassification):
 
 
 def test_a_failing_baseline_is_recorded_and_the_run_goes_on(workdir):
-    outcomes, printed = run_quietly([BrokenBaseline(), LogisticBaseline()], workdir)
+    outcomes, printed = run_fake([BrokenBaseline(), LogisticBaseline()], workdir)
     assert (outcomes[0].ok, outcomes[0].failed) == (2 * 2 + 2, 2)
     folds = load_results(workdir.db)
     broken = folds[folds["experiment"] == "broken-baseline"]

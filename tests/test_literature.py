@@ -5,7 +5,8 @@ import pandas as pd
 
 from harness import Results, Section, Variant, load_results
 from harness.store import Store
-from harness.records import decode_weights
+from harness.core import RunRecord, decode_weights
+from harness.core.run import TrainingSettings
 from tests.conftest import TinyClassification, run_quietly
 
 from harness.builtin import mccaffrey
@@ -85,9 +86,14 @@ def test_brownlee_grid_table_matches_a_direct_computation():
                          "status": "failed" if (variant.name == "L2 1e-03" and split == 0) else "ok",
                          "score": rng.uniform(0.7, 0.9), "train_score": 1.0, "epochs": 1, "best_epoch": 1,
                          "seconds": 0.0, "metrics": {}, "weights": None})
-    results = Results("grid", "run", "moons", 0.0, "finished", {"score": "accuracy"}, variants, [],
-                      pd.DataFrame(rows).drop(columns="config"))
-    table = brownlee.grid_table(results)
+    from harness.regularizers import regularization_of
+
+    exp = brownlee.BrownleeGrid()  # what regularizes each variant, read from the model it builds
+    read = {v.name: regularization_of(exp.build_model(v, 2, 2)) for v in variants}
+    assert read["per-layer: L1 1e-4 first, L2 1e-3 second"].penalty_kind == "mixed"
+    run = RunRecord("grid", "moons", TrainingSettings({"score": "accuracy"}), variants=variants, regularization=read)
+    splits = pd.DataFrame(rows).drop(columns="config").assign(kind="network")
+    table = brownlee.grid_table(Results("grid", "run", "moons", 0.0, "finished", run, splits))
     assert len(table) == 18 and set(table["penalty"]) == {"L1", "L2", "L1L2"}
     for penalty, strength, l1, l2 in (("L1", 1e-1, 1e-1, 0.0), ("L2", 1e-3, 0.0, 1e-3), ("L1L2", 1e-6, 1e-6, 1e-6)):
         picked = [r["score"] for r in rows if r["config"]["l1"] == l1 and r["config"]["l2"] == l2
@@ -125,9 +131,10 @@ def _fake_results(points):
     by_lambda = {v.settings["lam"]: v.name for v in variants}
     rows = pd.DataFrame([{"variant": by_lambda[lam], "split": split, "status": "ok", "score": loss,
                           "train_score": loss, "epochs": 1, "best_epoch": 1, "seconds": 0.0,
-                          "metrics": {"train_rows": n}, "weights": None}
+                          "metrics": {"train_rows": n}, "weights": None, "kind": "network"}
                          for split, n, penalty, lam, loss in points])
-    return Results("sjoo", "run", "clouds", 0.0, "finished", {"score": "log_loss"}, variants, [], rows)
+    run = RunRecord("sjoo", "clouds", TrainingSettings({"score": "log_loss"}), variants=variants)
+    return Results("sjoo", "run", "clouds", 0.0, "finished", run, rows)
 
 
 def test_sjoo_best_lambda_per_grid_and_slope_against_numpy():
@@ -234,7 +241,7 @@ def test_toy_curves_come_from_the_stored_weights(workdir):
         assert toy1d.kernel_count_above(weights) == sum(int((np.abs(k) > toy1d.THRESHOLD).sum()) for k in kernels)
     # the report reads the data from the store, exactly as the run loaded it
     with Store(workdir.db) as store:
-        stored = Results.load(store, exp.name).data
+        stored = store.results(exp.name).data
     loaded = exp.load_data(None)
     pd.testing.assert_frame_equal(stored.X, loaded.X)
     pd.testing.assert_series_equal(stored.y, loaded.y)

@@ -25,8 +25,8 @@ SCRIPT = textwrap.dedent("""
         variants = tuple(Variant(f"L2 {{i}}", l2=1e-6 * (i + 1)) for i in range({members} // 5))
 
     prepared = prepare(Many(), "/nonexistent")
-    engine = StackedEngine(fallback=False)
-    groups, rest = engine.partition(prepared.exp, prepared.splits, prepared.jobs)
+    engine = StackedEngine()
+    groups = engine.groups(prepared.exp, prepared.splits, prepared.jobs)
     chunks = [len(c) for g in groups for c in engine.chunks(prepared.exp, prepared.splits, g)]
     records = []
     engine.run(prepared.exp, "d", prepared.splits, prepared.jobs, records.append)

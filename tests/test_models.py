@@ -67,9 +67,15 @@ def test_variant_rejects_bad_settings(kwargs, message):
         Variant("bad", **kwargs)
 
 
-def test_variant_penalty_name_and_hash():
-    assert Variant("a", l1=1e-4, l2=1e-4).penalty == "L1L2"
-    assert Variant("a", l2=1e-4).penalty == "L2"
-    assert Variant("a").penalty == "none"
+def test_the_penalty_kind_is_read_from_the_built_model_and_the_hash_follows_the_config():
+    from harness.regularizers import regularization_of
+
+    def kind(variant):
+        return regularization_of(TinyClassification().build_model(variant, 4, 3)).penalty_kind
+
+    assert kind(Variant("a", l1=1e-4, l2=1e-4)) == "L1L2"
+    assert kind(Variant("a", l2=1e-4)) == "L2"
+    assert kind(Variant("a")) == "none"
+    assert kind(Variant("a", settings={"layer_l1": [1e-4]})) == "L1"  # however the variant asks for it
     assert Variant("a", l2=1e-4).config_hash() == Variant("a", l2=1e-4).config_hash()
     assert Variant("a", l2=1e-4).config_hash() != Variant("a", l2=1e-3).config_hash()

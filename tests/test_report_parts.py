@@ -5,10 +5,10 @@ import pandas as pd
 import pytest
 
 from harness import Section, Variant, load_results
-from harness.records import decode_weights
+from harness.core import decode_weights
 from harness.report import Exports, render_section
 from harness.report import figures
-from harness.weights import dense_kernels, zeroed_inputs
+from harness.stats.weights import dense_kernels, zeroed_inputs
 from tests.conftest import TinyClassification, run_paths, run_quietly
 
 
@@ -25,7 +25,7 @@ class WithBatchNorm(WeightsExperiment):
     def build_model(self, variant, n_inputs, n_outputs):
         import keras
 
-        from harness.models import kernel_penalty
+        from harness.regularizers import kernel_penalty
 
         return keras.Sequential([
             keras.Input((n_inputs,)),
@@ -128,7 +128,7 @@ def test_every_table_and_figure_is_exported_under_a_unique_name(tmp_path):
 def test_layers_are_matched_by_place_whatever_keras_numbered_them():
     from types import SimpleNamespace
 
-    from harness.weights import layer_summary
+    from harness.stats.weights import layer_summary
 
     rng = np.random.default_rng(0)
     rows = []

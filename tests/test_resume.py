@@ -6,11 +6,10 @@ import pandas as pd
 import pytest
 
 from harness import Variant, load_results
-from harness.records import SplitRecord
+from harness.core import RunRecord, SplitRecord
 from harness.runner import plan, prepare
 from harness.store import Store
-from tests.conftest import REPO, TinyClassification, run_quietly
-from tests.test_run import NaNVariant
+from tests.conftest import REPO, FakeFailing, TinyClassification, run_fake
 
 
 def planned_keys(exp, tmp_path, engine="auto"):
@@ -62,9 +61,9 @@ def test_keys_are_stable_across_processes_and_follow_what_determines_a_result(tm
 
 
 def test_a_second_run_trains_nothing_and_reports_the_same_rows(workdir):
-    run_quietly([TinyClassification()], workdir)
+    run_fake([TinyClassification()], workdir)
     first = load_results(workdir.db, with_weights=True)
-    outcomes, printed = run_quietly([TinyClassification()], workdir)
+    outcomes, printed = run_fake([TinyClassification()], workdir)
     assert (outcomes[0].ok, outcomes[0].failed, outcomes[0].found_done) == (0, 0, 4)
     assert "tiny-classification: 4 of 4 jobs found done in the store; training the other 0" in printed
     second = load_results(workdir.db, with_weights=True)
@@ -82,27 +81,27 @@ class Changed(TinyClassification):
 
 
 def test_changing_one_variant_reruns_only_its_jobs_and_epochs_rerun_all(workdir):
-    run_quietly([TinyClassification()], workdir)
+    run_fake([TinyClassification()], workdir)
     before = load_results(workdir.db).set_index(["variant", "split"])
-    outcomes, printed = run_quietly([Changed()], workdir)
+    outcomes, printed = run_fake([Changed()], workdir)
     assert (outcomes[0].ok, outcomes[0].found_done) == (2, 2)
     after = load_results(workdir.db).set_index(["variant", "split"])
     assert (after.loc["none", "created_at"] == before.loc["none", "created_at"]).all()
     assert (after.loc["L2 1e-3", "created_at"] > before["created_at"].max()).all()
     assert all(config["l2"] == 2e-3 for config in after.loc["L2 1e-3", "config"])
-    outcomes, _ = run_quietly([Changed().configured(epochs=4)], workdir)
+    outcomes, _ = run_fake([Changed().configured(epochs=4)], workdir)
     assert (outcomes[0].ok, outcomes[0].found_done) == (4, 0)
 
 
 def test_failed_jobs_count_as_done_until_retry_failed_and_fresh_retrains_all(workdir):
-    outcomes, _ = run_quietly([NaNVariant()], workdir)
+    outcomes, _ = run_fake([FakeFailing()], workdir)
     assert (outcomes[0].ok, outcomes[0].failed) == (2, 2)
-    outcomes, printed = run_quietly([NaNVariant()], workdir)
+    outcomes, printed = run_fake([FakeFailing()], workdir)
     assert (outcomes[0].ok, outcomes[0].failed, outcomes[0].found_done) == (0, 0, 4)
     assert "(2 of them failed; --retry-failed trains those again)" in printed
-    outcomes, _ = run_quietly([NaNVariant()], workdir, retry_failed=True)
+    outcomes, _ = run_fake([FakeFailing()], workdir, retry_failed=True)
     assert (outcomes[0].ok, outcomes[0].failed, outcomes[0].found_done) == (0, 2, 2)
-    outcomes, printed = run_quietly([NaNVariant()], workdir, fresh=True)
+    outcomes, printed = run_fake([FakeFailing()], workdir, fresh=True)
     assert (outcomes[0].ok, outcomes[0].failed, outcomes[0].found_done) == (2, 2, 0)
     assert "--fresh: training all 4 jobs again (4 stored results will be replaced)" in printed
     stored = load_results(workdir.db, latest=False)
@@ -116,7 +115,7 @@ def test_a_job_key_is_stored_once_and_a_rerun_replaces_it(tmp_path):
                           best_epoch=1, seconds=0.1, loss=[1.0], val_loss=[], engine="keras", job_key="k1")
 
     with Store(tmp_path / "r.sqlite") as store:
-        run_id = store.start_run("e", "d", {}, plan=["k1"])
+        run_id = store.start_run(RunRecord("e", "d"), plan=["k1"])
         store.add_records([record(0.5)])
         store.add_records([record(0.7)])
         store.finish_run(run_id)
@@ -126,11 +125,11 @@ def test_a_job_key_is_stored_once_and_a_rerun_replaces_it(tmp_path):
 
 
 def test_the_report_shows_the_latest_complete_run_not_a_newer_fragment(workdir):
-    run_quietly([TinyClassification()], workdir)
+    run_fake([TinyClassification()], workdir)
     complete = load_results(workdir.db)
     with Store(workdir.db) as store:  # a newer run killed after one of its jobs
         keys = [f"other-{i}" for i in range(4)]
-        store.start_run("tiny-classification", "tiny-classification", {"greater_is_better": True}, plan=keys)
+        store.start_run(RunRecord("tiny-classification", "tiny-classification", greater_is_better=True), plan=keys)
         fragment = SplitRecord(experiment="tiny-classification", dataset="tiny-classification", variant="none",
                               config={}, config_hash="h", split=0, seed=1, status="ok", reason=None, score=0.1,
                               train_score=0.1, metrics={}, epochs=1, best_epoch=1, seconds=0.1, loss=[1.0],
@@ -148,11 +147,11 @@ def test_the_report_shows_the_latest_complete_run_not_a_newer_fragment(workdir):
 def test_jobs_not_trained_because_of_where_they_ran_are_trained_by_the_next_run(workdir):
     import sqlite3
 
-    run_quietly([TinyClassification()], workdir)
+    run_fake([TinyClassification()], workdir)
     with sqlite3.connect(workdir.db) as connection:  # as a task whose worker died would have left it
         connection.execute("UPDATE results SET status = 'error', reason = 'its worker died' WHERE split = 1 "
                            "AND variant = 'none'")
-    outcomes, printed = run_quietly([TinyClassification()], workdir)
+    outcomes, printed = run_fake([TinyClassification()], workdir)
     assert (outcomes[0].ok, outcomes[0].found_done) == (1, 3)
     assert (load_results(workdir.db)["status"] == "ok").all()
 
@@ -161,7 +160,7 @@ def test_two_experiments_of_one_name_are_refused(workdir):
     from harness.errors import HarnessError
 
     with pytest.raises(HarnessError, match="two experiments of this run are named 'tiny-classification'"):
-        run_quietly([TinyClassification(), Changed()], workdir)
+        run_fake([TinyClassification(), Changed()], workdir)
 
 
 @pytest.mark.parametrize("workers", [0, -1])
@@ -169,4 +168,4 @@ def test_workers_must_be_positive(workdir, workers):
     from harness.errors import HarnessError
 
     with pytest.raises(HarnessError, match="--workers must be at least 1"):
-        run_quietly([TinyClassification()], workdir, workers=workers)
+        run_fake([TinyClassification()], workdir, workers=workers)

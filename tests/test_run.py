@@ -1,4 +1,5 @@
-"""End to end with the keras engine: reproducibility, early-stopping epochs, failed folds, reports."""
+"""End to end: each engine's reproducibility, early-stopping epochs and failed folds, with real
+training; the report's names and versions, with the fake trainer (tests/fakes.py)."""
 import re
 
 import keras
@@ -7,7 +8,7 @@ import pandas as pd
 import pytest
 
 from harness import Variant, load_results
-from tests.conftest import TinyClassification, TinyRegression, run_quietly
+from tests.conftest import TinyClassification, TinyRegression, run_fake, run_quietly
 
 
 @pytest.mark.parametrize("engine", ["keras", "stacked"])
@@ -104,7 +105,7 @@ class Hostile(TinyClassification):
 
 
 def test_report_lists_every_variant_and_escapes_names(workdir):
-    run_quietly([Hostile(), TinyRegression()], workdir)
+    run_fake([Hostile(), TinyRegression()], workdir)
     page = (workdir.reports / "hostile" / "index.html").read_text()
     assert "<script>alert(1)" not in page and page.count("<script>") == 1  # the page's own table sorting
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
@@ -168,16 +169,16 @@ def test_full_applies_full_settings_and_the_report_says_which_version(workdir):
     from harness.errors import HarnessError
 
     reduced, full = LongOne().configured(), LongOne().configured(full=True)
-    assert (reduced.epochs, reduced.full, reduced.settings()["version"]) == (3, False, "reduced")
-    assert (full.epochs, full.hidden_units, full.full, full.settings()["version"]) == (6, (16,), True, "full")
+    assert (reduced.epochs, reduced.full, reduced.version) == (3, False, "reduced")
+    assert (full.epochs, full.hidden_units, full.full, full.version) == (6, (16,), True, "full")
     assert LongOne().configured(full=True, epochs=2).epochs == 2  # explicit overrides win over --full
-    assert TinyClassification().configured(full=True).settings()["version"] is None
+    assert TinyClassification().configured(full=True).version is None
 
     class Broken(LongOne):
         full_settings = {"epoch": 6}
 
     with pytest.raises(HarnessError, match="unknown attribute 'epoch'"):
         Broken().configured(full=True)
-    run_quietly([reduced], workdir, engine="stacked")
+    run_fake([reduced], workdir)
     page = (workdir.reports / "long-one" / "index.html").read_text()
     assert "Reduced version" in page and "--full" in page and "epochs = 6" in page

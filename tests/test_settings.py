@@ -46,7 +46,7 @@ def test_overrides_are_checked_applied_and_remembered():
     with pytest.raises(HarnessError, match="unknown setting"):
         TinyClassification().configured(bogus=1)
     quick = TinyClassification().configured(quick=True)
-    assert quick.quick and quick.folds == 3 and quick.settings()["quick"] is True
+    assert quick.quick and quick.folds == 3 and quick.settings()["epochs"] == min(TinyClassification.epochs, TinyClassification.quick_epochs)
 
 
 @pytest.mark.parametrize("argv, message", [

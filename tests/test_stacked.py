@@ -9,9 +9,9 @@ import tensorflow as tf
 
 from harness import Variant, load_results
 from harness.engines.keras_fit import build_member, loss_for, targets_for
-from harness.engines import stacked
+from harness.engines.stacked import training as stacked
 from harness.engines.stacked import Member, StackedEngine, member_order, train_members
-from harness.engines.stacked_layers import StackedDropout
+from harness.engines.stacked.layers import StackedDropout
 from harness.errors import HarnessError
 from harness.runner import prepare
 from tests.conftest import TinyClassification, TinyRegression, run_quietly
@@ -34,9 +34,24 @@ class Equivalence(TinyClassification):
         return tiny_classification(n=61)
 
 
-def reference_fit(exp, variant, fd, seed, epochs=None):
+_REFERENCE_FITS: dict = {}
+
+
+def reference_fit(exp, variant, fd, seed):
     """A plain Keras model.fit of the member's own model, fed the member's batches in the same
-    order, with Keras' own EarlyStopping when the experiment has a patience."""
+    order, with Keras' own EarlyStopping when the experiment has a patience. Fitted once per
+    (settings, variant, split, seed): the tests that train the same members several ways (in
+    TensorFlow's executor and in XLA, across calls of many epochs or few) share it."""
+    from harness.jobs import split_fingerprint
+
+    key = (type(exp).__qualname__, repr(sorted(exp.settings().items())), variant.config_hash(), split_fingerprint(fd),
+           seed)
+    if key not in _REFERENCE_FITS:
+        _REFERENCE_FITS[key] = _reference_fit(exp, variant, fd, seed)
+    return _REFERENCE_FITS[key]
+
+
+def _reference_fit(exp, variant, fd, seed):
     model = build_member(exp, variant, fd, seed)
     n_out = int(model.outputs[0].shape[-1])
     model.compile(optimizer=exp.make_optimizer(variant), loss=loss_for(exp, n_out))
@@ -65,7 +80,7 @@ def reference_fit(exp, variant, fd, seed, epochs=None):
 
 def stacked_members(exp, tmp_path):
     prepared = prepare(exp, tmp_path)
-    engine = StackedEngine(fallback=False)
+    engine = StackedEngine()
     members = []
     for job in prepared.jobs:
         fd = prepared.splits[job.split]
@@ -361,7 +376,7 @@ def test_gaussian_noise_is_each_members_own_and_standard_normal(tmp_path):
     depend on its neighbours, and the draws are N(0, 1) (Kolmogorov–Smirnov at 1%)."""
     from scipy import stats
 
-    from harness.engines.stacked_layers import member_normal
+    from harness.engines.stacked.layers import member_normal
 
     exp = Noisy()
     exp.variants = (Variant("silent", settings={"noise": 0.0}),)
@@ -383,10 +398,10 @@ def test_a_group_is_cut_into_the_fewest_chunks_of_even_size(tmp_path):
     exp = Equivalence()
     exp.variants = VARIANTS  # 6 variants × 3 folds: 18 members of one architecture
     prepared = prepare(exp, tmp_path)
-    engine = StackedEngine(fallback=False, max_members=4)
-    [group], rest = engine.partition(exp, prepared.splits, prepared.jobs)
+    engine = StackedEngine(max_members=4)
+    [group] = engine.groups(exp, prepared.splits, prepared.jobs)
     chunks = engine.chunks(exp, prepared.splits, group)
-    assert [len(c) for c in chunks] == [4, 4, 4, 3, 3] and not rest
+    assert [len(c) for c in chunks] == [4, 4, 4, 3, 3]
     assert [job for chunk in chunks for job in chunk] == group.jobs
 
 

@@ -46,6 +46,17 @@ def test_holm_matches_the_step_down_rule_and_keeps_nan():
     np.testing.assert_allclose(adjusted[[0, 1, 3, 4]], expected)
 
 
+@pytest.mark.parametrize("seed", range(5))
+def test_holm_is_statsmodels_holm(seed):
+    from statsmodels.stats.multitest import multipletests
+
+    rng = np.random.default_rng(seed)
+    p = rng.uniform(0, 0.2, int(rng.integers(1, 12))) ** 2
+    p[rng.integers(len(p))] = p[0]  # a tie
+    np.testing.assert_allclose(stats.holm(p), multipletests(p, alpha=0.05, method="holm")[1], rtol=1e-12)
+    assert np.isnan(stats.holm([])).size == 0
+
+
 @pytest.mark.parametrize("difference, p, greater, expected", [
     (0.02, 0.01, True, "better"), (-0.02, 0.01, True, "worse"),
     (-3.0, 0.01, False, "better"), (3.0, 0.01, False, "worse"),
@@ -120,7 +131,7 @@ def test_stopped_epoch_is_what_keras_early_stopping_reports(seed):
     the epochs trained and the best epoch alone, gives the same stopped_epoch."""
     import keras
 
-    from harness.stored import stopped_epochs
+    from harness.core.results import stopped_epochs
 
     rng = np.random.default_rng(seed)
     patience, max_epochs = int(rng.integers(1, 6)), 40
@@ -139,6 +150,6 @@ def test_stopped_epoch_is_what_keras_early_stopping_reports(seed):
             trained = epoch + 1
             break
     best = int(np.argmin(losses[:trained])) + 1
-    rows = pd.DataFrame({"epochs": [trained], "best_epoch": [best], "engine": ["keras"]})
+    rows = pd.DataFrame({"epochs": [trained], "best_epoch": [best], "kind": ["network"]})
     assert stopped_epochs(rows, patience) == [stopper.stopped_epoch]
     assert (stopper.stopped_epoch == 0) == (seed == 6)

@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 
 from harness import HarnessError, load_results
-from harness.records import SplitRecord, decode_weights
+from harness.core import RunRecord, SplitRecord, decode_weights
+from harness.core.run import TrainingSettings
 from harness.store import Store
 
 
@@ -24,7 +25,7 @@ def test_store_round_trip(tmp_path):
     np.savez_compressed(buffer, **{"hidden_1/kernel": np.arange(6, dtype="float32").reshape(2, 3)})
     db = tmp_path / "r.sqlite"
     with Store(db) as store:
-        run_id = store.start_run("exp <1>", "data", {"score": "accuracy", "greater_is_better": True}, "keras")
+        run_id = store.start_run(RunRecord("exp <1>", "data", TrainingSettings({"score": "accuracy"}), greater_is_better=True), "keras")
         written = [record(0, weights=buffer.getvalue()), record(1, status="failed", score=None, train_score=None)]
         for r in written:
             r.run_id = run_id
@@ -50,7 +51,7 @@ def test_latest_run_only_by_default(tmp_path):
     db = tmp_path / "r.sqlite"
     with Store(db) as store:
         for score in (0.1, 0.2):
-            run_id = store.start_run("e", "d", {}, "keras")
+            run_id = store.start_run(RunRecord("e", "d"), "keras")
             r = record(0, score=score, experiment="e")
             r.run_id = run_id
             store.add_record(r)
@@ -68,6 +69,7 @@ import sys, time
 from pathlib import Path
 sys.path.insert(0, {repo!r})
 from harness.store import Store
+from harness.core import RunRecord
 from tests.test_store import record
 name, db, go = sys.argv[1], sys.argv[2], Path(sys.argv[3])
 store = Store(db)
@@ -76,7 +78,7 @@ keys = [f"{{name}}-{{i}}" for i in range(300)]
 while not go.exists():
     time.sleep(0.001)
 began = time.time()
-run_id = store.start_run(name, "data", {{}}, "keras", plan=keys)
+run_id = store.start_run(RunRecord(name, "data"), "keras", plan=keys)
 for i, key in enumerate(keys):  # one short transaction per finished job, as the runner writes them
     r = record(i % 5, experiment=name, job_key=key, weights=bytes(2000))
     r.run_id = run_id
@@ -130,9 +132,9 @@ def test_a_store_from_before_the_rename_is_migrated_in_place(workdir):
     import sqlite3
 
     from harness.report import write_all
-    from tests.conftest import TinyClassification, run_quietly
+    from tests.conftest import TinyClassification, run_fake
 
-    run_quietly([TinyClassification()], workdir)
+    run_fake([TinyClassification()], workdir)
     before = load_results(workdir.db).sort_values("job_key").reset_index(drop=True)
     with sqlite3.connect(workdir.db) as connection:
         for statement in ("DROP INDEX results_by_job", "DROP INDEX results_by_run", "DROP TABLE datasets",
@@ -196,10 +198,10 @@ def test_a_file_that_is_not_a_harness_store_is_refused_and_left_as_it_was(tmp_pa
 
 
 def test_a_truncated_store_is_refused_in_one_line(tmp_path):
-    from tests.conftest import TinyClassification, run_paths, run_quietly
+    from tests.conftest import TinyClassification, run_fake, run_paths
 
     paths = run_paths(tmp_path)
-    run_quietly([TinyClassification()], paths)
+    run_fake([TinyClassification()], paths)
     Store(paths.db).close()  # checkpoints the write-ahead log into the file
     data = paths.db.read_bytes()
     broken = tmp_path / "broken.sqlite"
@@ -240,3 +242,41 @@ def test_a_foreign_database_with_a_runs_table_is_refused_before_anything_is_writ
     with sqlite3.connect(path) as db:
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "delete"  # not switched to WAL
         assert {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")} == {"runs"}
+
+
+def test_a_store_of_the_previous_layout_loads_and_is_reported(workdir):
+    """A store written before rows said what kind of model they hold and before runs kept a
+    typed record (schema 1: no `kind` column; each run's settings a flat object that calls the
+    reference models `baselines`, lists `variant_order` and records neither the baseline nor
+    what regularizes each variant) is migrated on opening, keeps every row and is reported."""
+    import json
+    import sqlite3
+
+    from harness.report import write_all
+    from tests.conftest import run_fake
+    from tests.test_linear_baselines import LogisticBaseline
+
+    run_fake([LogisticBaseline()], workdir)
+    before = load_results(workdir.db).sort_values("job_key").reset_index(drop=True)
+    with sqlite3.connect(workdir.db) as connection:
+        settings = json.loads(connection.execute("SELECT settings FROM runs").fetchone()[0])
+        for key in ("regularization", "baseline", "experiment", "dataset"):
+            settings.pop(key)
+        settings["baselines"] = settings.pop("reference_models")
+        settings["variant_order"] = [v["name"] for v in settings["variant_configs"]]
+        connection.execute("UPDATE runs SET settings = ?", (json.dumps(settings),))
+        connection.execute("ALTER TABLE results DROP COLUMN kind")
+        connection.execute("PRAGMA user_version = 1")
+    with Store(workdir.db) as store:
+        results = store.results(LogisticBaseline.name)
+        page = write_all(store, workdir.reports)
+    with sqlite3.connect(workdir.db) as connection:
+        version = connection.execute("PRAGMA user_version").fetchone()[0]
+    after = load_results(workdir.db).sort_values("job_key").reset_index(drop=True)
+    assert version == 2 and list(after["score"]) == list(before["score"])
+    assert list(after["kind"]) == list(before["kind"]) and "reference model" in set(after["kind"])
+    assert results.reference_models == ["logistic"] and results.baseline == results.variants[0].name
+    assert results.regularization("none") is None  # not recorded then: the page says so
+    experiment_page = (workdir.reports / LogisticBaseline.name / "index.html").read_text()
+    assert "logistic (reference model)" in experiment_page and "not recorded" in experiment_page
+    assert LogisticBaseline.name in page.read_text()

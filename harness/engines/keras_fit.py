@@ -1,18 +1,18 @@
 """The reference engine: one ordinary `model.fit` per (variant, split)."""
 from __future__ import annotations
 
-import math
 import time
 from typing import TYPE_CHECKING, Any, Sequence
 
 import keras
 import numpy as np
 
-from ..experiment import Experiment, Variant
+from ..core import NETWORK, Emit, Variant
+from ..experiment import Experiment
+from ..jobs import Job
+from ..keras_private import nested_layers, own_variables
 from ..splits import SplitData, derive_seed
-from ..jobs import ENGINE_NUMERICS, Job
-from ..records import Emit
-from .base import Splits, TrainedMember, finish, first_nan_epoch
+from .base import OneJobPerTask, Splits, TrainedMember, finish, first_nan_epoch
 
 if TYPE_CHECKING:  # pragma: no cover
     import tensorflow as tf
@@ -67,10 +67,8 @@ def initial_weights(model: keras.Model, seed: int) -> list[np.ndarray]:
     """
     drawn: dict[int, np.ndarray] = {}
     index = 0
-    # private Keras API: no public call walks nested layers, or lists only the variables a layer
-    # owns itself (`layer.weights` includes its sublayers'), in the order Keras creates them
-    for layer in model._flatten_layers(include_self=False):
-        for variable in layer._trainable_variables + layer._non_trainable_variables:
+    for layer in nested_layers(model):
+        for variable in own_variables(layer):
             initializer = getattr(layer, f"{variable.name}_initializer", None)
             if initializer is not None:
                 values = _reseeded(initializer, derive_seed(seed, index))(tuple(variable.shape), dtype=variable.dtype)
@@ -104,7 +102,7 @@ def fit_member(exp: Experiment, variant: Variant, fd: SplitData, seed: int) -> T
     validation = None
     if fd.x_val is not None:
         validation = batches(fd.x_val, targets_for(fd.y_val, n_out), exp.batch_size).cache()
-    steps = math.ceil(len(fd.x_fit) / exp.batch_size)
+    steps = fd.steps_per_epoch(exp.batch_size)
     training = batches(fd.x_fit, targets_for(fd.y_fit, n_out), exp.batch_size, shuffle_seed=seed)
     history = model.fit(
         training.repeat().prefetch(2), steps_per_epoch=steps, epochs=exp.epochs,
@@ -119,14 +117,16 @@ def fit_member(exp: Experiment, variant: Variant, fd: SplitData, seed: int) -> T
     return TrainedMember(model, loss, val_loss, epochs, best_epoch, time.perf_counter() - start, failure)
 
 
-class KerasFitEngine:
-    """One `model.fit` per job, in job order; every job is a task of its own."""
+class KerasFitEngine(OneJobPerTask):
+    """One `model.fit` per job, in job order; every job is a task of its own. It trains any
+    Keras model, so `--engine auto` gives it what no other engine takes."""
 
     name = "keras"
-    numerics = f"keras/{ENGINE_NUMERICS['keras']}"
+    numerics = "keras/1"
+    kind = NETWORK
 
-    def tasks(self, exp: Experiment, splits: Splits, jobs: Sequence[Job]) -> list[list[Job]]:
-        return [[job] for job in jobs]
+    def notes(self, exp: Experiment, splits: Splits, jobs: Sequence[Job]) -> list[str]:
+        return [f"Engine: {self.name}, one model.fit per split ({len(jobs)} fits)."]
 
     def run(self, exp: Experiment, dataset: str, splits: Splits, jobs: Sequence[Job], emit: Emit) -> None:
         for job in jobs:

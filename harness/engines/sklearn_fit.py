@@ -6,19 +6,18 @@ like a variant's; its record has no epochs and no weights.
 """
 from __future__ import annotations
 
-import hashlib
-import json
 import time
-from typing import Any, Mapping, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
+from ..core import FAILED, OK, REFERENCE, Emit, SplitRecord
 from ..errors import HarnessError
 from ..experiment import Experiment
-from ..splits import SplitData, derive_seed
-from ..jobs import ENGINE_NUMERICS, Job
-from ..records import FAILED, OK, Emit, SplitRecord
+from ..jobs import Job
 from ..scoring import FoldFailed, score_outputs, scored_rows
+from ..splits import SplitData, derive_seed
+from .base import OneJobPerTask, Splits, make_record
 
 
 def check_reference_models(exp: Experiment) -> dict[str, Any]:
@@ -49,13 +48,6 @@ def check_reference_models(exp: Experiment) -> dict[str, Any]:
             kind = "classifier" if exp.task == "regression" else "regressor"
             raise HarnessError(f"{exp.name}: reference model {name!r} is a {kind} but the task is {exp.task}")
     return references
-
-
-def reference_config(name: str, estimator: Any) -> dict[str, Any]:
-    """What the store keeps as a reference model's configuration (JSON-able)."""
-    cls = type(estimator)
-    return {"name": name, "kind": "reference model", "estimator": repr(estimator),
-            "class": f"{cls.__module__}.{cls.__qualname__}"}
 
 
 def reference_training_rows(exp: Experiment, fd: SplitData) -> tuple[np.ndarray, np.ndarray]:
@@ -120,38 +112,19 @@ def fit_reference(exp: Experiment, dataset: str, job: Job, fd: SplitData) -> Spl
         failure = str(exc)
     except Exception as exc:  # noqa: BLE001 - a reference model that fails is recorded and the run goes on
         failure = f"{type(exc).__name__}: {exc}"
+    seconds = time.perf_counter() - start
     if failure:
-        return reference_record(exp.name, dataset, job, FAILED, failure, time.perf_counter() - start)
-    record = reference_record(exp.name, dataset, job, OK, None, time.perf_counter() - start)
-    record.score, record.train_score = metrics.get(f"test_{exp.score_name}"), metrics.get(f"train_{exp.score_name}")
-    record.metrics = metrics
-    return record
+        return make_record(exp, dataset, job, SklearnEngine.name, FAILED, failure, seconds=seconds)
+    return make_record(exp, dataset, job, SklearnEngine.name, OK, metrics=metrics, seconds=seconds)
 
 
-def reference_record(experiment: str, dataset: str, job: Job, status: str, reason: str | None,
-                    seconds: float = 0.0) -> SplitRecord:
-    """A reference model's record without scores (a failure; `fit_reference` adds them)."""
-    config = reference_config(job.name, job.estimator)
-    return SplitRecord(
-        experiment=experiment, dataset=dataset, variant=job.name, config=config,
-        config_hash=hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:16],
-        split=job.split, seed=job.seed, status=status, reason=reason, score=None, train_score=None, metrics={},
-        epochs=0, best_epoch=0, seconds=seconds, loss=[], val_loss=[], engine=SklearnEngine.name, weights=None,
-        job_key=job.key or None,
-    )
-
-
-class SklearnEngine:
+class SklearnEngine(OneJobPerTask):
     """Fits reference-model jobs, one per task."""
 
     name = "sklearn"
-    numerics = f"sklearn/{ENGINE_NUMERICS['sklearn']}"
+    numerics = "sklearn/2"
+    kind = REFERENCE
 
-    def tasks(self, exp: Experiment, splits: Mapping[int, SplitData] | Sequence[SplitData],
-              jobs: Sequence[Job]) -> list[list[Job]]:
-        return [[job] for job in jobs]
-
-    def run(self, exp: Experiment, dataset: str, splits: Mapping[int, SplitData] | Sequence[SplitData],
-            jobs: Sequence[Job], emit: Emit) -> None:
+    def run(self, exp: Experiment, dataset: str, splits: Splits, jobs: Sequence[Job], emit: Emit) -> None:
         for job in jobs:
             emit(fit_reference(exp, dataset, job, splits[job.split]))

@@ -1,155 +1,52 @@
-"""The cross-data-set pages: for every group of experiments whose latest runs share their
+"""The pages across data sets: for every group of experiments whose latest runs share their
 variant names (the default suite first), which variants win across data sets and by how much.
 
-Each page ranks the variants on every data set and shows the mean ranks, the Friedman test,
-the Nemenyi test with a critical-difference diagram, each variant against the baseline, and a
-heatmap of the change from the baseline per data set × variant (statistics in harness.across).
+Each page shows the mean ranks, the Friedman test, the Nemenyi test with a critical-difference
+diagram, each variant against the baseline, and a heatmap of the change from the baseline per
+data set × variant. Everything it shows is computed by `harness.stats.across` (`analyse`); this
+module renders it.
 """
 from __future__ import annotations
 
-import hashlib
 import math
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import pandas as pd
 
-from .. import across
-from ..stored import Results, Section
-from ..stats import ALPHA
+from ..core import OK, Section
+from ..stats.across import FOLDER, Analysis, FriedmanResult, Group, analyse
+from ..stats.significance import ALPHA
 from . import figures
 from .formatting import fmt
-from .sections import summary_table
-
-FOLDER = "across"
-
-
-@dataclass
-class Group:
-    """Experiments whose latest runs trained the same variants (by name)."""
-
-    title: str
-    slug: str
-    members: list[Results]
-    variants: list[str]
-    baseline: str
-    notes: list[str] = field(default_factory=list)
-
-    @property
-    def href(self) -> str:
-        return f"{FOLDER}/{self.slug}/index.html"
-
-
-def find_groups(runs: Sequence[Results], default_suite: Sequence[str] = ()) -> list[Group]:
-    """Every set of two or more experiments sharing their variant names (at least two
-    variants); the one holding most of the default suite is called "default suite" and comes
-    first, the others follow by size."""
-    by_variants: dict[frozenset[str], list[Results]] = {}
-    for results in runs:
-        if len(results.networks) >= 2:
-            by_variants.setdefault(frozenset(results.networks), []).append(results)
-    candidates = [members for members in by_variants.values() if len(members) >= 2]
-    suite = set(default_suite)
-    candidates.sort(key=lambda m: (-sum(r.experiment in suite for r in m), -len(m), sorted(r.experiment for r in m)))
-    groups = []
-    for i, members in enumerate(candidates):
-        members, repeated = _distinct_data(sorted(members, key=lambda r: r.experiment))
-        if len(members) < 2:
-            continue
-        names = sorted(members[0].networks)
-        key = hashlib.sha256("\n".join(names).encode()).hexdigest()[:10]
-        is_suite = i == 0 and suite and sum(r.experiment in suite for r in members) >= 2
-        title = "default suite" if is_suite else f"{len(members)} experiments sharing {len(names)} variants"
-        slug = "default-suite" if is_suite else f"variants-{key}"
-        variants = list(members[0].networks)  # the first member's order
-        baselines = {r.baseline for r in members}
-        baseline = members[0].baseline
-        notes = [] if len(baselines) == 1 else [
-            f"The experiments name different baselines ({', '.join(sorted(baselines))}); {baseline} is used here."]
-        if repeated:
-            notes.append(f"Left out, as their data is already here (a data set counts once): {', '.join(repeated)}.")
-        groups.append(Group(title, slug, members, variants, baseline, notes))
-    return groups
-
-
-def _distinct_data(members: list[Results]) -> tuple[list[Results], list[str]]:
-    """One experiment per data set (by the run's data fingerprint, else its dataset name): the
-    tests across data sets assume independent data sets, and two experiments on the same data
-    (e.g. one protocol and its cross-validated twin) are one data set."""
-    kept, seen, repeated = [], set(), []
-    for results in members:
-        key = results.settings.get("data_fingerprint") or f"name:{results.dataset}"
-        if key in seen:
-            repeated.append(results.experiment)
-            continue
-        seen.add(key)
-        kept.append(results)
-    return kept, repeated
-
-
-def _tables(group: Group) -> tuple[pd.DataFrame, dict[str, bool], pd.DataFrame]:
-    """Mean score per data set × variant, each data set's direction, and each page's Holm
-    verdict per data set × variant."""
-    scores, verdicts = {}, {}
-    for results in group.members:
-        summary = summary_table(results).set_index("variant")
-        scores[results.experiment] = summary["mean"].reindex(group.variants)
-        verdicts[results.experiment] = summary["verdict"].reindex(group.variants) if "verdict" in summary else None
-    greater = {r.experiment: r.greater_is_better for r in group.members}
-    score_table = across.comparable(pd.DataFrame(scores).T[group.variants].astype(float))
-    verdict_table = pd.DataFrame({k: v for k, v in verdicts.items() if v is not None}).T.reindex(
-        index=score_table.index, columns=group.variants)
-    return score_table, greater, verdict_table
+from .render import Exports, render_section
 
 
 def build(group: Group) -> tuple[list[Section], dict[str, Any]]:
     """The page's sections, and the headline the index shows."""
-    scores, greater, verdicts = _tables(group)
-    notes = list(group.notes)
-    never = [v for v in scores.columns if scores[v].isna().all()]
-    if never:
-        notes.append(f"Left out: {', '.join(never)} (no successful split on any data set).")
-    complete = scores.drop(columns=never).dropna()
-    if len(complete) < len(scores):
-        dropped = ", ".join(sorted(set(scores.index) - set(complete.index)))
-        notes.append(f"Left out of the ranks and tests: {dropped} (a variant has no successful split there).")
-    ranks = across.rank_table(complete, greater)
-    result = across.friedman(ranks)
-    n, k = ranks.shape
-    cd = across.critical_difference(k, n)
-    mean_ranks = ranks.mean().sort_values(kind="stable")
+    analysis = analyse(group)
     sections = [
-        _ranks_section(group, complete, ranks, greater, verdicts),
-        _friedman_section(result),
-        _nemenyi_section(ranks, mean_ranks, cd),
-        _heatmap_section(group, scores, greater, verdicts),
-        _per_dataset_section(group, scores, ranks),
+        _ranks_section(analysis),
+        _friedman_section(analysis.friedman),
+        _nemenyi_section(analysis),
+        _heatmap_section(analysis),
+        _per_dataset_section(group, analysis.scores, analysis.ranks),
         _runs_section(group),
     ]
-    ranked = len(mean_ranks) and n > 0
-    headline = {"title": group.title, "href": group.href, "datasets": n, "variants": k,
-                "best": mean_ranks.index[0] if ranked else None,
-                "best_rank": float(mean_ranks.iloc[0]) if ranked else math.nan,
-                "baseline": group.baseline,
-                "baseline_rank": float(mean_ranks.get(group.baseline, math.nan)),
-                "friedman_p": result.p, "cd": cd, "experiments": [r.experiment for r in group.members]}
-    return sections, {"headline": headline, "notes": notes}
+    return sections, {"headline": analysis.headline, "notes": analysis.notes}
 
 
-def _ranks_section(group: Group, scores: pd.DataFrame, ranks: pd.DataFrame, greater: dict[str, bool],
-                   verdicts: pd.DataFrame) -> Section:
-    if group.baseline not in ranks.columns or len(ranks) < 2:
+def _ranks_section(analysis: Analysis) -> Section:
+    group, ranks, versus = analysis.group, analysis.ranks, analysis.versus
+    if versus is None:
         table = pd.DataFrame({"variant": ranks.columns, "mean_rank": ranks.mean().to_numpy()})
         return Section("Mean ranks", table=table, csv="mean_ranks.csv",
                        note="No baseline comparison: it needs the baseline variant and two or more data sets.")
-    versus = across.versus_baseline(scores, ranks, greater, group.baseline)
-    versus["pages_better"] = [int((verdicts.get(v, pd.Series(dtype=object)) == "better").sum()) for v in versus["variant"]]
-    versus["pages_worse"] = [int((verdicts.get(v, pd.Series(dtype=object)) == "worse").sum()) for v in versus["variant"]]
-    base = pd.DataFrame([{"variant": group.baseline, "mean_rank": float(ranks[group.baseline].mean())}])
+    base = pd.DataFrame([{"variant": group.baseline, "regularizers": group.regularizers(group.baseline),
+                          "mean_rank": float(ranks[group.baseline].mean())}])
     table = pd.concat([versus, base], ignore_index=True).sort_values("mean_rank", kind="stable")
-    table = table[["variant", "mean_rank", "rank_difference", "p_ranks", "p_ranks_holm", "verdict", "wins", "ties",
+    table = table[["variant", "regularizers", "mean_rank", "rank_difference", "p_ranks", "p_ranks_holm", "verdict", "wins", "ties",
                    "losses", "p_sign", "pages_better", "pages_worse"]]
     n = len(ranks)
     text = (f"Each variant's rank on each of the {n} data sets (1 = best, by mean score over its splits; ties share "
@@ -164,7 +61,7 @@ def _ranks_section(group: Group, scores: pd.DataFrame, ranks: pd.DataFrame, grea
                    digits=digits, highlight=str(table.iloc[0]["variant"]))
 
 
-def _friedman_section(result: across.FriedmanResult) -> Section:
+def _friedman_section(result: FriedmanResult) -> Section:
     if not math.isfinite(result.statistic):
         return Section("Friedman test", text="Not computed: it needs three or more variants, two or more data sets, "
                        "and at least one data set where the variants' scores differ.")
@@ -178,11 +75,11 @@ def _friedman_section(result: across.FriedmanResult) -> Section:
     return Section("Friedman test", text=text)
 
 
-def _nemenyi_section(ranks: pd.DataFrame, mean_ranks: pd.Series, cd: float) -> Section:
+def _nemenyi_section(analysis: Analysis) -> Section:
+    ranks, mean_ranks, cd, p_values = analysis.ranks, analysis.mean_ranks, analysis.cd, analysis.nemenyi
     n, k = ranks.shape
-    if k < 3 or n < 2:
+    if p_values is None:
         return Section("Nemenyi test", text="Not computed: it needs three or more variants and two or more data sets.")
-    p_values = across.nemenyi(ranks)
     text = (f"Which pairs differ? Two variants differ at α = {ALPHA:g} when their mean ranks differ by more than the "
             f"critical difference CD = q_α √(k(k+1)/6N) = {fmt(cd, 3)} (k = {k}, N = {n}). With few data sets the "
             "test is weak: a bar joining variants says the data cannot tell them apart, not that they are equal.")
@@ -192,20 +89,12 @@ def _nemenyi_section(ranks: pd.DataFrame, mean_ranks: pd.Series, cd: float) -> S
         Section("Nemenyi p-values, every pair", table=matrix, csv="nemenyi.csv", collapsed=True)])
 
 
-def _relative_change(scores: pd.DataFrame, greater: dict[str, bool], baseline: str) -> pd.DataFrame:
-    """Each variant's change from the baseline in % of the baseline's score, + = better."""
-    rows = {}
-    for name, row in scores.iterrows():
-        change = (row - row[baseline]) / abs(row[baseline]) * 100 if row[baseline] else row * math.nan
-        rows[name] = change if greater[name] else -change
-    return pd.DataFrame(rows).T[scores.columns]
-
-
-def _heatmap_section(group: Group, scores: pd.DataFrame, greater: dict[str, bool], verdicts: pd.DataFrame) -> Section:
-    if group.baseline not in scores.columns:
+def _heatmap_section(analysis: Analysis) -> Section:
+    group, scores, verdicts = analysis.group, analysis.scores, analysis.verdicts
+    if analysis.relative is None:
         return Section("Difference from the baseline", text=f"The baseline {group.baseline} is not among the variants.")
     others = [v for v in scores.columns if v != group.baseline]
-    relative = _relative_change(scores, greater, group.baseline)[others]
+    relative = analysis.relative[others]
     marks = verdicts[others].map(lambda v: " ▲" if v == "better" else " ▼" if v == "worse" else "")
     differences = scores[others].sub(scores[group.baseline], axis=0)
     lead = pd.DataFrame({"experiment": scores.index, "score": [group_score(group, e) for e in scores.index],
@@ -242,12 +131,12 @@ def _runs_section(group: Group) -> Section:
     for results in group.members:
         splits = results.splits
         rows.append({"experiment": results.experiment, "dataset": results.dataset,
-                     "splits": int(splits["split"].nunique()), "failed": int((splits["status"] != "ok").sum()),
+                     "splits": int(splits["split"].nunique()), "failed": int((splits["status"] != OK).sum()),
                      "run": results.run_id,
                      "started": time.strftime("%Y-%m-%d %H:%M", time.localtime(results.started)),
-                     "quick": "quick" if results.settings.get("quick") else ""})
+                     "quick": "quick" if results.run.quick else ""})
     note = None
-    if any(r.settings.get("quick") for r in group.members):
+    if any(r.run.quick for r in group.members):
         note = "Some runs are quick (--quick) smoke runs: their scores are not meant to be read."
     return Section("Runs compared", text="The latest finished run of each experiment; each page has the details.",
                    table=pd.DataFrame(rows), note=note, digits={"splits": 0, "failed": 0})
@@ -255,8 +144,6 @@ def _runs_section(group: Group) -> Section:
 
 def write_group(group: Group, reports_dir: Path, template: Any) -> dict[str, Any]:
     """Write reports/across/<slug>/index.html and its CSVs; return the index's headline."""
-    from . import Exports, render_section
-
     folder = Path(reports_dir) / FOLDER / group.slug
     folder.mkdir(parents=True, exist_ok=True)
     try:

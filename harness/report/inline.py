@@ -9,8 +9,9 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 
-from ..stored import Results
-from . import _TEMPLATES, _cell, figures
+from ..core import Results
+from . import figures
+from .render import TEMPLATES, cell
 from .sections import comparison, fold_scores
 
 
@@ -41,10 +42,10 @@ def results_html(results: Results) -> str:
     table = comparison(results)
     frame = table.table
     columns = [str(c) for c in frame.columns]
-    rows = [[_cell(v, table.digits.get(c, 4)) for c, v in zip(columns, row)]
+    rows = [[cell(v, table.digits.get(c, 4)) for c, v in zip(columns, row)]
             for row in frame.itertuples(index=False, name=None)]
     scores = fold_scores(results)
-    return _TEMPLATES.get_template("inline.html").render(
+    return TEMPLATES.get_template("inline.html").render(
         results=results, columns=columns, rows=rows, best=table.highlight, note=table.note,
         figure=figure_png(scores.figure) if scores.figure is not None else None,
         link=page_link(results.page), page=str(results.page) if results.page else None,

@@ -14,68 +14,28 @@ every page is appending a function to it:
 from __future__ import annotations
 
 import math
-from typing import Callable, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
 
 from .. import stats
-from .. import weights as weight_stats
-from ..stored import Results, Section
+from ..core import OK, Results, Section
+from ..stats import weights as weight_stats
 from . import figures
+from .render import SectionBuilder
 from .formatting import fmt as _fmt
 from .formatting import hms as _hms
 
-SectionBuilder = Callable[[Results], "Section | Sequence[Section] | None"]
-
-
-def summary_table(results: Results) -> pd.DataFrame:
-    """Per name (variants, then reference models), best mean first, with the paired
-    comparison against the baseline variant (computed once per `Results`)."""
-    if "summary" not in results.derived:
-        results.derived["summary"] = _compute_summary(results)
-    return results.derived["summary"].copy()
-
-
-def _compute_summary(results: Results) -> pd.DataFrame:
-    summary = stats.variant_summary(results.splits, results.greater_is_better, results.order)
-    summary["kind"] = ["reference model" if n in results.reference_models else "network" for n in summary["variant"]]
-    ratio = results.settings.get("test_train_ratio", math.nan)  # unknown: no p-value, not a guess
-    paired = stats.paired_comparison(results.splits, results.baseline, results.greater_is_better, ratio, _rope(results),
-                                     _reference_ratios(results) if _corrected(results) else None)
-    return summary.merge(paired, on="variant", how="left")
-
-
-def _reference_ratios(results: Results) -> dict[str, float]:
-    """Each reference model's own test/train ratio: it trains on the split's fit and validation
-    rows, more than the networks do (from its rows' `test_rows` and `train_rows`; runs that
-    did not record `test_rows` keep the networks' ratio)."""
-    ratios = {}
-    for name in results.reference_models:
-        metrics = list(results.ok(name)["metrics"])
-        if metrics and all("test_rows" in m and m.get("train_rows") for m in metrics):
-            ratios[name] = float(np.mean([m["test_rows"] / m["train_rows"] for m in metrics]))
-    return ratios
-
-
-def _rope(results: Results) -> float:
-    """The experiment's `rope`, or the default for its score from the baseline variant's mean."""
-    if results.settings.get("rope") is not None:
-        return float(results.settings["rope"])
-    base = results.ok(results.baseline)["score"]
-    return stats.default_rope(results.score_name, float(base.mean()) if len(base) else math.nan)
-
-
-def _corrected(results: Results) -> bool:
-    return bool(results.settings.get("resampling_correction", True))
 
 
 def comparison(results: Results) -> Section:
-    summary = summary_table(results)
+    summary = stats.summary(results)
     baseline = results.baseline
-    test = "corrected paired t-test" if _corrected(results) else "paired t-test"
+    test = "corrected paired t-test" if results.run.resampling_correction else "paired t-test"
     table = pd.DataFrame({
         "variant": [f"{n} (reference model)" if n in results.reference_models else n for n in summary["variant"]],
+        "regularizers": [r if isinstance(r, str) else "–" for r in summary["regularizers"]],
         f"mean {results.score_name}": summary["mean"], "stdev": summary["stdev"], "min": summary["min"],
         "max": summary["max"],
         "epochs (best)": ["–" if n in results.reference_models else f"{e:.1f} ({b:.1f})"
@@ -87,7 +47,8 @@ def comparison(results: Results) -> Section:
         "verdict": ["" if n == baseline else v for n, v in zip(summary["variant"], summary["verdict"])],
         "failed": summary["failed"], "total time": [_hms(s) for s in summary["seconds"]],
     })
-    note = ("One row per variant, best mean first (highlighted). stdev is the population standard deviation "
+    note = ("One row per variant, best mean first (highlighted). Regularizers: what each variant trains with, read "
+            "from the model it builds (Settings lists it layer by layer). stdev is the population standard deviation "
             "over splits, as in Heaton's notebooks. Epochs: mean epochs trained (mean best epoch). Gap = mean "
             "train score − mean test score (for an error score such as RMSE a negative gap means the test error "
             f"is higher). Δ = the variant minus the baseline variant {baseline} on the same splits; p from the "
@@ -103,20 +64,20 @@ def comparison(results: Results) -> Section:
 
 
 def paired_tests(results: Results) -> Section:
-    summary = summary_table(results)
+    summary = stats.summary(results)
     baseline = results.baseline
     rows = summary[summary["variant"] != baseline]
-    if _corrected(results):
+    if results.run.resampling_correction:
         how = ("The 95% interval and p-value come from the Nadeau–Bengio corrected resampled t-test (a plain "
                "paired t-test is over-confident because splits share training rows);")
     else:
         how = (f"The 95% interval and p-value come from a plain paired t-test: this experiment's splitter "
-               f"({results.settings.get('splitter', '')}) never lets two splits share only part of their "
+               f"({results.run.splitter}) never lets two splits share only part of their "
                "training rows, so no resampling correction applies;")
     table = pd.DataFrame({
         "variant": rows["variant"], "pairs": rows["pairs"], f"Δ vs {baseline}": rows["mean_difference"],
         "95% CI of Δ": [f"[{_fmt(lo)}, {_fmt(hi)}]" for lo, hi in zip(rows["ci_low"], rows["ci_high"])],
-        "p (corrected t)" if _corrected(results) else "p (paired t)": rows["p_corrected"],
+        "p (corrected t)" if results.run.resampling_correction else "p (paired t)": rows["p_corrected"],
         "Holm (t)": rows["p_corrected_holm"], "p (Wilcoxon)": rows["p_wilcoxon"], "Holm (Wilcoxon)": rows["p_wilcoxon_holm"],
         "verdict": rows["verdict"], "P(better)": rows["p_better"], "P(equivalent)": rows["p_equivalent"],
         "P(worse)": rows["p_worse"],
@@ -131,7 +92,7 @@ def paired_tests(results: Results) -> Section:
             f"{_fmt(stats.wilcoxon_floor(pairs), 4)} (every split on one side), whatever the differences. "
             "A p-value is missing (–) where the differences do not vary. P(better), P(equivalent) and P(worse) "
             "come from the Bayesian correlated t-test (Benavoli et al., JMLR 2017), with the same variance "
-            f"correction, for a region of practical equivalence of ±{_fmt(_rope(results), 4)} {results.score_name} "
+            f"correction, for a region of practical equivalence of ±{_fmt(stats.rope(results), 4)} {results.score_name} "
             "(the experiment's `rope`): the probability that the variant is better than the baseline by more "
             "than that, within it, or worse by more than that.")
     return Section(f"Paired comparison with {baseline}", note=note, table=table,
@@ -140,10 +101,10 @@ def paired_tests(results: Results) -> Section:
 
 
 def source_reported(results: Results) -> Section | None:
-    rows = results.settings.get("source_results") or []
+    rows = results.run.source_results
     if not rows:
         return None
-    summary = summary_table(results).set_index("variant")
+    summary = stats.summary(results).set_index("variant")
     measured = [summary[row["stat"]].get(row.get("variant")) if row.get("stat") and row.get("variant") in summary.index
                 else None for row in rows]
     table = pd.DataFrame({"what": [r.get("what", "") for r in rows], "variant here": [r.get("variant", "") for r in rows],
@@ -163,7 +124,7 @@ def own_sections(results: Results) -> Sequence[Section]:
 
 
 def failed_splits(results: Results) -> Section | None:
-    failed = results.splits[results.splits["status"] != "ok"]
+    failed = results.splits[results.splits["status"] != OK]
     if failed.empty:
         return None
     table = pd.DataFrame({"variant": failed["variant"], "split": failed["split"] + 1, "epochs": failed["epochs"],
@@ -173,7 +134,7 @@ def failed_splits(results: Results) -> Section | None:
 
 
 def fold_scores(results: Results) -> Section:
-    order = list(summary_table(results)["variant"])
+    order = list(stats.summary(results)["variant"])
     figure = figures.score_distribution(results.splits, order, results.score_name)
     return Section("Scores per split", text="" if figure is not None else "No successful splits.", figure=figure,
                    note="Each split's score per variant (box: quartiles over the splits), best mean first.")
@@ -181,7 +142,7 @@ def fold_scores(results: Results) -> Section:
 
 def loss_curves(results: Results) -> Section | None:
     curves = {}
-    for name in summary_table(results)["variant"]:
+    for name in stats.summary(results)["variant"]:
         if name not in results.networks:
             continue
         rows = results.ok(name)
@@ -193,7 +154,7 @@ def loss_curves(results: Results) -> Section | None:
             curves[name] = (train, val, stops)
     if not curves:
         return None
-    label = "test (recorded only)" if results.settings.get("test_curve") else "validation"
+    label = "test (recorded only)" if results.run.training.get("test_curve") else "validation"
     capped = len(curves) > figures.MAX_CURVE_PANELS
     shown = dict(list(curves.items())[:figures.MAX_CURVE_PANELS])
     note = ("Per-epoch training and validation loss, including the penalty term, as Keras reports them: the mean over "
@@ -211,7 +172,7 @@ def loss_curves(results: Results) -> Section | None:
 def weights(results: Results) -> Section | None:
     """What each regularizer did to the weights: per-layer norms, the distribution of |w|, and
     the first layer's weight per input (harness.weights)."""
-    order = [n for n in summary_table(results)["variant"] if n in results.networks]
+    order = [n for n in stats.summary(results)["variant"] if n in results.networks]
     layers = weight_stats.layer_summary(results, order)
     if layers.empty:
         return None
@@ -254,7 +215,7 @@ def _input_weights(results: Results, order: Sequence[str]) -> Section | None:
 
 
 def per_split(results: Results) -> Section:
-    order = list(summary_table(results)["variant"])
+    order = list(stats.summary(results)["variant"])
     best = order[0] if order else None
     blocks = []
     for name in order:
@@ -266,7 +227,7 @@ def per_split(results: Results) -> Section:
                               "status": [st if not r else f"{st}: {r}" for st, r in zip(rows["status"], rows["reason"])]})
         blocks.append(Section(name, table=table, collapsed=True, open=name == best,
                               digits={"score": 6, "mean score": 6, "stdev": 6},
-                              row_classes=["" if st == "ok" else "failed" for st in rows["status"]]))
+                              row_classes=["" if st == OK else "failed" for st in rows["status"]]))
     return Section("Per-split results (Heaton's columns)", subsections=blocks,
                    note="As Heaton's Part 5.5 prints them: the running mean and population stdev of the scores so "
                         "far, epochs trained, the integer mean of epochs so far, Keras' stopped_epoch (what Heaton's "
@@ -275,41 +236,61 @@ def per_split(results: Results) -> Section:
 
 
 def settings(results: Results) -> Section:
-    s = results.settings
-    stopping = ("none" if s.get("patience") is None else
-                f"patience {s['patience']}, min_delta {s.get('min_delta')}, best weights restored")
-    items = [("splitter", str(s.get("splitter", ""))), ("protocol", f"{s.get('protocol')}: {s.get('protocol_text', '')}"),
-             ("epochs (max)", str(s.get("epochs"))), ("batch size", str(s.get("batch_size"))),
-             ("optimizer", f"{s.get('optimizer')}, learning rate {s.get('learning_rate')}"),
+    run, training = results.run, results.run.training
+    patience = training.get("patience")
+    stopping = ("none" if patience is None else
+                f"patience {patience}, min_delta {training.get('min_delta')}, best weights restored")
+    items = [("splitter", run.splitter), ("protocol", f"{training.get('protocol')}: {run.protocol_text}"),
+             ("epochs (max)", str(training.get("epochs"))), ("batch size", str(training.get("batch_size"))),
+             ("optimizer", f"{training.get('optimizer')}, learning rate {training.get('learning_rate')}"),
              ("early stopping", stopping)]
-    if s.get("standardize_target") is not None:
-        items.append(("target", "z-scored per training split, scored in raw units" if s["standardize_target"] else "raw"))
-    items += [("seed", f"{s.get('seed')} (" + ("variants share each split's seed: paired design" if s.get("paired_seeds")
-                                               else "seed per variant and split") + ")"),
-              ("preprocessing", f"{s.get('preprocessor', '')}, fitted on each split's training rows only")]
-    jobs = s.get("jobs")
-    if jobs:
-        found = (f"; {jobs['found_done']} of them were found done in the results store (trained by an earlier run of "
-                 "the same jobs: same data, settings, seeds and engine) and not trained again") if jobs["found_done"] else ""
-        items.append(("jobs", f"{jobs['planned']} (variant or reference model × split){found}"))
-    items.append(("libraries", ", ".join(f"{k} {v}" for k, v in s.get("versions", {}).items())))
-    return Section("Settings", items=items, subsections=_settings_tables(s))
+    if training.get("standardize_target") is not None:
+        items.append(("target", "z-scored per training split, scored in raw units" if training["standardize_target"]
+                      else "raw"))
+    items += [("seed", f"{training.get('seed')} (" + ("variants share each split's seed: paired design"
+                                                     if training.get("paired_seeds") else "seed per variant and split")
+               + ")"),
+              ("preprocessing", f"{run.preprocessor}, fitted on each split's training rows only"),
+              ("baseline", f"{results.baseline}: every other variant is compared with it")]
+    if run.planned:
+        found = (f"; {run.found_done} of them were found done in the results store (trained by an earlier run of "
+                 "the same jobs: same data, settings, seeds and engine) and not trained again") if run.found_done else ""
+        items.append(("jobs", f"{run.planned} (variant or reference model × split){found}"))
+    items.append(("libraries", ", ".join(f"{k} {v}" for k, v in run.versions.items())))
+    return Section("Settings", items=items, subsections=_settings_tables(results))
 
 
-def _settings_tables(s: dict) -> list[Section]:
-    variants = pd.DataFrame([{"variant": v["name"], "l1": v["l1"], "l2": v["l2"], "dropout": v["dropout"],
-                              "weight decay": v["weight_decay"], "other settings": str(v["settings"] or "")}
-                             for v in s.get("variant_configs", [])])
-    parts = [Section("Variants", table=variants, digits={c: 6 for c in ("l1", "l2", "dropout", "weight decay")})]
-    references = s.get("reference_models", s.get("baselines", []))
-    if references:
+def _settings_tables(results: Results) -> list[Section]:
+    run = results.run
+    variants = pd.DataFrame([{"variant": v.name, "regularizers": _described(results, v.name, "family"),
+                              "what regularizes it": _described(results, v.name, "describe"),
+                              "the variant asked for": _asked(v)} for v in run.variants])
+    parts = [Section("Variants", table=variants,
+                     note="What regularizes each variant is read from the Keras model and optimizer it builds: every "
+                          "L1/L2 penalty with its layer and strength, every dropout and noise layer, the optimizer's "
+                          "weight decay. The last column is how the variant was declared.")]
+    if run.reference_models:
         parts.append(Section("Reference models", table=pd.DataFrame(
-            {"reference model": [r["name"] for r in references], "estimator": [r["estimator"] for r in references]}),
+            {"reference model": [r.name for r in run.reference_models],
+             "estimator": [r.estimator for r in run.reference_models]}),
             note="Cloned for every split and fitted on its whole preprocessed training rows, in the networks' "
                  "training units; scored like the networks."))
-    models = [Section(name, preformatted=text, collapsed=True) for name, text in s.get("model_summaries", {}).items()]
+    models = [Section(name, preformatted=text, collapsed=True) for name, text in run.model_summaries.items()]
     parts.append(Section("Models", subsections=models))
     return parts
+
+
+def _described(results: Results, name: str, how: str) -> str:
+    found = results.regularization(name)
+    if found is None:
+        return "not recorded (a run stored before the harness read it from the model)"
+    return found.family if how == "family" else found.describe()
+
+
+def _asked(variant: Any) -> str:
+    fields = [f"{k} {v:g}" for k, v in (("l1", variant.l1), ("l2", variant.l2), ("dropout", variant.dropout),
+                                        ("weight decay", variant.weight_decay)) if v]
+    return ", ".join(fields + [f"{k}={v}" for k, v in variant.settings.items()]) or "nothing"
 
 
 #: the experiment page, in order

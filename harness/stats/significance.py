@@ -1,95 +1,18 @@
-"""Statistics over stored splits: per-variant summaries, Heaton's running table, paired tests.
-
-Standard deviations are population standard deviations (`statistics.pstdev`), as in Heaton's
-notebooks, so the report's figures can be set beside his.
-"""
+"""Paired tests of each variant against the baseline on the same splits: the corrected
+resampled t-test, the Wilcoxon signed-rank test, the Bayesian correlated t-test, Holm's
+adjustment and the verdict they give."""
 from __future__ import annotations
 
 import math
-import statistics
-from typing import TYPE_CHECKING, Mapping, Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
-if TYPE_CHECKING:  # pragma: no cover
-    from .stored import Results
+from ..core import OK
 
-
-
-def pstdev(values: Sequence[float]) -> float:
-    values = list(values)
-    return statistics.pstdev(values) if len(values) > 1 else 0.0
-
-
-def variant_summary(splits: pd.DataFrame, greater_is_better: bool, order: Sequence[str] | None = None) -> pd.DataFrame:
-    """One row per variant, best mean score first; failed splits counted, not averaged."""
-    rows = []
-    names = list(order) if order is not None else list(dict.fromkeys(splits["variant"]))
-    for name in names:
-        group = splits[splits["variant"] == name]
-        ok = group[group["status"] == "ok"]
-        scores = ok["score"].astype(float)
-        rows.append(
-            {
-                "variant": name,
-                "splits": len(group),
-                "failed": int((group["status"] != "ok").sum()),
-                "mean": scores.mean() if len(ok) else math.nan,
-                "stdev": pstdev(scores) if len(ok) else math.nan,
-                "min": scores.min() if len(ok) else math.nan,
-                "max": scores.max() if len(ok) else math.nan,
-                "mean_epochs": ok["epochs"].mean() if len(ok) else math.nan,
-                "mean_best_epoch": ok["best_epoch"].mean() if len(ok) else math.nan,
-                "mean_train": ok["train_score"].astype(float).mean() if len(ok) else math.nan,
-                "pooled_rmse": pooled_rmse(ok),
-                "mean_stopped_epoch": ok["stopped_epoch"].mean() if len(ok) and "stopped_epoch" in ok else math.nan,
-                "seconds": group["seconds"].sum(),
-            }
-        )
-    table = pd.DataFrame(rows)
-    table["gap"] = table["mean_train"] - table["mean"]
-    table = table.sort_values("mean", ascending=not greater_is_better, na_position="last", kind="stable")
-    return table.reset_index(drop=True)
-
-
-def pooled_rmse(rows: pd.DataFrame) -> float:
-    """The RMSE over every scored row of all the splits, √(Σ nᵢ·RMSEᵢ² / Σ nᵢ) with nᵢ the
-    split's test rows (the out-of-fold RMSE Heaton's Part 5.2 prints), from each split's
-    `test_rmse` and `test_rows` metrics; NaN where a split lacks them."""
-    if rows.empty or "metrics" not in rows:
-        return math.nan
-    n = np.array([m.get("test_rows", math.nan) for m in rows["metrics"]], dtype=float)
-    rmse = np.array([m.get("test_rmse", math.nan) for m in rows["metrics"]], dtype=float)
-    if not (np.isfinite(n).all() and np.isfinite(rmse).all()):
-        return math.nan
-    return float(math.sqrt(np.sum(n * rmse ** 2) / np.sum(n)))
-
-
-def heaton_table(splits: pd.DataFrame) -> pd.DataFrame:
-    """Heaton's per-split columns for one variant: running mean and pstdev of the ok splits."""
-    rows, scores, epochs = [], [], []
-    for _, row in splits.sort_values("split").iterrows():
-        ok = row["status"] == "ok"
-        if ok:
-            scores.append(float(row["score"]))
-            epochs.append(int(row["epochs"]))
-        rows.append(
-            {
-                "split": int(row["split"]) + 1,
-                "score": float(row["score"]) if ok else math.nan,
-                "mean_score": float(np.mean(scores)) if scores else math.nan,
-                "stdev": pstdev(scores) if scores else math.nan,
-                "epochs": int(row["epochs"]),
-                "mean_epochs": int(np.mean(epochs)) if epochs else 0,
-                "stopped_epoch": int(row["stopped_epoch"]) if "stopped_epoch" in row else 0,
-                "seconds": float(row["seconds"]),
-                "status": row["status"],
-                "reason": row["reason"],
-            }
-        )
-    return pd.DataFrame(rows)
+ALPHA = 0.05
 
 
 def corrected_paired_ttest(differences: Sequence[float], test_train_ratio: float) -> tuple[float, float, float]:
@@ -149,7 +72,7 @@ def paired_comparison(
     """Each variant against the baseline variant on the same splits: difference, CI, p-values,
     wins, and the Bayesian correlated t-test's P(better), P(equivalent), P(worse) within
     `rope` (`splits`: one row per (variant, split) with status and score)."""
-    ok = splits[splits["status"] == "ok"]
+    ok = splits[splits["status"] == OK]
     base = ok[ok["variant"] == baseline].set_index("split")["score"].astype(float)
     rows = []
     for name in dict.fromkeys(splits["variant"]):
@@ -191,19 +114,18 @@ def paired_comparison(
     return table
 
 
-ALPHA = 0.05
-
-
 def holm(p_values: Sequence[float]) -> np.ndarray:
-    """Holm's step-down adjustment (statsmodels' `multipletests`) over the p-values that
-    exist; NaN stays NaN and does not count as a comparison."""
+    """Holm's step-down adjustment over the p-values that exist (NaN stays NaN and does not
+    count as a comparison): the i-th smallest of m is multiplied by m − i + 1, made
+    non-decreasing, capped at 1. What statsmodels' `multipletests(method='holm')` returns
+    (tests/test_stats.py checks that they agree), without the `gc.collect()` it runs on every
+    call, which costs about 0.2 s with TensorFlow loaded: a report computes it many times."""
     p = np.asarray(p_values, dtype=float)
     adjusted = np.full(p.shape, np.nan)
-    present = ~np.isnan(p)
-    if present.any():
-        from statsmodels.stats.multitest import multipletests
-
-        adjusted[present] = multipletests(p[present], alpha=ALPHA, method="holm")[1]
+    present = np.flatnonzero(~np.isnan(p))
+    order = present[np.argsort(p[present], kind="stable")]
+    stepped = np.maximum.accumulate(p[order] * np.arange(len(order), 0, -1))
+    adjusted[order] = np.minimum(stepped, 1.0)
     return adjusted
 
 
@@ -218,21 +140,3 @@ def wilcoxon_floor(pairs: int) -> float:
     """The smallest two-sided p-value the exact Wilcoxon signed-rank test can give with this
     many pairs (every difference of one sign): 2 / 2^pairs, e.g. 0.0625 for 5."""
     return 2.0 ** (1 - pairs) if pairs >= 1 else math.nan
-
-
-def kernel_arrays(weights: dict[str, np.ndarray]) -> list[np.ndarray]:
-    return [value for name, value in weights.items() if name.endswith("kernel")]
-
-
-def split_kernels(results: "Results") -> pd.DataFrame:
-    """One row per successful split with stored weights: variant, split, and `values`, all its
-    Dense kernel weights flattened (biases excluded); plus `max_abs` and `l2_norm` of those."""
-    rows = []
-    for row in results.ok().itertuples():
-        if row.weights is None:
-            continue
-        flat = np.concatenate([k.ravel() for k in kernel_arrays(row.weights)] or [np.zeros(0)])
-        if flat.size:
-            rows.append({"variant": row.variant, "split": row.split, "values": flat,
-                         "max_abs": float(np.abs(flat).max()), "l2_norm": math.sqrt(float(np.sum(flat.astype("float64") ** 2)))})
-    return pd.DataFrame(rows, columns=["variant", "split", "values", "max_abs", "l2_norm"])

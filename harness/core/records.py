@@ -1,7 +1,8 @@
 """The split record: one finished job's result as the store keeps it, and its weight codec.
 
 Engines produce records, the store writes them, statistics and reports read them back; none
-of those needs to know which engine ran.
+of those needs to know which engine ran: a record says what kind of model it holds (a network
+variant or a reference model) and which trainer made it, by name, only for the reader.
 """
 from __future__ import annotations
 
@@ -10,18 +11,21 @@ import math
 import time
 import zipfile
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 import numpy as np
 
-from .errors import HarnessError
-
+from ..errors import HarnessError
 
 #: a job's status: trained and scored; failed by itself (a NaN loss, an error in the model: the
 #: same job fails the same way again, so a resumed run counts it as done); or not trained
 #: because of where it ran (its worker died, the worker's libraries differ: a resumed run
 #: trains it again)
 OK, FAILED, ERROR = "ok", "failed", "error"
+#: what a job trains: a network variant, or one of the experiment's reference models (a
+#: scikit-learn estimator scored on the same splits)
+NETWORK, REFERENCE = "network", "reference model"
+KINDS = (NETWORK, REFERENCE)
 
 
 @dataclass
@@ -45,12 +49,15 @@ class SplitRecord:
     seconds: float
     loss: list[float]
     val_loss: list[float]
+    #: the trainer that made it, by name (shown; nothing reads behaviour from it)
     engine: str
     weights: bytes | None = None
     run_id: str = ""
     #: the job's key (`harness.jobs`): what determines this result, hashed; unique in the store
     job_key: str | None = None
     created_at: float = field(default_factory=time.time)
+    #: NETWORK or REFERENCE
+    kind: str = NETWORK
 
     @property
     def ok(self) -> bool:
@@ -60,11 +67,16 @@ class SplitRecord:
 Emit = Callable[[SplitRecord], None]
 
 
-def encode_weights(model: Any) -> bytes:
-    """All the model's weights as a compressed .npz, keyed by variable path."""
+def encode_arrays(arrays: Mapping[str, np.ndarray]) -> bytes:
+    """Named arrays as a compressed .npz, in the mapping's order."""
     buffer = io.BytesIO()
-    np.savez_compressed(buffer, **{v.path: np.asarray(v.numpy()) for v in model.weights})
+    np.savez_compressed(buffer, **{name: np.asarray(value) for name, value in arrays.items()})
     return buffer.getvalue()
+
+
+def encode_weights(model: Any) -> bytes:
+    """All a Keras model's weights as a compressed .npz, keyed by variable path."""
+    return encode_arrays({v.path: np.asarray(v.numpy()) for v in model.weights})
 
 
 def decode_weights(blob: bytes) -> dict[str, np.ndarray]:

@@ -7,13 +7,13 @@ normalization, embeddings) are listed as not analysed.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Mapping, Sequence
+import math
+from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
-if TYPE_CHECKING:  # pragma: no cover
-    from .stored import Results
+from ..core import Results
 
 #: |w| below this counts as (near) zero in the per-layer share
 NEAR_ZERO = 1e-3
@@ -39,7 +39,7 @@ def dense_kernels(weights: Mapping[str, np.ndarray]) -> tuple[dict[str, np.ndarr
     return kernels, others
 
 
-def skipped_layers(results: "Results") -> list[str]:
+def skipped_layers(results: Results) -> list[str]:
     """Every layer with stored weights that is not a Dense layer, over all variants."""
     skipped: dict[str, None] = {}
     for row in results.ok().itertuples():
@@ -48,7 +48,7 @@ def skipped_layers(results: "Results") -> list[str]:
     return list(skipped)
 
 
-def layer_norms(results: "Results", threshold: float = NEAR_ZERO) -> pd.DataFrame:
+def layer_norms(results: Results, threshold: float = NEAR_ZERO) -> pd.DataFrame:
     """One row per (variant, split, Dense layer): the kernel's L1 norm Σ|w|, L2 norm √Σw²,
     max |w| and the share of weights with |w| < threshold. Layers are matched by their place
     among the Dense layers (Keras numbers the layers of each model it builds: dense_2, dense_3
@@ -69,7 +69,7 @@ def layer_norms(results: "Results", threshold: float = NEAR_ZERO) -> pd.DataFram
     return pd.DataFrame(rows, columns=["variant", "split", "layer", "weights", "l1", "l2", "max_abs", "near_zero"])
 
 
-def layer_summary(results: "Results", order: Sequence[str] | None = None) -> pd.DataFrame:
+def layer_summary(results: Results, order: Sequence[str] | None = None) -> pd.DataFrame:
     """Per variant and Dense layer: the mean and (population) standard deviation over splits
     of each kernel's L1 norm, L2 norm, max |w| and share of |w| < 1e-3."""
     norms = layer_norms(results)
@@ -86,14 +86,14 @@ def layer_summary(results: "Results", order: Sequence[str] | None = None) -> pd.
     return table.reset_index(drop=True)
 
 
-def magnitudes(results: "Results", variant: str) -> np.ndarray:
+def magnitudes(results: Results, variant: str) -> np.ndarray:
     """|w| of every Dense kernel weight of every successful split of `variant`, pooled."""
     values = [np.abs(kernel).ravel() for weights in results.weights(variant)
               for kernel in dense_kernels(weights)[0].values()]
     return np.concatenate(values) if values else np.zeros(0)
 
 
-def input_weights(results: "Results", order: Sequence[str] | None = None) -> pd.DataFrame:
+def input_weights(results: Results, order: Sequence[str] | None = None) -> pd.DataFrame:
     """Variants × inputs: the first Dense layer's mean |w| over its units for each input, then
     the mean over splits. Inputs are named as the network saw them (after preprocessing) where
     the run recorded it, else 'input 0', 'input 1', …; variants whose first layer has another
@@ -113,7 +113,7 @@ def input_weights(results: "Results", order: Sequence[str] | None = None) -> pd.
         return pd.DataFrame()
     width = len(next(iter(rows.values())))
     rows = {name: values for name, values in rows.items() if len(values) == width}
-    names = results.settings.get("input_names")
+    names = results.run.input_names
     columns = [str(n) for n in names] if names and len(names) == width else [f"input {i}" for i in range(width)]
     return pd.DataFrame(rows, index=columns).T
 
@@ -137,3 +137,23 @@ def _names(names: list[str], limit: int = 12) -> str:
     if len(names) <= limit:
         return ", ".join(names)
     return ", ".join(names[:limit]) + f", … ({len(names) - limit} more)"
+
+
+def kernel_arrays(weights: Mapping[str, np.ndarray]) -> list[np.ndarray]:
+    """The kernels among a split's weights (every array named `…kernel`), in the model's order."""
+    return [value for name, value in weights.items() if name.endswith("kernel")]
+
+
+def split_kernels(results: Results) -> pd.DataFrame:
+    """One row per successful split with stored weights: variant, split, and `values`, all its
+    Dense kernel weights flattened (biases excluded); plus `max_abs` and `l2_norm` of those."""
+    rows = []
+    for row in results.ok().itertuples():
+        if row.weights is None:
+            continue
+        flat = np.concatenate([k.ravel() for k in kernel_arrays(row.weights)] or [np.zeros(0)])
+        if flat.size:
+            rows.append({"variant": row.variant, "split": row.split, "values": flat,
+                         "max_abs": float(np.abs(flat).max()),
+                         "l2_norm": math.sqrt(float(np.sum(flat.astype("float64") ** 2)))})
+    return pd.DataFrame(rows, columns=["variant", "split", "values", "max_abs", "l2_norm"])

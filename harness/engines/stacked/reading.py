@@ -1,0 +1,189 @@
+"""Reading Keras models: whether a member's model and optimizer can be stacked, and their
+stackable description (`MemberSpec`): the architecture members must share, and what may differ
+per member (L1/L2 penalties, dropout rates, activity penalties, weight decay)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import keras
+import numpy as np
+
+from ...core import Variant
+from ...experiment import Experiment
+from ...keras_private import excludes_from_weight_decay, is_functional_chain_class
+from ...regularizers import coefficients
+from ...splits import SplitData
+from ..keras_fit import loss_for
+
+#: optimizers whose update is elementwise (per weight): safe to share across members
+ELEMENTWISE_OPTIMIZERS = ("SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adamax", "Nadam", "Adadelta", "Lion")
+
+
+class Unsupported(Exception):
+    """Why a member's model or optimizer cannot be stacked."""
+
+
+@dataclass(frozen=True)
+class Architecture:
+    """What members must share to be stacked: the layer ops (Dense / Activation), and where
+    Dropout may sit; penalties, dropout rates and weight decay may differ per member."""
+
+    ops: tuple[tuple[Any, ...], ...]
+    n_inputs: int
+
+
+@dataclass
+class MemberSpec:
+    """One member's stackable description, read off its own Keras model and optimizer."""
+
+    architecture: Architecture
+    l1: list[float]
+    l2: list[float]
+    dropout: dict[int, float]
+    activity: list[tuple[float, float]]
+    weight_decay: float
+    optimizer_key: tuple[Any, ...]
+    optimizer_config: dict[str, Any]
+    loss_kind: str
+
+
+def _activation_name(activation: Any) -> str:
+    name = keras.activations.serialize(activation)
+    if not isinstance(name, str) or keras.activations.get(name) is not activation:
+        raise Unsupported(f"activation {activation!r} is not a built-in Keras activation")
+    return name
+
+
+def _penalty(regularizer: Any, what: str = "kernel") -> tuple[float, float]:
+    found = coefficients(regularizer)
+    if found is None:
+        raise Unsupported(f"{what} regularizer {type(regularizer).__name__} is not L1, L2 or L1L2")
+    return found
+
+
+def chain_layers(model: keras.Model) -> list[keras.layers.Layer]:
+    """The layers of a Sequential model, or of a functional model that is a chain (one input,
+    each layer called once on the previous one's output, the last one's output the model's)."""
+    if isinstance(model, keras.Sequential):
+        return [layer for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)]
+    if not is_functional_chain_class(model):  # a subclassed model (its own `call`) is opaque
+        raise Unsupported(f"the model is a {type(model).__name__}, neither a keras.Sequential nor a functional chain")
+    if len(model.inputs) != 1 or len(model.outputs) != 1:
+        raise Unsupported("the functional model has more than one input or output")
+    layers = [layer for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)]
+    previous = model.inputs[0]
+    for layer in layers:
+        if layer.input is not previous:
+            raise Unsupported(f"the functional model is not a chain: layer {layer.name!r} does not take the "
+                              "previous layer's output alone")
+        previous = layer.output
+    if model.outputs[0] is not previous:
+        raise Unsupported("the functional model is not a chain: its output is not its last layer's")
+    return layers
+
+
+def _dense_op(layer: keras.layers.Dense) -> tuple[tuple[Any, ...], tuple[float, float], tuple[float, float]]:
+    for attr in ("bias_regularizer", "kernel_constraint", "bias_constraint"):
+        if getattr(layer, attr, None) is not None:
+            raise Unsupported(f"Dense layer {layer.name!r} has a {attr.replace('_', ' ')}")
+    if getattr(layer, "lora_enabled", False) or layer.dtype_policy.name != "float32":
+        raise Unsupported(f"Dense layer {layer.name!r} is not a plain float32 Dense")
+    activity = layer.activity_regularizer
+    op = ("dense", layer.units, _activation_name(layer.activation), layer.use_bias)
+    return op, _penalty(layer.kernel_regularizer), _penalty(activity, "activity")
+
+
+def _normalization_op(layer: keras.layers.Layer) -> tuple[Any, ...]:
+    config = layer.get_config()
+    if isinstance(layer, keras.layers.BatchNormalization):
+        if config.get("renorm") or config.get("synchronized") or layer.axis not in (-1, 1):
+            raise Unsupported(f"BatchNormalization {layer.name!r} uses renorm, synchronization or another axis")
+        return ("batch_norm", float(config["epsilon"]), bool(config["center"]), bool(config["scale"]),
+                float(config["momentum"]))
+    if list(np.atleast_1d(layer.axis)) not in ([-1], [1]) or config.get("rms_scaling"):
+        raise Unsupported(f"LayerNormalization {layer.name!r} normalizes another axis or uses rms_scaling")
+    return ("layer_norm", float(config["epsilon"]), bool(config["center"]), bool(config["scale"]))
+
+
+def describe_model(model: keras.Model) -> tuple[Architecture, list[float], list[float], dict[int, float],
+                                                list[tuple[float, float]]]:
+    """The stackable structure of a chain (Sequential or functional) of Dense, Dropout,
+    Activation, GaussianNoise, LayerNormalization and BatchNormalization layers; a Dense
+    layer's activity penalty is read with its kernel's (`MemberSpec.activity`)."""
+    ops: list[tuple[Any, ...]] = []
+    l1s: list[float] = []
+    l2s: list[float] = []
+    dropout: dict[int, float] = {}
+    activity: list[tuple[float, float]] = []
+    for layer in chain_layers(model):
+        if isinstance(layer, keras.layers.Dense):
+            op, (l1, l2), penalty = _dense_op(layer)
+            ops.append(op)
+            l1s.append(l1)
+            l2s.append(l2)
+            activity.append(penalty)
+            continue
+        if getattr(layer, "activity_regularizer", None) is not None:
+            raise Unsupported(f"layer {layer.name!r} has an activity regularizer")
+        if isinstance(layer, keras.layers.Dropout):
+            if layer.noise_shape is not None:
+                raise Unsupported(f"Dropout layer {layer.name!r} has a noise_shape")
+            if len(ops) in dropout:
+                raise Unsupported("two Dropout layers in a row")
+            dropout[len(ops)] = float(layer.rate)
+        elif isinstance(layer, keras.layers.Activation):
+            ops.append(("activation", _activation_name(layer.activation)))
+        elif isinstance(layer, keras.layers.GaussianNoise):
+            ops.append(("noise", float(layer.stddev)))
+        elif isinstance(layer, (keras.layers.BatchNormalization, keras.layers.LayerNormalization)):
+            ops.append(_normalization_op(layer))
+        else:
+            raise Unsupported(f"layer {layer.name!r} ({type(layer).__name__}) is not one the stacked engine "
+                              "stacks (Dense, Dropout, Activation, GaussianNoise, LayerNormalization, "
+                              "BatchNormalization)")
+    if not any(op[0] == "dense" for op in ops):
+        raise Unsupported("the model has no Dense layer")
+    return Architecture(tuple(ops), int(model.inputs[0].shape[-1])), l1s, l2s, dropout, activity
+
+
+def describe_optimizer(optimizer: keras.optimizers.Optimizer) -> tuple[float, tuple[Any, ...], dict[str, Any]]:
+    """(weight decay, grouping key, config without weight decay) of an elementwise optimizer."""
+    name = type(optimizer).__name__
+    if name not in ELEMENTWISE_OPTIMIZERS:
+        raise Unsupported(f"optimizer {name} is not one of the elementwise optimizers {', '.join(ELEMENTWISE_OPTIMIZERS)}")
+    config = optimizer.get_config()
+    for key in ("clipnorm", "global_clipnorm", "gradient_accumulation_steps", "loss_scale_factor"):
+        if config.get(key) is not None:
+            raise Unsupported(f"optimizer option {key} would couple members")
+    if config.get("use_ema"):
+        raise Unsupported("optimizer option use_ema is not supported")
+    if not isinstance(config.get("learning_rate"), (int, float)):
+        raise Unsupported("learning-rate schedules are not supported")
+    if excludes_from_weight_decay(optimizer):
+        raise Unsupported("exclude_from_weight_decay is not supported")
+    weight_decay = float(config.pop("weight_decay", None) or 0.0)
+    config.pop("name", None)
+    key = (name, tuple(sorted((k, repr(v)) for k, v in config.items())))
+    return weight_decay, key, config
+
+
+def describe_member(exp: Experiment, variant: Variant, fd: SplitData, model: keras.Model | None = None) -> MemberSpec:
+    model = model if model is not None else exp.build_model(variant, fd.n_inputs, fd.n_outputs)
+    architecture, l1, l2, dropout, activity = describe_model(model)
+    n_out = int(model.outputs[0].shape[-1])
+    loss = loss_for(exp, n_out)
+    kind = {"SparseCategoricalCrossentropy": "sparse_categorical_crossentropy",
+            "BinaryCrossentropy": "binary_crossentropy",
+            "MeanSquaredError": "mean_squared_error"}[type(loss).__name__]
+    weight_decay, key, config = describe_optimizer(exp.make_optimizer(variant))
+    return MemberSpec(architecture, l1, l2, dropout, activity, weight_decay, key, config, kind)
+
+
+def member_weight_indices(template: keras.Model) -> list[int]:
+    """Positions in `template.weights` of the weights of its Dense and normalization layers, in
+    the stacked model's `member_weights()` order (layer by layer, each in Keras' order)."""
+    position = {id(v): i for i, v in enumerate(template.weights)}
+    return [position[id(w)] for layer in chain_layers(template)
+            if isinstance(layer, (keras.layers.Dense, keras.layers.BatchNormalization, keras.layers.LayerNormalization))
+            for w in layer.weights]

@@ -1,0 +1,301 @@
+"""Comparing variants across data sets, as Demšar (2006, "Statistical comparisons of classifiers
+over multiple data sets", JMLR 7) recommends: rank the variants on each data set, test whether
+the ranks differ at all (Friedman, with Iman and Davenport's F), then which pairs differ
+(Nemenyi, with its critical difference) and which variants differ from the baseline (the z-test
+on mean ranks, Holm-adjusted over the k − 1 comparisons, and a sign test on wins and losses).
+
+Ranks make data sets with different scores (accuracy, RMSE) and scales comparable: only the
+order of the variants on each data set counts. The tests come from scipy and scikit-posthocs.
+Which runs are compared (`find_groups`: experiments whose latest runs trained the same
+variants, one per data set) and everything a page across data sets shows (`analyse`) are
+computed here; `harness.report` renders them.
+"""
+from __future__ import annotations
+
+import hashlib
+import math
+from dataclasses import dataclass, field
+from typing import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+from scipy import stats as sps
+
+from ..core import Results
+from .page import summary
+from .significance import ALPHA, holm
+
+#: the folder of the pages across data sets, under the reports folder
+FOLDER = "across"
+
+SIGNIFICANT_DIGITS = 12
+
+
+def comparable(scores: pd.DataFrame) -> pd.DataFrame:
+    """Scores rounded to 12 significant digits, so that two means of the same split scores
+    summed in another order (0.912 and 0.912 − 2e-16) tie instead of ranking apart."""
+    return scores.map(lambda v: float(f"{v:.{SIGNIFICANT_DIGITS}g}") if pd.notna(v) else v)
+
+
+def rank_table(scores: pd.DataFrame, greater_is_better: Mapping[str, bool]) -> pd.DataFrame:
+    """Each variant's (column) rank on each data set (row): 1 = best, tied variants share the
+    mean of the ranks they span (Demšar's convention); scores equal to 12 significant digits tie."""
+    scores = comparable(scores)
+    ranks = [scores.loc[name].rank(ascending=not greater_is_better[name], method="average") for name in scores.index]
+    return pd.DataFrame(ranks, index=scores.index, columns=scores.columns)
+
+
+@dataclass(frozen=True)
+class FriedmanResult:
+    datasets: int
+    variants: int
+    statistic: float  # χ², tie-corrected (scipy)
+    p: float
+    iman_davenport: float  # F = (N − 1) χ² / (N (k − 1) − χ²)
+    p_iman_davenport: float
+
+    @property
+    def df(self) -> tuple[int, int]:
+        """Degrees of freedom of Iman and Davenport's F."""
+        return self.variants - 1, (self.variants - 1) * (self.datasets - 1)
+
+
+def friedman(ranks: pd.DataFrame) -> FriedmanResult:
+    """The Friedman test over data sets (rows) × variants (columns), scipy's tie-corrected χ²,
+    and Iman and Davenport's less conservative F from it (Demšar 2006, §3.2.2). NaN where it
+    cannot be computed: fewer than 3 variants or 2 data sets, or every data set all ties."""
+    n, k = ranks.shape
+    if k < 3 or n < 2 or (ranks.nunique(axis=1) <= 1).all():
+        return FriedmanResult(n, k, math.nan, math.nan, math.nan, math.nan)
+    chi2, p = sps.friedmanchisquare(*(ranks[column].to_numpy() for column in ranks.columns))
+    chi2, p = float(chi2), float(p)
+    denominator = n * (k - 1) - chi2
+    f = (n - 1) * chi2 / denominator if denominator > 0 else math.inf
+    p_f = float(sps.f.sf(f, k - 1, (k - 1) * (n - 1))) if math.isfinite(f) else 0.0
+    return FriedmanResult(n, k, chi2, p, f, p_f)
+
+
+def nemenyi(ranks: pd.DataFrame) -> pd.DataFrame:
+    """The Nemenyi test's p-value for every pair of variants (scikit-posthocs)."""
+    import scikit_posthocs
+
+    table = scikit_posthocs.posthoc_nemenyi_friedman(ranks.reset_index(drop=True))
+    return table.loc[list(ranks.columns), list(ranks.columns)]
+
+
+def critical_difference(variants: int, datasets: int, alpha: float = ALPHA) -> float:
+    """Nemenyi's critical difference of mean ranks, q_α √(k(k+1) / 6N), with q_α the studentized
+    range's quantile over √2 (Demšar 2006, §3.2.2)."""
+    if variants < 2 or datasets < 1:
+        return math.nan
+    q = sps.studentized_range.ppf(1 - alpha, variants, np.inf) / math.sqrt(2)
+    return float(q * math.sqrt(variants * (variants + 1) / (6 * datasets)))
+
+
+def sign_test(wins: int, ties: int, losses: int) -> float:
+    """Two-sided sign test (scipy's binomial test) with Demšar's §3.2.1 handling of ties: they
+    are split evenly between wins and losses, an odd one left out."""
+    half = ties // 2
+    trials = wins + losses + 2 * half
+    return float(sps.binomtest(wins + half, trials).pvalue) if trials else math.nan
+
+
+def versus_baseline(scores: pd.DataFrame, ranks: pd.DataFrame, greater_is_better: Mapping[str, bool],
+                    baseline: str) -> pd.DataFrame:
+    """Every variant against the baseline across data sets: mean ranks, the z-test on mean ranks
+    (scikit-posthocs' Siegel–Castellan test) Holm-adjusted over the k − 1 comparisons with the
+    baseline, and wins / ties / losses by mean score with the two-sided sign test (scipy; ties split evenly, as Demšar does)."""
+    import scikit_posthocs
+
+    scores = comparable(scores)
+    z_test = scikit_posthocs.posthoc_siegel_friedman(ranks.reset_index(drop=True), p_adjust=None)
+    mean_ranks = ranks.mean()
+    rows = []
+    for name in ranks.columns:
+        if name == baseline:
+            continue
+        difference = scores[name] - scores[baseline]
+        signed = pd.Series([d if greater_is_better[row] else -d for row, d in difference.items()], index=difference.index)
+        wins, losses = int((signed > 0).sum()), int((signed < 0).sum())
+        rows.append({
+            "variant": name,
+            "mean_rank": float(mean_ranks[name]),
+            "rank_difference": float(mean_ranks[name] - mean_ranks[baseline]),
+            "p_ranks": float(z_test.loc[name, baseline]),
+            "wins": wins,
+            "ties": int((signed == 0).sum()),
+            "losses": losses,
+            "p_sign": sign_test(wins, int((signed == 0).sum()), losses),
+        })
+    table = pd.DataFrame(rows, columns=["variant", "mean_rank", "rank_difference", "p_ranks", "wins", "ties", "losses", "p_sign"])
+    table["p_ranks_holm"] = holm(table["p_ranks"])
+    table["verdict"] = ["no evidence" if not p < ALPHA else "better" if d < 0 else "worse"
+                        for d, p in zip(table["rank_difference"], table["p_ranks_holm"])]
+    return table.sort_values("mean_rank", kind="stable").reset_index(drop=True)
+
+
+# ---------------------------------------------------------------------- which runs compare
+@dataclass
+class Group:
+    """Experiments whose latest runs trained the same variants (by name and what regularizes each)."""
+
+    title: str
+    slug: str
+    members: list[Results]
+    variants: list[str]
+    baseline: str
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def href(self) -> str:
+        return f"{FOLDER}/{self.slug}/index.html"
+
+    def regularizers(self, variant: str) -> str:
+        """What regularizes `variant` in a word ('L2 + dropout'), as its experiments read it."""
+        found = self.members[0].regularization(variant)
+        return found.family if found is not None else "–"
+
+
+def variants_key(results: Results) -> frozenset[tuple[str, str | None]]:
+    """What a run compares: each variant's name with what regularizes it, read from its built
+    model (None for a run stored before that was recorded)."""
+    return frozenset((name, found.describe() if (found := results.regularization(name)) else None)
+                     for name in results.networks)
+
+
+def find_groups(runs: Sequence[Results], default_suite: Sequence[str] = ()) -> list[Group]:
+    """Every set of two or more experiments comparing the same variants (at least two): the
+    same names, each regularizing the same way; the one holding most of the default suite
+    (`default_suite`: its experiments' names) is called "default suite" and comes first, the
+    others follow by size."""
+    by_variants: dict[frozenset[tuple[str, str | None]], list[Results]] = {}
+    for results in runs:
+        if len(results.networks) >= 2:
+            by_variants.setdefault(variants_key(results), []).append(results)
+    candidates = [members for members in by_variants.values() if len(members) >= 2]
+    suite = set(default_suite)
+    candidates.sort(key=lambda m: (-sum(r.experiment in suite for r in m), -len(m), sorted(r.experiment for r in m)))
+    groups = []
+    for i, members in enumerate(candidates):
+        members, repeated = _distinct_data(sorted(members, key=lambda r: r.experiment))
+        if len(members) < 2:
+            continue
+        names = sorted(members[0].networks)
+        key = hashlib.sha256("\n".join(names).encode()).hexdigest()[:10]
+        is_suite = i == 0 and suite and sum(r.experiment in suite for r in members) >= 2
+        title = "default suite" if is_suite else f"{len(members)} experiments sharing {len(names)} variants"
+        slug = "default-suite" if is_suite else f"variants-{key}"
+        variants = list(members[0].networks)  # the first member's order
+        baselines = {r.baseline for r in members}
+        baseline = members[0].baseline
+        notes = [] if len(baselines) == 1 else [
+            f"The experiments name different baselines ({', '.join(sorted(baselines))}); {baseline} is used here."]
+        if repeated:
+            notes.append(f"Left out, as their data is already here (a data set counts once): {', '.join(repeated)}.")
+        groups.append(Group(title, slug, members, variants, baseline, notes))
+    return groups
+
+
+def _distinct_data(members: list[Results]) -> tuple[list[Results], list[str]]:
+    """One experiment per data set (by the run's data fingerprint, else its dataset name): the
+    tests across data sets assume independent data sets, and two experiments on the same data
+    (e.g. one protocol and its cross-validated twin) are one data set."""
+    kept, seen, repeated = [], set(), []
+    for results in members:
+        key = results.run.data_fingerprint or f"name:{results.dataset}"
+        if key in seen:
+            repeated.append(results.experiment)
+            continue
+        seen.add(key)
+        kept.append(results)
+    return kept, repeated
+
+
+# ---------------------------------------------------------------------- what a page shows
+@dataclass
+class Analysis:
+    """Everything the page across one group's data sets shows.
+
+    `scores`: mean score per data set × variant; `greater`: each data set's direction;
+    `verdicts`: each page's Holm verdict per data set × variant; `complete`: the scores of the
+    data sets and variants that enter the ranks; `ranks`, `mean_ranks` (best first),
+    `friedman`, `cd` (Nemenyi's critical difference), `nemenyi` (p per pair, or None),
+    `versus` (each variant against the baseline, or None without a baseline or two data sets),
+    `relative` (each variant's change from the baseline in % of its score, + = better) and
+    `notes` (what was left out, and why)."""
+
+    group: Group
+    scores: pd.DataFrame
+    greater: dict[str, bool]
+    verdicts: pd.DataFrame
+    complete: pd.DataFrame
+    ranks: pd.DataFrame
+    mean_ranks: pd.Series
+    friedman: "FriedmanResult"
+    cd: float
+    nemenyi: pd.DataFrame | None
+    versus: pd.DataFrame | None
+    relative: pd.DataFrame | None
+    notes: list[str]
+
+    @property
+    def headline(self) -> dict[str, object]:
+        """What the index shows of the page."""
+        n, k = self.ranks.shape
+        ranked = bool(len(self.mean_ranks)) and n > 0
+        return {"title": self.group.title, "href": self.group.href, "datasets": n, "variants": k,
+                "best": self.mean_ranks.index[0] if ranked else None,
+                "best_rank": float(self.mean_ranks.iloc[0]) if ranked else math.nan,
+                "baseline": self.group.baseline,
+                "baseline_rank": float(self.mean_ranks.get(self.group.baseline, math.nan)),
+                "friedman_p": self.friedman.p, "cd": self.cd, "experiments": [r.experiment for r in self.group.members]}
+
+
+def score_tables(group: Group) -> tuple[pd.DataFrame, dict[str, bool], pd.DataFrame]:
+    """Mean score per data set × variant, each data set's direction, and each page's Holm
+    verdict per data set × variant."""
+    scores, verdicts = {}, {}
+    for results in group.members:
+        table = summary(results).set_index("variant")
+        scores[results.experiment] = table["mean"].reindex(group.variants)
+        verdicts[results.experiment] = table["verdict"].reindex(group.variants) if "verdict" in table else None
+    greater = {r.experiment: r.greater_is_better for r in group.members}
+    score_table = comparable(pd.DataFrame(scores).T[group.variants].astype(float))
+    verdict_table = pd.DataFrame({k: v for k, v in verdicts.items() if v is not None}).T.reindex(
+        index=score_table.index, columns=group.variants)
+    return score_table, greater, verdict_table
+
+
+def analyse(group: Group) -> Analysis:
+    """Ranks, tests and differences across the group's data sets."""
+    scores, greater, verdicts = score_tables(group)
+    notes = list(group.notes)
+    never = [v for v in scores.columns if scores[v].isna().all()]
+    if never:
+        notes.append(f"Left out: {', '.join(never)} (no successful split on any data set).")
+    complete = scores.drop(columns=never).dropna()
+    if len(complete) < len(scores):
+        dropped = ", ".join(sorted(set(scores.index) - set(complete.index)))
+        notes.append(f"Left out of the ranks and tests: {dropped} (a variant has no successful split there).")
+    ranks = rank_table(complete, greater)
+    n, k = ranks.shape
+    versus = None
+    if group.baseline in ranks.columns and n >= 2:
+        versus = versus_baseline(complete, ranks, greater, group.baseline)
+        for verdict_name, column in (("better", "pages_better"), ("worse", "pages_worse")):
+            versus[column] = [int((verdicts.get(v, pd.Series(dtype=object)) == verdict_name).sum())
+                              for v in versus["variant"]]
+        versus.insert(1, "regularizers", [group.regularizers(v) for v in versus["variant"]])
+    relative = relative_change(scores, greater, group.baseline) if group.baseline in scores.columns else None
+    return Analysis(group, scores, greater, verdicts, complete, ranks, ranks.mean().sort_values(kind="stable"),
+                    friedman(ranks), critical_difference(k, n), nemenyi(ranks) if k >= 3 and n >= 2 else None,
+                    versus, relative, notes)
+
+
+def relative_change(scores: pd.DataFrame, greater: Mapping[str, bool], baseline: str) -> pd.DataFrame:
+    """Each variant's change from the baseline in % of the baseline's score, + = better."""
+    rows = {}
+    for name, row in scores.iterrows():
+        change = (row - row[baseline]) / abs(row[baseline]) * 100 if row[baseline] else row * math.nan
+        rows[name] = change if greater[name] else -change
+    return pd.DataFrame(rows).T[scores.columns]
