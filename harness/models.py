@@ -1,10 +1,9 @@
-"""The default model builder: an MLP with kernel penalties on hidden layers and dropout after them."""
+"""The default model builder: an MLP with kernel penalties on hidden layers and dropout after them.
+Keras is imported where a model is built, so that a run loads TensorFlow only once it plans."""
 from __future__ import annotations
 
 import weakref
 from typing import Any, Sequence
-
-import keras
 
 from .errors import HarnessError
 from .regularizers import kernel_penalty
@@ -34,18 +33,20 @@ def mlp(
     layer_l1: Sequence[float] | None = None,
     layer_l2: Sequence[float] | None = None,
     layer_dropout: Sequence[float] | None = None,
-) -> keras.Sequential:
+) -> Any:
     """A Sequential MLP. Penalties go on hidden Dense kernels only (not biases, not the output
     layer); `Dropout` follows each hidden layer whose rate is > 0. `layer_*` give one value per
     hidden layer and override the scalar.
     """
+    import keras
+
     n = len(hidden)
     l1s = _per_layer(layer_l1, l1, n, "layer_l1")
     l2s = _per_layer(layer_l2, l2, n, "layer_l2")
     rates = _per_layer(layer_dropout, dropout, n, "layer_dropout")
     if any(not 0 <= r < 1 for r in rates):
         raise HarnessError(f"dropout rates must be in [0, 1), got {rates}")
-    layers: list[keras.layers.Layer] = [keras.Input((n_inputs,), name="features")]
+    layers: list[Any] = [keras.Input((n_inputs,), name="features")]
     for i, units in enumerate(hidden, start=1):
         layers.append(
             keras.layers.Dense(
@@ -61,10 +62,10 @@ def mlp(
     return keras.Sequential(layers, name="mlp")
 
 
-_BUILT: "weakref.WeakKeyDictionary[Any, dict[tuple[Any, ...], keras.Model]]" = weakref.WeakKeyDictionary()
+_BUILT: "weakref.WeakKeyDictionary[Any, dict[tuple[Any, ...], Any]]" = weakref.WeakKeyDictionary()
 
 
-def built(exp: Any, variant: Any, n_inputs: int, n_outputs: int) -> keras.Model:
+def built(exp: Any, variant: Any, n_inputs: int, n_outputs: int) -> Any:
     """The variant's Keras model for these shapes, built once per experiment object: the
     model summaries and the stacked engine's templates share one build per variant (the
     weights it holds are no member's; engines give each member its own)."""
@@ -75,10 +76,10 @@ def built(exp: Any, variant: Any, n_inputs: int, n_outputs: int) -> keras.Model:
     return cache[key]
 
 
-def structure(model: keras.Model) -> tuple[Any, ...]:
+def structure(model: Any) -> tuple[Any, ...]:
     """What a model summary shows, less the layer names Keras numbers per build: two models
     with the same structure have the same summary."""
-    def shape(layer: keras.layers.Layer) -> str:
+    def shape(layer: Any) -> str:
         try:
             return str(layer.output.shape)
         except (AttributeError, ValueError):  # a layer never called on a symbolic input

@@ -9,7 +9,6 @@ import pandas as pd
 import harness
 from harness import Section, load_results
 from harness.engines import engines, register_trainer, unregister_trainer
-from harness.engines.keras_fit import KerasFitEngine
 from harness.report import SECTIONS
 from tests.conftest import REPO, TinyClassification, run_fake, run_quietly
 from tests.fakes import FakeTrainer
@@ -34,25 +33,27 @@ def test_a_section_added_to_the_list_appears_on_every_page(workdir):
     assert exported.to_dict() == expected.to_dict()
 
 
-class Renamed(KerasFitEngine):
-    """The plain Keras trainer under another name: a registered engine."""
+class Renamed(FakeTrainer):
+    """The fake trainer under another name: a registered engine."""
 
-    name = "plain-fit"
-    numerics = "plain-fit/1"
+    name = "renamed"
+    numerics = "renamed/1"
 
 
 def test_a_registered_trainer_is_an_engine_by_name(workdir):
-    register_trainer("plain-fit", Renamed, "one model.fit per split, registered by a test")
+    register_trainer("renamed", Renamed, "the fake trainer, registered again by a test")
     try:
-        run_quietly([TinyClassification()], workdir, engine="plain-fit")
+        assert "renamed" in engines()
+        run_quietly([TinyClassification()], workdir, engine="renamed")
         mine = load_results(workdir.db).sort_values(["variant", "split"])
-        run_quietly([TinyClassification()], workdir, engine="keras")
-        plain = load_results(workdir.db).sort_values(["variant", "split"])
+        run_fake([TinyClassification()], workdir)
+        original = load_results(workdir.db).sort_values(["variant", "split"])
     finally:
-        unregister_trainer("plain-fit")
-    assert set(mine["engine"]) == {"plain-fit"} and set(plain["engine"]) == {"keras"}
-    np.testing.assert_allclose(mine["score"].to_numpy(), plain["score"].to_numpy())
-    assert "plain-fit" not in engines()
+        unregister_trainer("renamed")
+    assert set(mine["engine"]) == {"renamed"} and set(original["engine"]) == {"fake"}
+    assert set(mine["job_key"]).isdisjoint(original["job_key"])  # its own numerics: its own keys
+    np.testing.assert_allclose(mine["score"].to_numpy(), original["score"].to_numpy())
+    assert "renamed" not in engines()
 
 
 class Picky(FakeTrainer):

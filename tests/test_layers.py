@@ -59,8 +59,9 @@ def test_experiments_only_define(tmp_path):
 
 
 def test_listing_experiments_loads_no_tensorflow():
-    """The light commands stay light: keras and TensorFlow load where a model is built."""
-    code = ("import sys; from harness.cli import main; main(['list']); "
+    """The light commands stay light: keras and TensorFlow load where a model is built (a run
+    loads them when it plans, after its data is loaded and checked)."""
+    code = ("import sys; import harness.runner; from harness.cli import main; main(['list']); "
             "print('LOADED', sorted(m for m in ('tensorflow', 'keras') if m in sys.modules))")
     result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True)
     assert result.returncode == 0 and "LOADED []" in result.stdout, result.stdout[-500:] + result.stderr[-2000:]

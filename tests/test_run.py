@@ -24,10 +24,14 @@ def test_same_seed_gives_identical_fold_scores(workdir, engine):
     cols = ["experiment", "variant", "split", "seed", "score", "train_score", "epochs"]
     pd.testing.assert_frame_equal(first[cols].reset_index(drop=True), second[cols].reset_index(drop=True))
     assert first["loss"].tolist() == second["loss"].tolist()
-    reseeded = TinyClassification().configured(seed=7)
-    run_quietly([reseeded], workdir, engine=engine)
+
+
+def test_every_jobs_seed_follows_the_experiment_seed(workdir):
+    run_fake([TinyClassification()], workdir)
+    first = load_results(workdir.db)
+    run_fake([TinyClassification().configured(seed=7)], workdir)
     other = load_results(workdir.db, experiment="tiny-classification")
-    assert set(other["seed"]).isdisjoint(first["seed"])  # every job's seed follows the experiment seed
+    assert len(other) == len(first) and set(other["seed"]).isdisjoint(first["seed"])
 
 
 class EarlyStopped(TinyClassification):
