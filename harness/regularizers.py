@@ -14,6 +14,7 @@ lists fast.
 """
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import numpy as np
@@ -96,6 +97,7 @@ def regularization_of(model: Any, optimizer: Any = None) -> Regularization:
 
     dropout_layers = (keras.layers.Dropout, keras.layers.GaussianDropout, keras.layers.AlphaDropout)
     penalties, dropout, noise = [], [], []
+    names = layer_names(model)
     for layer in nested_layers(model):
         for attribute, on in REGULARIZER_ATTRIBUTES.items():
             regularizer = getattr(layer, attribute, None)
@@ -103,14 +105,29 @@ def regularization_of(model: Any, optimizer: Any = None) -> Regularization:
                 continue
             found = coefficients(regularizer)
             if found is None:
-                penalties.append(Penalty(layer.name, on, custom=type(regularizer).__name__))
+                penalties.append(Penalty(names[id(layer)], on, custom=type(regularizer).__name__))
             elif any(found):
-                penalties.append(Penalty(layer.name, on, *found))
+                penalties.append(Penalty(names[id(layer)], on, *found))
         if isinstance(layer, dropout_layers) and float(layer.rate) > 0:
-            dropout.append((layer.name, float(layer.rate)))
+            dropout.append((names[id(layer)], float(layer.rate)))
         elif isinstance(layer, keras.layers.GaussianNoise) and float(layer.stddev) > 0:
-            noise.append((layer.name, float(layer.stddev)))
+            noise.append((names[id(layer)], float(layer.stddev)))
     decay = 0.0
     if optimizer is not None:
         decay = float(optimizer.get_config().get("weight_decay") or 0.0)
     return Regularization(tuple(penalties), tuple(dropout), tuple(noise), decay)
+
+
+def layer_names(model: Any) -> dict[int, str]:
+    """Each layer's name as a report shows it: the builder's own ('hidden_1'), or, for a name
+    Keras numbered by how many layers of its class were built before in the process
+    ('dense_14'), its class and place among the model's layers of that class ('dense #2'), so
+    that the same model reads the same in every run."""
+    counts: dict[str, int] = {}
+    names = {}
+    for layer in nested_layers(model):
+        snake = re.sub(r"(?<!^)(?=[A-Z])", "_", type(layer).__name__).lower()
+        counts[snake] = counts.get(snake, 0) + 1
+        numbered = re.fullmatch(rf"{re.escape(snake)}(_\d+)?", layer.name)
+        names[id(layer)] = f"{snake} #{counts[snake]}" if numbered else layer.name
+    return names

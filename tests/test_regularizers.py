@@ -65,6 +65,10 @@ def test_nothing_regularizes_a_plain_model_and_one_strength_is_read_as_it_was_wr
                              keras.layers.Dense(1, kernel_regularizer=kernel_penalty(1e-3, 1e-3))])
     found = regularization_of(both)
     assert (found.penalty_kind, found.penalty_strength, found.family) == ("L1L2", 1e-3, "L1L2")
+    assert [p.layer for p in found.penalties] == ["dense #1", "dense #2"]  # not Keras' dense_N of this process
+    again = keras.Sequential([keras.Input((3,)), keras.layers.Dense(4, kernel_regularizer=kernel_penalty(1e-3, 1e-3)),
+                              keras.layers.Dense(1, kernel_regularizer=kernel_penalty(1e-3, 1e-3))])
+    assert regularization_of(again) == found and "kernels of dense #1, dense #2" in found.describe()
 
 
 @pytest.mark.parametrize("seed", range(6))

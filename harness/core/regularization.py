@@ -90,7 +90,7 @@ class Regularization:
         for (kind, on, l1, l2, custom), layers in _grouped(keys, (p.layer for p in self.penalties)):
             strength = ("" if custom else f" {l1:g}" if kind == "L1" else f" {l2:g}" if kind == "L2"
                         else f" (l1 {l1:g}, l2 {l2:g})")
-            parts.append(f"{kind}{strength} on the {on} of {', '.join(layers)}")
+            parts.append(f"{kind}{strength} on the {on}{'s' if len(layers) > 1 else ''} of {', '.join(layers)}")
         for (rate,), layers in _grouped(((r,) for _, r in self.dropout), (n for n, _ in self.dropout)):
             parts.append(f"dropout {rate:g} at {', '.join(layers)}")
         for (sd,), layers in _grouped(((s,) for _, s in self.noise), (n for n, _ in self.noise)):
