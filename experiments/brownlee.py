@@ -19,6 +19,9 @@ SOURCE = ("J. Brownlee, \"Use Weight Regularization to Reduce Overfitting of Dee
           "Machine Learning Mastery (shared/seeds/002_e2ddc2368db12b36.txt)")
 STRENGTHS = (1e-1, 1e-2, 1e-3, 1e-4, 1e-5, 1e-6)
 PENALTIES = ("L1", "L2", "L1L2")
+NOT_RECORDED = ("This run was stored before the harness read each variant's penalty and strength from the model it "
+                "builds, which the grid is drawn from. Run the experiment again: its jobs are found in the store, "
+                "nothing is trained, and the new run records them.")
 
 
 def grid_variants() -> list[Variant]:
@@ -64,6 +67,8 @@ class BrownleeGrid(Experiment):
                        pd.Series(y, name="moon"), "classification")
 
     def report_sections(self, results):
+        if not results.regularization_recorded:
+            return [Section("Score against penalty strength", NOT_RECORDED)]
         table = grid_table(results)
         if table.empty:
             return []

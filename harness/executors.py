@@ -50,16 +50,17 @@ class Task:
 
 
 # ---------------------------------------------------------------------- running one task
-_trainers: dict[str, Any] = {}
+_trainers: dict[tuple[str, Any], Any] = {}
 
 
 def _trainer(task: Task) -> Any:
     """This process's trainer of the task (a stacked engine keeps its templates between tasks),
     made by the factory the task carries, so a worker runs trainers registered where the run
-    started."""
-    if task.trainer not in _trainers:
-        _trainers[task.trainer] = task.factory()
-    return _trainers[task.trainer]
+    started (and another factory registered under the same name is another trainer)."""
+    key = (task.trainer, task.factory)
+    if key not in _trainers:
+        _trainers[key] = task.factory()
+    return _trainers[key]
 
 
 def failed_record(task: Task, job: Job, reason: str) -> SplitRecord:

@@ -369,7 +369,7 @@ class Store:
         rows = self.rows(run_id=run_id, with_weights=weights)
         rows["weights"] = ([decode_weights(blob) if blob is not None else None for blob in rows["weights"]]
                            if weights else None)
-        rows["stopped_epoch"] = stopped_epochs(rows, record.training.get("patience"))
+        rows["stopped_epoch"] = stopped_epochs(rows, record.training.patience)
         return Results(experiment=experiment, run_id=run_id, dataset=row["dataset"], started=float(row["started_at"]),
                        status=row["status"], run=record, splits=rows[SPLIT_COLUMNS].reset_index(drop=True),
                        data=self.dataset(record.data_fingerprint) if record.data_fingerprint and data else None,

@@ -176,5 +176,7 @@ def test_groups_count_each_data_set_once():
     assert any("demo-cv" in note for note in groups[0].notes)
     assert groups[0].regularizers("L2") == "L2" and groups[0].regularizers("none") == "none"
     assert find_groups([run("demo", "aaa"), run("demo-cv", "aaa")]) == []
-    # the same names, but "L2" penalizes other layers there: not the same variants
+    # the same names, but "L2" penalizes other layers there: not the same variants, each set its own page
     assert find_groups([run("demo", "aaa"), run("output-too", "ccc", ("hidden_1", "output"))]) == []
+    two = find_groups([run("a", "1"), run("b", "2"), run("c", "3", ("output",)), run("d", "4", ("output",))])
+    assert len(two) == 2 and len({group.slug for group in two}) == 2

@@ -5,12 +5,15 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 
 import harness
 from harness import Section, load_results
 from harness.engines import engines, register_trainer, unregister_trainer
 from harness.report import SECTIONS
 from tests.conftest import REPO, TinyClassification, run_fake, run_quietly
+from harness.core import FAILED
+from harness.engines.base import make_record
 from tests.fakes import FakeTrainer
 
 
@@ -67,6 +70,36 @@ class Picky(FakeTrainer):
 
 class CatchAll(FakeTrainer):
     name, numerics = "catch-all", "catch-all/1"
+
+
+def test_a_trainer_is_registered_under_its_own_name_and_a_new_factory_is_a_new_trainer(workdir):
+    """Records, keys and tasks carry a trainer's own name, so it must be the registered one; and
+    a factory registered again under a name that was freed is the one that trains."""
+    from harness.errors import HarnessError
+
+    register_trainer("not-its-name", Renamed, "a trainer whose own name is 'renamed'")
+    try:
+        with pytest.raises(HarnessError, match="registered under another name than its own, 'renamed'"):
+            run_quietly([TinyClassification()], workdir, engine="not-its-name")
+    finally:
+        unregister_trainer("not-its-name")
+
+    class Failing(Renamed):
+        def run(self, exp, dataset, splits, jobs, emit):
+            for job in jobs:
+                emit(make_record(exp, dataset, job, self.name, FAILED, "the second factory"))
+
+    register_trainer("renamed", Renamed, "first")
+    try:
+        run_quietly([TinyClassification()], workdir, engine="renamed")
+    finally:
+        unregister_trainer("renamed")
+    register_trainer("renamed", Failing, "second")
+    try:
+        run_quietly([TinyClassification()], workdir, engine="renamed", fresh=True)
+    finally:
+        unregister_trainer("renamed")
+    assert set(load_results(workdir.db)["reason"]) == {"the second factory"}
 
 
 def test_a_registered_trainer_joins_auto_in_its_rank_and_the_page_says_why_it_passed(workdir):

@@ -109,11 +109,11 @@ def test_baselines_scored_on_the_networks_folds_match_a_pipeline(workdir):
     assert outcomes[0].ok == 3 + 4 * 3 and outcomes[0].failed == 0
     assert "== small-autompg · variant: Ridge alpha=1 ==" in printed
     folds = load_results(workdir.db)
-    base = folds[folds["engine"] == "sklearn"]
+    base = folds[folds["kind"] == "reference model"]
     assert len(base) == 4 * 3 and (base["status"] == "ok").all()
     assert sorted(base.groupby("variant")["split"].apply(sorted).map(tuple)) == [(0, 1, 2)] * 4
     assert (base["epochs"] == 0).all() and not base["loss"].map(len).any()
-    assert set(folds.loc[folds["engine"] != "sklearn", "variant"]) == {"none"}
+    assert set(folds.loc[folds["kind"] == "network", "variant"]) == {"none"}
 
     data = exp.load_data(workdir.data)
     X, y = data.X, data.y.to_numpy(dtype=float)

@@ -280,3 +280,26 @@ def test_a_store_of_the_previous_layout_loads_and_is_reported(workdir):
     experiment_page = (workdir.reports / LogisticBaseline.name / "index.html").read_text()
     assert "logistic (reference model)" in experiment_page and "not recorded" in experiment_page
     assert LogisticBaseline.name in page.read_text()
+    # the same experiment run again finds every job, trains none, and records what the old run lacked
+    outcomes, _ = run_fake([LogisticBaseline()], workdir)
+    assert (outcomes[0].ok, outcomes[0].found_done) == (0, len(before))
+    with Store(workdir.db) as store:
+        again = store.results(LogisticBaseline.name)
+    assert again.regularization_recorded and again.regularization("L2 1e-3").family == "L2"
+    assert list(again.splits["job_key"]) == list(results.splits["job_key"])
+
+
+def test_an_old_run_keeps_the_baseline_rule_it_was_made_under():
+    """Runs stored before the baseline was recorded compared every variant with 'none' where
+    they had one; they still do, wherever 'none' stands among their variants."""
+    import pandas as pd
+
+    from harness.core import Results, RunRecord, Variant
+
+    def results(recorded_baseline):
+        run = RunRecord("e", "d", variants=[Variant("L2", l2=1e-3), Variant("none")], baseline=recorded_baseline)
+        rows = pd.DataFrame({"variant": ["L2", "none"], "kind": ["network"] * 2, "split": [0, 0]})
+        return Results("e", "r", "d", 0.0, "finished", run, rows)
+
+    assert results(None).baseline == "none"  # stored before the baseline was recorded
+    assert results("L2").baseline == "L2"  # recorded: the experiment's choice

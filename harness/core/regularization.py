@@ -53,7 +53,9 @@ class Regularization:
 
     @property
     def penalty_kind(self) -> str:
-        """'none', 'L1', 'L2' or 'L1L2' when every penalty is of that kind, else 'mixed'."""
+        """The kind of every penalty (kernel, bias or activity) when they share one: 'none', 'L1',
+        'L2', 'L1L2', or a regularizer's class name for one that is not an L1/L2 penalty; else
+        'mixed'."""
         kinds = {p.kind for p in self.penalties}
         return kinds.pop() if len(kinds) == 1 else ("none" if not kinds else "mixed")
 

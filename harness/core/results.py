@@ -139,10 +139,20 @@ class Results:
     @property
     def baseline(self) -> str:
         """The baseline variant every other is compared with: the one the run recorded (the
-        experiment's `baseline`, else its first variant with nothing regularizing it), else the
-        first variant."""
+        experiment's `baseline`, else its first variant with nothing regularizing it). A run
+        stored before the baseline was recorded keeps the rule it was made under: its variant
+        named 'none' when it has one, else its first variant."""
         names = self.networks or self.order
-        return self.run.baseline if self.run.baseline in names else names[0]
+        if self.run.baseline in names:
+            return self.run.baseline
+        return "none" if self.run.baseline is None and "none" in names else names[0]
+
+    @property
+    def regularization_recorded(self) -> bool:
+        """Whether the run recorded what regularizes its variants (runs stored before the
+        harness read it from the built models did not: running the same experiment again
+        records it, finding its jobs in the store without training them)."""
+        return bool(self.run.regularization)
 
     def variant(self, name: str) -> Variant:
         for variant in self.variants:

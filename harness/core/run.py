@@ -116,6 +116,7 @@ class RunRecord:
             **{f.name: getattr(self, f.name) for f in fields(self)
                if f.name not in ("training", "variants", "regularization", "reference_models", "planned", "found_done")},
             "variant_configs": [v.config() for v in self.variants],
+            "variant_order": [v.name for v in self.variants],  # as runs recorded it before the record was typed
             "regularization": {name: r.to_json() for name, r in self.regularization.items()},
             "reference_models": [{"name": r.name, "kind": "reference model", "estimator": r.estimator, "class": r.cls}
                                  for r in self.reference_models],

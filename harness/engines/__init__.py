@@ -65,7 +65,7 @@ AUTO = "auto"
 def register_trainer(name: str, factory: Callable[..., Any], description: str, *, kind: str = NETWORK,
                      auto: float | None = None) -> None:
     """Add a trainer: `factory()` returns an object with the `Trainer` protocol
-    (`harness.engines.base`) whose `kind` is `kind`. A network trainer is then `--engine NAME`
+    (`harness.engines.base`) whose `name` is `name` and whose `kind` is `kind`. A network trainer is then `--engine NAME`
     (every network job), and with `auto` (a rank: stacked is 10, keras 100) `--engine auto`
     offers it the jobs the trainers of lower rank skip. Worker processes and Dask workers get
     the factory with each task (by reference: they must be able to import its module)."""
@@ -93,6 +93,9 @@ def get_trainer(name: str, **options: Any) -> Any:
     if name not in TRAINERS:
         raise HarnessError(f"unknown trainer {name!r}; choose from {', '.join(TRAINERS)}")
     trainer = TRAINERS[name].factory(**options)
+    if getattr(trainer, "name", None) != name:  # records, keys and tasks name a trainer by what it calls itself
+        raise HarnessError(f"trainer {name!r} was registered under another name than its own, "
+                           f"{getattr(trainer, 'name', None)!r}: register it as {getattr(trainer, 'name', None)!r}")
     if getattr(trainer, "kind", None) != TRAINERS[name].kind:
         raise HarnessError(f"trainer {name!r} was registered as kind {TRAINERS[name].kind!r} but makes one of kind "
                            f"{getattr(trainer, 'kind', None)!r}")

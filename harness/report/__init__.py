@@ -73,10 +73,7 @@ def write_index(store: Store, reports_dir: Path, suite: Sequence[str] = ()) -> P
         results = store.results(experiment, run_id, weights=False, data=False)
         runs.append(results)
         record, splits = results.run, results.splits
-        summary = stats.summary(results)  # with the paired tests and their Holm verdicts
-        base_row = summary[summary["variant"] == results.baseline]
-        # the headline ranks the networks; reference models are on the experiment's page
-        networks = summary[summary["variant"].isin(results.networks)]
+        headline = stats.headline(results)  # with the paired tests and their Holm verdicts
         entries.append(
             {
                 "name": experiment,
@@ -85,11 +82,12 @@ def write_index(store: Store, reports_dir: Path, suite: Sequence[str] = ()) -> P
                 "dataset": run["dataset"],
                 "score": record.score,
                 "greater": results.greater_is_better,
-                "best": networks.iloc[0].to_dict() if len(networks) else None,
-                "baseline": base_row.iloc[0].to_dict() if len(base_row) else None,
+                "best": headline["best"],
+                "baseline": headline["baseline"],
+                "difference": headline["difference"],
                 "baseline_name": results.baseline,
-                "variants": len(networks),
-                "references": len(summary) - len(networks),
+                "variants": headline["variants"],
+                "references": headline["references"],
                 "splits": int(splits["split"].nunique()),
                 "failed": int((splits["status"] != OK).sum()),
                 "seconds": float(splits["seconds"].sum()),
@@ -120,7 +118,7 @@ def _index_table(entries: Sequence[dict[str, Any]]) -> pd.DataFrame:
         "variants": e["variants"], "reference_models": e["references"], "splits": e["splits"],
         "best_variant": get(e, "best", "variant"), "best_mean": get(e, "best", "mean"),
         "best_stdev": get(e, "best", "stdev"), "baseline_mean": get(e, "baseline", "mean"),
-        "best_minus_baseline": (e["best"]["mean"] - e["baseline"]["mean"]) if e["best"] and e["baseline"] else None,
+        "best_minus_baseline": e["difference"],
         "verdict": get(e, "best", "verdict") if e["best"] and e["best"]["variant"] != e["baseline_name"] else None,
         "failed_splits": e["failed"], "train_seconds": e["seconds"], "started": e["started"], "quick": e["quick"],
     } for e in entries])

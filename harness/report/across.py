@@ -31,7 +31,7 @@ def build(group: Group) -> tuple[list[Section], dict[str, Any]]:
         _friedman_section(analysis.friedman),
         _nemenyi_section(analysis),
         _heatmap_section(analysis),
-        _per_dataset_section(group, analysis.scores, analysis.ranks),
+        _per_dataset_section(analysis),
         _runs_section(group),
     ]
     return sections, {"headline": analysis.headline, "notes": analysis.notes}
@@ -40,11 +40,11 @@ def build(group: Group) -> tuple[list[Section], dict[str, Any]]:
 def _ranks_section(analysis: Analysis) -> Section:
     group, ranks, versus = analysis.group, analysis.ranks, analysis.versus
     if versus is None:
-        table = pd.DataFrame({"variant": ranks.columns, "mean_rank": ranks.mean().to_numpy()})
+        table = pd.DataFrame({"variant": ranks.columns, "mean_rank": analysis.mean_ranks[ranks.columns].to_numpy()})
         return Section("Mean ranks", table=table, csv="mean_ranks.csv",
                        note="No baseline comparison: it needs the baseline variant and two or more data sets.")
     base = pd.DataFrame([{"variant": group.baseline, "regularizers": group.regularizers(group.baseline),
-                          "mean_rank": float(ranks[group.baseline].mean())}])
+                          "mean_rank": float(analysis.mean_ranks[group.baseline])}])
     table = pd.concat([versus, base], ignore_index=True).sort_values("mean_rank", kind="stable")
     table = table[["variant", "regularizers", "mean_rank", "rank_difference", "p_ranks", "p_ranks_holm", "verdict", "wins", "ties",
                    "losses", "p_sign", "pages_better", "pages_worse"]]
@@ -96,7 +96,7 @@ def _heatmap_section(analysis: Analysis) -> Section:
     others = [v for v in scores.columns if v != group.baseline]
     relative = analysis.relative[others]
     marks = verdicts[others].map(lambda v: " ▲" if v == "better" else " ▼" if v == "worse" else "")
-    differences = scores[others].sub(scores[group.baseline], axis=0)
+    differences = analysis.differences[others]
     lead = pd.DataFrame({"experiment": scores.index, "score": [group_score(group, e) for e in scores.index],
                          f"{group.baseline} (baseline)": scores[group.baseline].to_numpy()})
     table = pd.concat([lead, differences.reset_index(drop=True)], axis=1)  # a variant may be named 'score'
@@ -114,11 +114,13 @@ def group_score(group: Group, experiment: str) -> str:
     return f"{results.score_name} ({'higher' if results.greater_is_better else 'lower'} is better)"
 
 
-def _per_dataset_section(group: Group, scores: pd.DataFrame, ranks: pd.DataFrame) -> Section:
+def _per_dataset_section(analysis: Analysis) -> Section:
+    group, scores, ranks = analysis.group, analysis.scores, analysis.ranks
     lead = pd.DataFrame({"experiment": scores.index, "score": [group_score(group, e) for e in scores.index]})
     table = pd.concat([lead, scores.reset_index(drop=True)], axis=1)
+    mean_ranks = analysis.mean_ranks[ranks.columns].to_frame().T
     rank_rows = pd.concat([pd.DataFrame({"experiment": list(ranks.index) + ["mean rank"]}),
-                           pd.concat([ranks, ranks.mean().to_frame().T], ignore_index=True)], axis=1)
+                           pd.concat([ranks, mean_ranks], ignore_index=True)], axis=1)
     return Section("Score and rank per data set", text="Each variant's mean score over the splits of each data set, "
                    "and its rank there (1 = best).", subsections=[
                        Section("Mean score", table=table, csv="scores.csv"),

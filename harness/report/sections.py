@@ -171,7 +171,7 @@ def loss_curves(results: Results) -> Section | None:
 
 def weights(results: Results) -> Section | None:
     """What each regularizer did to the weights: per-layer norms, the distribution of |w|, and
-    the first layer's weight per input (harness.weights)."""
+    the first layer's weight per input (harness.stats.weights)."""
     order = [n for n in stats.summary(results)["variant"] if n in results.networks]
     layers = weight_stats.layer_summary(results, order)
     if layers.empty:
@@ -237,19 +237,17 @@ def per_split(results: Results) -> Section:
 
 def settings(results: Results) -> Section:
     run, training = results.run, results.run.training
-    patience = training.get("patience")
-    stopping = ("none" if patience is None else
-                f"patience {patience}, min_delta {training.get('min_delta')}, best weights restored")
-    items = [("splitter", run.splitter), ("protocol", f"{training.get('protocol')}: {run.protocol_text}"),
-             ("epochs (max)", str(training.get("epochs"))), ("batch size", str(training.get("batch_size"))),
-             ("optimizer", f"{training.get('optimizer')}, learning rate {training.get('learning_rate')}"),
+    stopping = ("none" if training.patience is None else
+                f"patience {training.patience}, min_delta {training.min_delta}, best weights restored")
+    items = [("splitter", run.splitter), ("protocol", f"{training.protocol}: {run.protocol_text}"),
+             ("epochs (max)", str(training.epochs)), ("batch size", str(training.batch_size)),
+             ("optimizer", f"{training.optimizer}, learning rate {training.learning_rate}"),
              ("early stopping", stopping)]
-    if training.get("standardize_target") is not None:
-        items.append(("target", "z-scored per training split, scored in raw units" if training["standardize_target"]
+    if training.get("standardize_target") is not None:  # None: classification, or a run from before it existed
+        items.append(("target", "z-scored per training split, scored in raw units" if training.standardize_target
                       else "raw"))
-    items += [("seed", f"{training.get('seed')} (" + ("variants share each split's seed: paired design"
-                                                     if training.get("paired_seeds") else "seed per variant and split")
-               + ")"),
+    items += [("seed", f"{training.seed} (" + ("variants share each split's seed: paired design"
+                                               if training.paired_seeds else "seed per variant and split") + ")"),
               ("preprocessing", f"{run.preprocessor}, fitted on each split's training rows only"),
               ("baseline", f"{results.baseline}: every other variant is compared with it")]
     if run.planned:

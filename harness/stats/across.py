@@ -181,7 +181,8 @@ def find_groups(runs: Sequence[Results], default_suite: Sequence[str] = ()) -> l
         if len(members) < 2:
             continue
         names = sorted(members[0].networks)
-        key = hashlib.sha256("\n".join(names).encode()).hexdigest()[:10]
+        compared = sorted((name, described or "") for name, described in variants_key(members[0]))
+        key = hashlib.sha256(repr(compared).encode()).hexdigest()[:10]  # one page per set of variants compared
         is_suite = i == 0 and suite and sum(r.experiment in suite for r in members) >= 2
         title = "default suite" if is_suite else f"{len(members)} experiments sharing {len(names)} variants"
         slug = "default-suite" if is_suite else f"variants-{key}"
@@ -221,8 +222,9 @@ class Analysis:
     data sets and variants that enter the ranks; `ranks`, `mean_ranks` (best first),
     `friedman`, `cd` (Nemenyi's critical difference), `nemenyi` (p per pair, or None),
     `versus` (each variant against the baseline, or None without a baseline or two data sets),
-    `relative` (each variant's change from the baseline in % of its score, + = better) and
-    `notes` (what was left out, and why)."""
+    `relative` (each variant's change from the baseline in % of its score, + = better),
+    `differences` (each variant's mean minus the baseline's, in the score's units) and `notes`
+    (what was left out, and why)."""
 
     group: Group
     scores: pd.DataFrame
@@ -236,6 +238,7 @@ class Analysis:
     nemenyi: pd.DataFrame | None
     versus: pd.DataFrame | None
     relative: pd.DataFrame | None
+    differences: pd.DataFrame | None
     notes: list[str]
 
     @property
@@ -286,10 +289,13 @@ def analyse(group: Group) -> Analysis:
             versus[column] = [int((verdicts.get(v, pd.Series(dtype=object)) == verdict_name).sum())
                               for v in versus["variant"]]
         versus.insert(1, "regularizers", [group.regularizers(v) for v in versus["variant"]])
-    relative = relative_change(scores, greater, group.baseline) if group.baseline in scores.columns else None
+    relative = differences = None
+    if group.baseline in scores.columns:
+        relative = relative_change(scores, greater, group.baseline)
+        differences = scores.drop(columns=group.baseline).sub(scores[group.baseline], axis=0)
     return Analysis(group, scores, greater, verdicts, complete, ranks, ranks.mean().sort_values(kind="stable"),
                     friedman(ranks), critical_difference(k, n), nemenyi(ranks) if k >= 3 and n >= 2 else None,
-                    versus, relative, notes)
+                    versus, relative, differences, notes)
 
 
 def relative_change(scores: pd.DataFrame, greater: Mapping[str, bool], baseline: str) -> pd.DataFrame:

@@ -53,17 +53,32 @@ def reference_ratios(results: Results) -> dict[str, float]:
 
 def rope(results: Results) -> float:
     """The experiment's `rope`, or the default for its score from the baseline variant's mean."""
-    given = results.run.training.get("rope")
+    given = results.run.training.get("rope")  # a run stored before rope was recorded has none
     if given is not None:
         return float(given)
     base = results.ok(results.baseline)["score"]
     return default_rope(results.score_name, float(base.mean()) if len(base) else math.nan)
 
 
+def headline(results: Results) -> dict[str, object]:
+    """What the index shows of a run: its networks' summary row with the highest mean (`best`),
+    the baseline's (`baseline`), the first's mean minus the second's (`difference`), and how
+    many networks and reference models it compared. Reference models are on the page only."""
+    table = summary(results)
+    networks = table[table["variant"].isin(results.networks)]
+    base = table[table["variant"] == results.baseline]
+    best = networks.iloc[0].to_dict() if len(networks) else None
+    baseline = base.iloc[0].to_dict() if len(base) else None
+    return {"best": best, "baseline": baseline, "variants": len(networks), "references": len(table) - len(networks),
+            "difference": best["mean"] - baseline["mean"] if best and baseline else None}
+
+
 def comparison(results: Results) -> pd.DataFrame:
     """The page's comparison table with numbers, not text: one row per name (index `variant`;
     variants and reference models), best mean score first. Columns: kind ('network' or
-    'reference model'), splits, failed, mean, stdev (population, as Heaton), min, max (of the
+    'reference model'), regularizers (what regularizes a variant, read from its built model:
+    'L2 + dropout', 'none'; None for a reference model, or a run stored before it was read),
+    splits, failed, mean, stdev (population, as Heaton), min, max (of the
     score over successful splits), mean_epochs, mean_best_epoch, mean_train, gap
     (mean_train − mean), difference (mean paired difference from the baseline variant), p
     (corrected paired t-test), p_holm, verdict ('baseline', 'better', 'worse', 'no
