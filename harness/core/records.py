@@ -25,7 +25,6 @@ OK, FAILED, ERROR = "ok", "failed", "error"
 #: what a job trains: a network variant, or one of the experiment's reference models (a
 #: scikit-learn estimator scored on the same splits)
 NETWORK, REFERENCE = "network", "reference model"
-KINDS = (NETWORK, REFERENCE)
 
 
 @dataclass

@@ -13,10 +13,8 @@ every page is appending a function to it:
 """
 from __future__ import annotations
 
-import math
 from typing import Any, Sequence
 
-import numpy as np
 import pandas as pd
 
 from .. import stats

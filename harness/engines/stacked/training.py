@@ -21,7 +21,7 @@ from ..keras_fit import initial_weights, targets_for
 from .layers import (StackedActivation, StackedDense, StackedDropout, StackedGaussianNoise, StackedL1L2, StackedModel,
                      StackedNormalization)
 from .loop import EpochLoop
-from .reading import Architecture, MemberSpec, chain_layers, member_weight_indices
+from .reading import Architecture, MemberSpec, member_weight_indices
 
 #: bytes of one epoch's input arrays in one stacked model: bounds memory
 MAX_EPOCH_BYTES = 256 * 2**20
