@@ -13,10 +13,10 @@ _builtin.install()  # `harness.builtin`: the repository's experiments/ when run 
 
 from .errors import DataUnavailable, HarnessError  # noqa: E402
 from .experiment import Experiment  # noqa: E402
-from .core import Dataset, Results, Section, Variant, standard_variants  # noqa: E402
+from .core import Dataset, Results, Search, Section, Variant, log_grid, standard_variants, tuned  # noqa: E402
 from .splitters import Splitter  # noqa: E402
 from .store import load_results  # noqa: E402
 from .api import results, run  # noqa: E402
 
-__all__ = ["DataUnavailable", "Dataset", "Experiment", "HarnessError", "Results", "Section", "Splitter", "Variant",
-           "load_results", "results", "run", "standard_variants"]
+__all__ = ["DataUnavailable", "Dataset", "Experiment", "HarnessError", "Results", "Search", "Section", "Splitter",
+           "Variant", "load_results", "log_grid", "results", "run", "standard_variants", "tuned"]

@@ -6,6 +6,7 @@
     res.comparison           # DataFrames: the report's tables with numbers
     res.paired
     res.splits               # one row per (variant, split)
+    res.choices              # tuned variants: the strength chosen on each outer split
     res.page                 # reports/wine/index.html
     harness.results("wine")  # the latest stored run, without training
 """
@@ -46,6 +47,21 @@ class RunResults(Results):
     def paired(self) -> pd.DataFrame:
         """`harness.stats.paired`: each variant against the baseline on the same splits."""
         return stats.paired(self)
+
+    @property
+    def choices(self) -> pd.DataFrame:
+        """`harness.stats.tuning.choices`: per tuned variant and outer split, the candidate its
+        nested cross-validation chose (one column per grid axis) and its outer score."""
+        from .stats import tuning
+
+        return tuning.choices(self)
+
+    @property
+    def inner_curves(self) -> pd.DataFrame:
+        """`harness.stats.tuning.inner_curves`: the inner-CV score of every candidate on every outer split."""
+        from .stats import tuning
+
+        return tuning.inner_curves(self)
 
     def __repr__(self) -> str:
         text = super().__repr__()

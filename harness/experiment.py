@@ -96,6 +96,19 @@ class Experiment:
             return StratifiedKFold(n_splits=self.folds, shuffle=True, random_state=self.seed)
         return KFold(n_splits=self.folds, shuffle=True, random_state=self.seed)
 
+    def inner_splitter(self, n_splits: int, outer_split: int) -> Any:
+        """The splitter of a tuned variant's inner cross-validation, applied to one outer split's
+        training rows (`n_splits`: the searches' `inner_folds`). Default: stratified
+        (classification) or plain shuffled K-fold, seeded per outer split."""
+        from sklearn.model_selection import KFold, StratifiedKFold
+
+        import numpy as np
+
+        seed = int(np.random.SeedSequence([int(self.seed), int(outer_split)]).generate_state(1)[0] & 0x7FFFFFFF)
+        if self.task == "classification":
+            return StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=seed)
+        return KFold(n_splits=n_splits, shuffle=True, random_state=seed)
+
     def preprocessor(self, X: pd.DataFrame) -> Any:
         """An unfitted scikit-learn transformer, fitted anew on each split's training rows.
 
@@ -221,6 +234,10 @@ class Experiment:
         duplicated = sorted({n for n in names if names.count(n) > 1})
         if duplicated:
             raise HarnessError(f"{self.name}: duplicate variant names {duplicated}")
+        folds = {v.search.inner_folds for v in self.variants if v.search is not None}
+        if len(folds) > 1:
+            raise HarnessError(f"{self.name}: its tuned variants ask for different inner_folds {sorted(folds)}; they "
+                               "share one set of inner splits (so that their choices are paired): give them the same")
         if self.baseline is not None and self.baseline not in names:
             raise HarnessError(f"{self.name}: baseline {self.baseline!r} is not one of its variants {names}")
 

@@ -48,6 +48,17 @@ class Job:
     engine: str = ""
     #: the stable hash of what determines its result (set when planned)
     key: str = ""
+    #: "" (an ordinary job), INNER (a candidate on inner split `inner` of outer split `split`)
+    #: or REFIT (a tuned variant's chosen candidate retrained on outer split `split`)
+    role: str = ""
+    inner: int | None = None
+    #: the candidate's values (INNER and REFIT jobs), in grid order
+    candidate: Mapping[str, Any] | None = field(default=None, compare=False)
+
+    @property
+    def data(self) -> Any:
+        """Which prepared split it trains on: the outer split's index, or (outer, inner)."""
+        return self.split if self.inner is None else (self.split, self.inner)
 
     @property
     def name(self) -> str:
@@ -85,10 +96,11 @@ def job_seed(exp: Experiment, name: str, split: int) -> int:
 
 
 def make_jobs(exp: Experiment, n_splits: int) -> list[Job]:
-    """Every (variant, split) pair, variant-major so a variant's splits print together."""
+    """Every (fixed variant, split) pair, variant-major so a variant's splits print together (a
+    tuned variant's outer jobs are its refits, planned once its inner CV has chosen)."""
     return [
         Job(exp.name, variant, split, job_seed(exp, variant.name, split))
-        for variant in exp.variants
+        for variant in exp.variants if variant.search is None
         for split in range(n_splits)
     ]
 
@@ -189,8 +201,11 @@ class KeyMaker:
     """Keys the jobs of one prepared experiment. Models and optimizers are built once per
     (variant, input width, output width)."""
 
-    def __init__(self, exp: Experiment, data: Dataset, splitter: Any, splits: Sequence[SplitData]) -> None:
+    def __init__(self, exp: Experiment, data: Dataset, splitter: Any, splits: Sequence[SplitData],
+                 inner: Mapping[tuple[int, int], SplitData] | None = None) -> None:
         self.exp, self.splits = exp, splits
+        #: every prepared split by `Job.data`: the outer splits, and the inner splits of tuned variants
+        self.table: dict[Any, SplitData] = {**dict(enumerate(splits)), **dict(inner or {})}
         settings = exp.keyed_settings()
         #: the data's fingerprint, which the run also records (its data is stored under it)
         self.data_key = data_fingerprint(data)
@@ -201,8 +216,13 @@ class KeyMaker:
             "splitter": splitter_config(splitter),
             "versions": library_versions(),
         })
-        self.split_keys = [split_fingerprint(fd) for fd in splits]
+        self._split_keys: dict[Any, str] = {}
         self._configs: dict[tuple[Any, ...], str] = {}
+
+    def split_key(self, data: Any) -> str:
+        if data not in self._split_keys:
+            self._split_keys[data] = split_fingerprint(self.table[data])
+        return self._split_keys[data]
 
     def network_config(self, variant: Variant, fd: SplitData) -> str:
         cache_key = (variant.config_hash(), fd.n_inputs, fd.n_outputs)
@@ -221,16 +241,18 @@ class KeyMaker:
         return self._configs[cache_key]
 
     def key(self, job: Job, numerics: str) -> str:
-        """The job's key; `numerics` names its trainer's arithmetic (e.g. 'stacked/3')."""
-        fd = self.splits[job.split]
+        """The job's key; `numerics` names its trainer's arithmetic (e.g. 'stacked/3'). An
+        inner or refit job's key adds its role and inner split (an ordinary job's is as it was)."""
+        fd = self.table[job.data]
         if job.variant is not None:
             config = self.network_config(job.variant, fd)
         else:
             config = _digest({"reference": job.reference, "estimator": estimator_config(job.estimator)})
-        return _digest({
-            "common": self.common, "config": config, "split": [job.split, self.split_keys[job.split]],
-            "seed": job.seed, "engine": numerics,
-        })[:32]
+        parts = {"common": self.common, "config": config, "split": [job.split, self.split_key(job.data)],
+                 "seed": job.seed, "engine": numerics}
+        if job.role:
+            parts["role"] = [job.role, job.inner]
+        return _digest(parts)[:32]
 
 
 def with_key(job: Job, engine: str, key: str) -> Job:

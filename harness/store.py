@@ -25,8 +25,8 @@ from typing import Any, Iterable, Iterator, Sequence
 
 import pandas as pd
 
-from .core import REFERENCE, Dataset, Results, RunRecord, SplitRecord, decode_weights
-from .core.results import SPLIT_COLUMNS, stopped_epochs
+from .core import INNER, REFERENCE, Dataset, Results, RunRecord, SplitRecord, decode_weights
+from .core.results import INNER_COLUMNS, SPLIT_COLUMNS, stopped_epochs
 from .errors import HarnessError
 
 DEFAULT_DB = Path("reports") / "results.sqlite"
@@ -36,7 +36,7 @@ BUSY_TIMEOUT = 120.0
 #: the store's layout (SQLite's user_version): 0 before it was versioned (migrated on opening),
 #: 1 the tables below with job keys, 2 each row's kind (network or reference model). A store
 #: of a newer version is refused, never rewritten.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 _SQLITE_HEADER = b"SQLite format 3\x00"
 
 
@@ -90,7 +90,10 @@ CREATE TABLE IF NOT EXISTS results (
     engine TEXT NOT NULL,
     weights BLOB,
     created_at REAL NOT NULL,
-    kind TEXT NOT NULL DEFAULT 'network'
+    kind TEXT NOT NULL DEFAULT 'network',
+    role TEXT NOT NULL DEFAULT '',
+    inner_split INTEGER,
+    candidate TEXT
 );
 CREATE TABLE IF NOT EXISTS run_jobs (
     run_id TEXT NOT NULL REFERENCES runs(run_id),
@@ -112,7 +115,8 @@ CREATE INDEX IF NOT EXISTS runs_by_experiment ON runs(experiment, started_at);
 
 _COLUMNS = (
     "run_id experiment dataset variant config config_hash split seed status reason score "
-    "train_score metrics epochs best_epoch seconds loss val_loss engine weights job_key created_at kind"
+    "train_score metrics epochs best_epoch seconds loss val_loss engine weights job_key created_at kind role "
+    "inner_split candidate"
 ).split()
 _JSON_COLUMNS = ("config", "metrics", "loss", "val_loss")
 #: host parameters per statement, well under SQLite's limit
@@ -166,6 +170,10 @@ class Store:
             if "kind" not in columns:  # before rows said what they hold: the reference models' trainer was 'sklearn'
                 self._db.execute("ALTER TABLE results ADD COLUMN kind TEXT NOT NULL DEFAULT 'network'")
                 self._db.execute("UPDATE results SET kind = ? WHERE engine = 'sklearn'", (REFERENCE,))
+            if "role" not in columns:  # before tuned variants: every row an ordinary job
+                self._db.execute("ALTER TABLE results ADD COLUMN role TEXT NOT NULL DEFAULT ''")
+                self._db.execute("ALTER TABLE results ADD COLUMN inner_split INTEGER")
+                self._db.execute("ALTER TABLE results ADD COLUMN candidate TEXT")
             self._db.execute("CREATE UNIQUE INDEX IF NOT EXISTS results_by_job ON results(job_key)")
             self._db.execute(f"PRAGMA user_version = {int(SCHEMA_VERSION)}")
 
@@ -214,6 +222,17 @@ class Store:
             db.executemany("INSERT INTO run_jobs (run_id, position, job_key) VALUES (?, ?, ?)",
                            [(run_id, i, key) for i, key in enumerate(plan)])
         return run_id
+
+    def extend_plan(self, run_id: str, keys: Sequence[str]) -> None:
+        """Add jobs planned while the run went on (a tuned variant's later inner rounds and its
+        refits, known once the inner CV has chosen) to the end of its plan."""
+        with self._write() as db:
+            start = db.execute("SELECT COALESCE(MAX(position) + 1, 0) FROM run_jobs WHERE run_id = ?",
+                               (run_id,)).fetchone()[0]
+            known = {row[0] for row in db.execute("SELECT job_key FROM run_jobs WHERE run_id = ?", (run_id,))}
+            new = [key for key in dict.fromkeys(keys) if key not in known]
+            db.executemany("INSERT INTO run_jobs (run_id, position, job_key) VALUES (?, ?, ?)",
+                           [(run_id, start + i, key) for i, key in enumerate(new)])
 
     def save_dataset(self, fingerprint: str, data: Dataset) -> bool:
         """Keep the data a run was made on (once per fingerprint), as Parquet: a report is
@@ -370,8 +389,10 @@ class Store:
         rows["weights"] = ([decode_weights(blob) if blob is not None else None for blob in rows["weights"]]
                            if weights else None)
         rows["stopped_epoch"] = stopped_epochs(rows, record.training.patience)
+        inner = rows["role"] == INNER
         return Results(experiment=experiment, run_id=run_id, dataset=row["dataset"], started=float(row["started_at"]),
-                       status=row["status"], run=record, splits=rows[SPLIT_COLUMNS].reset_index(drop=True),
+                       status=row["status"], run=record, splits=rows.loc[~inner, SPLIT_COLUMNS].reset_index(drop=True),
+                       inner=rows.loc[inner, INNER_COLUMNS].reset_index(drop=True),
                        data=self.dataset(record.data_fingerprint) if record.data_fingerprint and data else None,
                        definition=definition)
 

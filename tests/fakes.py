@@ -55,7 +55,7 @@ class FakeTrainer:
             time.sleep(delay)
             if job.variant.settings.get("fake_exit_worker") and on_a_dask_worker():
                 os._exit(1)
-            emit(fake_record(exp, dataset, splits[job.split], job, self.name))
+            emit(fake_record(exp, dataset, splits[job.data], job, self.name))
 
 
 def on_a_dask_worker() -> bool:

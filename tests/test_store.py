@@ -265,7 +265,8 @@ def test_a_store_of_the_previous_layout_loads_and_is_reported(workdir):
         settings["baselines"] = settings.pop("reference_models")
         settings["variant_order"] = [v["name"] for v in settings["variant_configs"]]
         connection.execute("UPDATE runs SET settings = ?", (json.dumps(settings),))
-        connection.execute("ALTER TABLE results DROP COLUMN kind")
+        for column in ("kind", "role", "inner_split", "candidate"):
+            connection.execute(f"ALTER TABLE results DROP COLUMN {column}")
         connection.execute("PRAGMA user_version = 1")
     with Store(workdir.db) as store:
         results = store.results(LogisticBaseline.name)
@@ -273,7 +274,10 @@ def test_a_store_of_the_previous_layout_loads_and_is_reported(workdir):
     with sqlite3.connect(workdir.db) as connection:
         version = connection.execute("PRAGMA user_version").fetchone()[0]
     after = load_results(workdir.db).sort_values("job_key").reset_index(drop=True)
-    assert version == 2 and list(after["score"]) == list(before["score"])
+    from harness.store import SCHEMA_VERSION
+
+    assert version == SCHEMA_VERSION == 3 and list(after["score"]) == list(before["score"])
+    assert set(after["role"]) == {""} and after["candidate"].isna().all()
     assert list(after["kind"]) == list(before["kind"]) and "reference model" in set(after["kind"])
     assert results.reference_models == ["logistic"] and results.baseline == results.variants[0].name
     assert results.regularization("none") is None  # not recorded then: the page says so

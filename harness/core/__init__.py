@@ -7,14 +7,16 @@ report read it, with the `Section`s a report page is made of. Nothing here impor
 part of the harness (only `harness.errors`), TensorFlow or Keras.
 """
 from .dataset import Dataset
-from .records import (ERROR, FAILED, NETWORK, OK, REFERENCE, Emit, SplitRecord, decode_weights, encode_arrays,
+from .records import (ERROR, FAILED, INNER, NETWORK, OK, REFERENCE, REFIT, Emit, SplitRecord, decode_weights, encode_arrays,
                       encode_weights)
 from .regularization import Penalty, Regularization
 from .results import Definition, Results, Section
 from .run import RunRecord
 from .tasks import DEFAULT_SCORE, SCORES, TASKS, is_int, is_real
-from .variant import Variant, standard_variants
+from .tuning import Choice, Search, candidate_label, choose, log_grid
+from .variant import Variant, standard_variants, tuned
 
-__all__ = ["DEFAULT_SCORE", "Dataset", "Definition", "ERROR", "Emit", "FAILED", "NETWORK", "OK", "Penalty", "REFERENCE", "Regularization",
-           "Results", "RunRecord", "SCORES", "Section", "SplitRecord", "TASKS", "Variant", "decode_weights",
-           "encode_arrays", "encode_weights", "is_int", "is_real", "standard_variants"]
+__all__ = ["Choice", "DEFAULT_SCORE", "Dataset", "Definition", "ERROR", "Emit", "FAILED", "INNER", "NETWORK", "OK",
+           "Penalty", "REFERENCE", "REFIT", "Regularization", "Results", "RunRecord", "SCORES", "Search", "Section",
+           "SplitRecord", "TASKS", "Variant", "candidate_label", "choose", "decode_weights", "encode_arrays",
+           "encode_weights", "is_int", "is_real", "log_grid", "standard_variants", "tuned"]

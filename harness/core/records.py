@@ -25,6 +25,10 @@ OK, FAILED, ERROR = "ok", "failed", "error"
 #: what a job trains: a network variant, or one of the experiment's reference models (a
 #: scikit-learn estimator scored on the same splits)
 NETWORK, REFERENCE = "network", "reference model"
+#: a job's role in a tuned variant's nested cross-validation: one candidate on one inner split of
+#: an outer split's training rows, or the chosen candidate retrained on the outer split ("" for
+#: every other job)
+INNER, REFIT = "inner", "refit"
 
 
 @dataclass
@@ -57,6 +61,12 @@ class SplitRecord:
     created_at: float = field(default_factory=time.time)
     #: NETWORK or REFERENCE
     kind: str = NETWORK
+    #: "" (an ordinary job), INNER or REFIT; `split` is then the outer split
+    role: str = ""
+    #: an INNER job's inner split (0-based)
+    inner_split: int | None = None
+    #: an INNER job's candidate, or the candidate a REFIT job retrained, as JSON
+    candidate: str | None = None
 
     @property
     def ok(self) -> bool:

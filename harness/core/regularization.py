@@ -50,6 +50,9 @@ class Regularization:
     dropout: tuple[tuple[str, float], ...] = ()
     noise: tuple[tuple[str, float], ...] = ()
     weight_decay: float = 0.0
+    #: a tuned variant's search (`Search.describe()`); what is read from the model is then its
+    #: most regularized candidate's
+    search: str = ""
 
     @property
     def penalty_kind(self) -> str:
@@ -86,7 +89,10 @@ class Regularization:
 
     def describe(self) -> str:
         """One line for a person, e.g. 'L2 0.001 on the kernels of hidden_1, hidden_2; dropout
-        0.2 after hidden_1, hidden_2'."""
+        0.2 after hidden_1, hidden_2'; for a tuned variant, where it acts and what was searched."""
+        if self.search:
+            where = sorted({p.layer for p in self.penalties} | {n for n, _ in self.dropout} | {n for n, _ in self.noise})
+            return f"{self.family}, tuned{' at ' + ', '.join(where) if where else ''}: {self.search}"
         parts = []
         keys = ((p.kind, p.on, p.l1, p.l2, p.custom) for p in self.penalties)
         for (kind, on, l1, l2, custom), layers in _grouped(keys, (p.layer for p in self.penalties)):
@@ -104,7 +110,7 @@ class Regularization:
     def to_json(self) -> dict[str, Any]:
         return {"penalties": [[p.layer, p.on, p.l1, p.l2, p.custom] for p in self.penalties],
                 "dropout": [list(pair) for pair in self.dropout], "noise": [list(pair) for pair in self.noise],
-                "weight_decay": self.weight_decay}
+                "weight_decay": self.weight_decay, **({"search": self.search} if self.search else {})}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "Regularization":
@@ -112,7 +118,7 @@ class Regularization:
                                    for entry in data.get("penalties", [])),
                    dropout=tuple((str(n), float(r)) for n, r in data.get("dropout", [])),
                    noise=tuple((str(n), float(s)) for n, s in data.get("noise", [])),
-                   weight_decay=float(data.get("weight_decay", 0.0)))
+                   weight_decay=float(data.get("weight_decay", 0.0)), search=str(data.get("search", "")))
 
 
 def _grouped(keys: Iterable[Sequence[Any]], layers: Iterable[str]) -> list[tuple[tuple[Any, ...], list[str]]]:

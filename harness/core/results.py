@@ -62,7 +62,11 @@ class Definition(Protocol):
 
 #: the columns of `Results.splits`, in order
 SPLIT_COLUMNS = ["variant", "kind", "split", "seed", "status", "reason", "score", "train_score", "epochs", "best_epoch",
-                 "stopped_epoch", "seconds", "engine", "metrics", "loss", "val_loss", "weights", "job_key"]
+                 "stopped_epoch", "seconds", "engine", "metrics", "loss", "val_loss", "weights", "job_key", "role",
+                 "candidate"]
+#: the columns of `Results.inner`: a tuned variant's candidates on the inner splits of each outer split
+INNER_COLUMNS = ["variant", "split", "inner_split", "candidate", "seed", "status", "reason", "score", "train_score",
+                 "epochs", "best_epoch", "seconds", "engine", "loss", "val_loss", "job_key"]
 
 
 def stopped_epochs(rows: pd.DataFrame, patience: int | None) -> list[int]:
@@ -85,7 +89,9 @@ class Results:
     'failed', 'error'), reason, score, train_score, epochs, best_epoch, stopped_epoch (Keras'
     figure: 0-based, 0 when early stopping never fired), seconds, engine (the trainer's name),
     metrics (dict), loss and val_loss (per-epoch lists), weights (name -> array, or None) and
-    job_key. `data` is the data as loaded, `definition` the experiment object whose own
+    job_key, role ('' or 'refit': a tuned variant's chosen candidate retrained on the outer split)
+    and candidate (a refit's chosen values, as JSON). `inner` holds the tuned variants' inner
+    cross-validation. `data` is the data as loaded, `definition` the experiment object whose own
     report sections the page shows (None when unknown), `page` the HTML report, where written.
     """
 
@@ -98,6 +104,9 @@ class Results:
     splits: pd.DataFrame
     data: Dataset | None = None
     definition: Definition | None = None
+    #: a tuned variant's inner cross-validation, one row per (candidate, inner split) of each
+    #: outer split (`INNER_COLUMNS`; `candidate` as JSON); empty when nothing was tuned
+    inner: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=INNER_COLUMNS))
     #: tables computed once from these results (by harness.stats) and shared by its readers
     derived: dict[str, Any] = field(default_factory=dict, compare=False)
     page: Path | None = None

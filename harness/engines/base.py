@@ -14,8 +14,9 @@ import math
 from dataclasses import dataclass
 from typing import Any, Mapping, Protocol, Sequence, Union
 
-from ..core import FAILED, NETWORK, OK, Emit, SplitRecord, encode_weights
+from ..core import FAILED, INNER, NETWORK, OK, Emit, SplitRecord, encode_weights
 from ..core.records import json_float
+from ..core.tuning import candidate_text
 from ..experiment import Experiment
 from ..jobs import Job
 from ..scoring import FoldFailed, evaluate, score_outputs
@@ -93,7 +94,8 @@ def make_record(exp: Experiment, dataset: str, job: Job, engine: str, status: st
         seconds=seconds if seconds is not None else (trained.seconds if trained else 0.0),
         loss=[json_float(v) for v in (trained.loss if trained else [])],
         val_loss=[json_float(v) for v in (trained.val_loss if trained else [])],
-        engine=engine, weights=weights, job_key=job.key or None, kind=job.kind,
+        engine=engine, weights=weights, job_key=job.key or None, kind=job.kind, role=job.role,
+        inner_split=job.inner, candidate=candidate_text(job.candidate),
     )
 
 
@@ -107,7 +109,7 @@ def finish(exp: Experiment, dataset: str, job: Job, fd: SplitData, trained: Trai
         try:
             scores = evaluate(exp, trained.model, fd) if trained.outputs is None else score_outputs(exp, fd, trained.outputs)
             metrics = {**scores, "train_rows": len(fd.fit_index), "test_rows": len(fd.test_index)}
-            weights = encode_weights(trained.model)
+            weights = None if job.role == INNER else encode_weights(trained.model)  # an inner fit's are never read
         except FoldFailed as exc:
             failure = str(exc)
     return make_record(exp, dataset, job, engine, FAILED if failure else OK, failure, metrics, trained, weights)

@@ -130,7 +130,7 @@ class KerasFitEngine(OneJobPerTask):
 
     def run(self, exp: Experiment, dataset: str, splits: Splits, jobs: Sequence[Job], emit: Emit) -> None:
         for job in jobs:
-            fd = splits[job.split]
+            fd = splits[job.data]
             try:
                 trained = fit_member(exp, job.variant, fd, job.seed)
                 record = finish(exp, dataset, job, fd, trained, self.name)

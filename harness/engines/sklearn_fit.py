@@ -127,4 +127,4 @@ class SklearnEngine(OneJobPerTask):
 
     def run(self, exp: Experiment, dataset: str, splits: Splits, jobs: Sequence[Job], emit: Emit) -> None:
         for job in jobs:
-            emit(fit_reference(exp, dataset, job, splits[job.split]))
+            emit(fit_reference(exp, dataset, job, splits[job.data]))

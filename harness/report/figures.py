@@ -311,3 +311,53 @@ def input_heatmap(inputs: pd.DataFrame, max_labels: int = 60) -> plt.Figure | No
     if n_inputs <= max_labels:
         ax.tick_params(axis="x", labelsize=7, labelrotation=90)
     return fig
+
+
+def tuning_figure(curves: pd.DataFrame, picked: pd.DataFrame, axis_name: str | None, score_name: str,
+                  labels: Sequence[str]) -> plt.Figure | None:
+    """A tuned variant's nested CV in two panels: left, the inner-CV curve (mean inner score
+    against the candidate, ± sd over inner splits: each outer split faint, their mean bold, each
+    outer split's chosen point marked); right, the choice on each outer split as a strip on
+    the grid's axis. `axis_name` is the grid's one numeric axis (log scale when its values are
+    positive and span a factor of 10), else candidates sit at their positions, labelled."""
+    if curves.empty:
+        return None
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 3.8), gridspec_kw={"width_ratios": [2, 1]})
+    values = curves["value"].to_numpy(dtype=float)
+    logx = bool(axis_name) and (values > 0).all() and values.max() / values.min() >= 10
+    palette = sns.color_palette("tab10", n_colors=max(1, curves["split"].nunique()))
+    for colour, (split, rows) in zip(palette, curves.groupby("split")):
+        rows = rows.sort_values("value")
+        left.errorbar(rows["value"], rows["mean"], yerr=rows["sd"].fillna(0), color=colour, alpha=0.3, linewidth=0.9,
+                      capsize=2, label=f"outer split {int(split) + 1}")
+        chosen = rows[rows["chosen"]]
+        left.plot(chosen["value"], chosen["mean"], marker="*", markersize=13, color=colour, linestyle="none",
+                  markeredgecolor="black", markeredgewidth=0.6)
+    mean = curves.groupby("value")["mean"].mean()
+    left.plot(mean.index, mean.to_numpy(), color="black", linewidth=2.2, marker="o", label="mean over outer splits")
+    left.set_ylabel(f"inner-CV {score_name}")
+    left.set_title("inner cross-validation (★ chosen)", fontsize=10)
+    left.grid(alpha=0.3)
+    left.legend(fontsize=7, ncol=2)
+    splits = picked["split"].to_numpy(dtype=int) + 1
+    chosen_x = (picked[axis_name].to_numpy(dtype=float) if axis_name
+                else np.asarray([list(labels).index(c) if c in labels else np.nan for c in picked["chosen"]], dtype=float))
+    jitter = np.linspace(-0.15, 0.15, len(splits)) if len(splits) > 1 else np.zeros(1)
+    right.scatter(chosen_x, jitter, s=60, c=[palette[(s - 1) % len(palette)] for s in splits], edgecolor="black",
+                  zorder=3)
+    for x, y, s in zip(chosen_x, jitter, splits):
+        right.annotate(str(s), (x, y), textcoords="offset points", xytext=(6, 4), fontsize=7)
+    grid_x = sorted(set(values))
+    right.scatter(grid_x, [0.0] * len(grid_x), marker="|", s=200, color="grey", zorder=1)
+    right.set_yticks([])
+    right.set_ylim(-0.5, 0.5)
+    right.set_title("chosen on each outer split", fontsize=10)
+    for ax in (left, right):
+        if logx:
+            ax.set_xscale("log")
+        ax.set_xlabel(axis_name or "candidate")
+        if not axis_name:
+            ax.set_xticks(range(len(labels)))
+            ax.set_xticklabels(labels, rotation=30, ha="right", fontsize=7)
+    fig.tight_layout()
+    return fig

@@ -19,6 +19,8 @@ import pandas as pd
 
 from .. import stats
 from ..core import OK, Results, Section
+from ..core.tuning import candidate_label
+from ..stats import tuning as tuning_stats
 from ..stats import weights as weight_stats
 from . import figures
 from .render import SectionBuilder
@@ -96,6 +98,48 @@ def paired_tests(results: Results) -> Section:
     return Section(f"Paired comparison with {baseline}", note=note, table=table,
                    digits={"pairs": 0, "p (corrected t)": 3, "p (paired t)": 3, "p (Wilcoxon)": 3, "Holm (t)": 3,
                            "Holm (Wilcoxon)": 3, "P(better)": 3, "P(equivalent)": 3, "P(worse)": 3})
+
+
+def tuning(results: Results) -> Section | None:
+    """Per tuned variant: what its nested cross-validation chose on each outer split, the
+    inner-CV curve, and how stable the choice is."""
+    tuned = [v for v in results.variants if v.search is not None]
+    if not tuned:
+        return None
+    picked, curves, steady = tuning_stats.choices(results), tuning_stats.inner_curves(results), tuning_stats.stability(results)
+    parts = []
+    for variant in tuned:
+        mine = picked[picked["variant"] == variant.name]
+        along = tuning_stats.axis(variant)
+        table = pd.DataFrame({"outer split": mine["split"] + 1, "chosen": mine["chosen"],
+                              f"outer {results.score_name}": mine["score"],
+                              "the inner rows choose": ["the same" if a else f"{r} (differs)"
+                                                        for a, r in zip(mine["agrees"], mine["recomputed"])]})
+        labels = [candidate_label(p) for p in variant.search.candidates()]
+        figure = figures.tuning_figure(curves[curves["variant"] == variant.name], mine, along, results.score_name, labels)
+        row = steady[steady["variant"] == variant.name]
+        stable = ""
+        if len(row):
+            r = row.iloc[0]
+            stable = (f" The most frequent choice, {r['most frequent']}, was made on {r['share']:.0%} of the "
+                      f"{int(r['splits'])} outer splits ({int(r['distinct choices'])} distinct choices"
+                      + (f"; the choices span {int(r['spread (grid steps)'])} grid steps" if along else "") + ").")
+        parts.append(Section(variant.name, text=f"Searched: {variant.search.describe()}.{stable}", table=table,
+                             figure=figure, csv=f"tuning-{_slug(variant.name)}.csv"))
+    rounds = len(results.inner)
+    note = ("A tuned variant is scored by nested cross-validation: on each outer split every candidate is scored by "
+            "an inner K-fold CV of that split's training rows only (each inner split preprocessed on its own training "
+            "rows, early stopping on a part of them), one candidate is chosen from the inner scores, retrained on the "
+            "outer split's training rows and scored on its test rows: that outer score is what every table of this "
+            "page uses. 'The inner rows choose' recomputes the choice from the stored inner scores alone. "
+            f"{rounds} inner fits are stored with this run.")
+    return Section("Tuned variants: what the inner cross-validation chose", note=note, subsections=parts)
+
+
+def _slug(name: str) -> str:
+    import re
+
+    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "variant"
 
 
 def source_reported(results: Results) -> Section | None:
@@ -290,5 +334,5 @@ def _asked(variant: Any) -> str:
 
 
 #: the experiment page, in order
-SECTIONS: list[SectionBuilder] = [comparison, paired_tests, source_reported, own_sections, failed_splits,
+SECTIONS: list[SectionBuilder] = [comparison, paired_tests, tuning, source_reported, own_sections, failed_splits,
                                   fold_scores, loss_curves, weights, per_split, settings]

@@ -4,6 +4,7 @@ shape, the correction its paired tests need, each variant with what regularizes 
 its built model), model summaries and library versions."""
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, Sequence
 
 import numpy as np
@@ -65,12 +66,27 @@ def built_models(prepared: Any) -> dict[str, Any]:
     for variant in exp.variants:
         keras.utils.set_random_seed(0)
         try:
-            models[variant.name] = built(exp, variant, first.n_inputs, first.n_outputs)
+            models[variant.name] = built(exp, representative(variant), first.n_inputs, first.n_outputs)
         except HarnessError:
             raise
         except Exception as exc:  # noqa: BLE001 - the builder with the user's settings (a bad activation, no memory)
             raise HarnessError(f"{exp.name}: cannot build the model of variant {variant.name!r}: {one_line(exc)}") from None
     return models
+
+
+def representative(variant: Any) -> Any:
+    """The variant whose model stands for it: itself, or a tuned variant's most regularized candidate."""
+    if variant.search is None:
+        return variant
+    points = variant.search.candidates()
+    top = max(range(len(points)), key=lambda i: (variant.search.complexity(points[i]), i))
+    return variant.candidate(points[top])
+
+
+def regularization_of_variant(exp: Any, variant: Any, model: Any) -> Regularization:
+    """What regularizes a variant, read from its model (a tuned one's: with its search)."""
+    found = regularization_of(model, exp.make_optimizer(representative(variant)))
+    return dataclasses.replace(found, search=variant.search.describe()) if variant.search is not None else found
 
 
 def baseline_of(exp: Any, regularization: dict[str, Regularization]) -> str:
@@ -93,7 +109,7 @@ def run_record(prepared: Any, engine_notes: Sequence[str] = ()) -> RunRecord:
         if key not in by_structure:
             by_structure[key] = summary_text(model)
         summaries[name] = by_structure[key]
-    regularization = {v.name: regularization_of(models[v.name], exp.make_optimizer(v)) for v in exp.variants}
+    regularization = {v.name: regularization_of_variant(exp, v, models[v.name]) for v in exp.variants}
     ratio = float(np.mean([len(f.test_index) / len(f.fit_index) for f in splits]))
     corrected = traits(prepared.splitter).resampling_correction
     references = [reference_config(name, estimator) for name, estimator in prepared.reference_models.items()]

@@ -24,14 +24,15 @@ from pathlib import Path
 from typing import Any, Sequence, TextIO
 
 from .. import report
-from ..core import ERROR, NETWORK, OK, Dataset
+from ..core import ERROR, FAILED, INNER, NETWORK, OK, Dataset, candidate_label
 from ..data import default_data_dir
 from ..errors import DataUnavailable, HarnessError, one_line
 from ..executors import DaskCluster, InProcess, LocalWorkers, Task, connect
 from ..experiment import Experiment
-from ..jobs import Job, KeyMaker, library_versions, make_jobs, reference_jobs, with_key
+from ..jobs import Job, KeyMaker, job_seed, library_versions, make_jobs, reference_jobs, with_key
 from ..registry import known_to_reports
 from ..splits import SplitData, check_dataset, make_splits, prepare_split
+from ..tuning import Tuning, inner_splits, tuned_variants
 from ..store import Store
 from .metadata import run_record
 from ..options import RunOptions
@@ -60,6 +61,30 @@ class Prepared:
     run_id: str | None = None
     #: the data's fingerprint (set by `plan`), under which the store keeps the data
     data_key: str = ""
+    #: the outer splits' (training, test) row positions
+    divisions: list[tuple[Any, Any]] = field(default_factory=list)
+    #: the inner splits of tuned variants, keyed (outer, inner); empty when nothing is tuned
+    inner: dict[tuple[int, int], SplitData] = field(default_factory=dict)
+    #: the nested cross-validation's state (None when nothing is tuned)
+    tuning: Tuning | None = None
+    #: what keys its jobs, and the engine choice that gives them trainers (set by `plan`)
+    keys: KeyMaker | None = None
+    engine: str = "auto"
+    trainers: dict[str, Any] = field(default_factory=dict)
+    #: the jobs of the current wave, and whether no wave follows it
+    wave: list[Job] = field(default_factory=list)
+    final: bool = True
+    #: outer jobs held back until the inner CV has chosen (so that they stack with the refits)
+    held: list[Job] = field(default_factory=list)
+    #: (variant, split) -> why a tuned variant has nothing to refit there
+    unrefittable: dict[tuple[str, int], str] = field(default_factory=dict)
+    #: --fresh: how many stored results this run replaces
+    fresh_replaced: int = 0
+
+    @property
+    def table(self) -> dict[Any, SplitData]:
+        """Every prepared split by `Job.data`: outer splits by index, inner ones by (outer, inner)."""
+        return {**dict(enumerate(self.splits)), **self.inner}
 
 
 @dataclass
@@ -106,48 +131,74 @@ def prepare(exp: Experiment, data_dir: Path) -> Prepared:
     check_dataset(exp, data, splitter)
     divisions = make_splits(exp, data, splitter)
     splits = [prepare_split(exp, data, i, train, test) for i, (train, test) in enumerate(divisions)]
-    return Prepared(exp, data, splitter, splits, make_jobs(exp, len(splits)), reference_models=references)
+    item = Prepared(exp, data, splitter, splits, make_jobs(exp, len(splits)), reference_models=references,
+                    divisions=divisions)
+    if tuned_variants(exp):
+        item.inner = inner_splits(exp, data, divisions)
+        item.tuning = Tuning(exp, len(splits))
+    return item
 
 
 def plan(item: Prepared, engine: str) -> dict[str, Any]:
-    """Give every job its trainer and key (`item.planned`, `item.notes`); returns the trainers
-    by name. Refuses (HarnessError) what the engine cannot train."""
-    from ..engines import assign, reference_trainer
+    """Give every job known before training its trainer and key (`item.planned`: the outer
+    jobs in report order; `item.wave`: what trains first; `item.notes`); returns the trainers
+    by name. Refuses (HarnessError) what the engine cannot train. With tuned variants, the
+    first wave is the inner CV's first round and the outer jobs wait for the refits."""
+    from ..engines import reference_trainer
 
+    item.engine = engine
+    item.keys = KeyMaker(item.exp, item.data, item.splitter, item.splits, item.inner)
+    item.data_key = item.keys.data_key
+    first_inner = item.tuning.next_jobs() if item.tuning is not None else []
+    keyed, item.notes = _keyed(item, item.jobs + first_inner, notes=True)
+    outer, inner = keyed[:len(item.jobs)], keyed[len(item.jobs):]
+    references = reference_jobs(item.exp, item.reference_models, len(item.splits))
+    if references:
+        fitter = reference_trainer()
+        item.trainers[fitter.name] = fitter
+        outer += [with_key(job, fitter.name, item.keys.key(job, fitter.numerics)) for job in references]
+    item.planned = outer
+    if item.tuning is not None:
+        item.wave, item.held, item.final = inner, outer, False
+    else:
+        item.wave, item.final = outer, True
+    return item.trainers
+
+
+def _keyed(item: Prepared, jobs: Sequence[Job], notes: bool = False) -> tuple[list[Job], list[str]]:
+    """Network jobs with their trainers (under the run's engine choice) and keys."""
+    from ..engines import assign
+
+    if not jobs:
+        return [], []
     try:
-        chosen, item.notes = assign(engine, item.exp, item.splits, item.jobs)
+        chosen, said = assign(item.engine, item.exp, item.table, jobs)
     except HarnessError:
         raise
     except Exception as exc:  # noqa: BLE001 - engines build the models: a bad activation, no memory for them
         raise HarnessError(f"{item.exp.name}: cannot build its models: {one_line(exc)}") from None
-    keys = KeyMaker(item.exp, item.data, item.splitter, item.splits)
-    item.data_key = keys.data_key
-    planned = [with_key(job, chosen[id(job)].name, keys.key(job, chosen[id(job)].numerics)) for job in item.jobs]
-    trainers = {trainer.name: trainer for trainer in chosen.values()}
-    references = reference_jobs(item.exp, item.reference_models, len(item.splits))
-    if references:
-        fitter = reference_trainer()
-        trainers[fitter.name] = fitter
-        planned += [with_key(job, fitter.name, keys.key(job, fitter.numerics)) for job in references]
-    item.planned = planned
-    return trainers
+    for trainer in chosen.values():
+        item.trainers.setdefault(trainer.name, trainer)
+    keyed = [with_key(job, chosen[id(job)].name, item.keys.key(job, chosen[id(job)].numerics)) for job in jobs]
+    return keyed, said if notes else []
 
 
 def make_tasks(item: Prepared, trainers: dict[str, Any], jobs: Sequence[Job]) -> list[Task]:
-    """The jobs to train cut into tasks by their trainers, in plan order."""
+    """The jobs to train cut into tasks by their trainers, in the order given."""
     from ..engines import TRAINERS
 
-    position = {job.key: i for i, job in enumerate(item.planned)}
+    position = {job.key: i for i, job in enumerate(jobs)}
     chunks = []
     for name, trainer in trainers.items():
         mine = [job for job in jobs if job.engine == name]
         if mine:
-            chunks += [(trainer, list(chunk)) for chunk in trainer.tasks(item.exp, item.splits, mine)]
+            chunks += [(trainer, list(chunk)) for chunk in trainer.tasks(item.exp, item.table, mine)]
     chunks.sort(key=lambda chunk: min(position[job.key] for job in chunk[1]))  # plan order: lines print early
     versions = library_versions()
+    table = item.table
     return [
         Task(item.exp, item.data.name, trainer.name, TRAINERS[trainer.name].factory, chunk,
-             {split: item.splits[split] for split in sorted({job.split for job in chunk})},
+             {data: table[data] for data in dict.fromkeys(job.data for job in chunk)},
              splittable=trainer.splittable, versions=versions)
         for trainer, chunk in chunks
     ]
@@ -156,7 +207,7 @@ def make_tasks(item: Prepared, trainers: dict[str, Any], jobs: Sequence[Job]) ->
 def task_cost(task: Task) -> float:
     """A task's work, roughly: its networks' optimizer steps (a reference-model fit counts as one epoch)."""
     exp = task.exp
-    return sum(exp.epochs * task.splits[job.split].steps_per_epoch(exp.batch_size) if job.kind == NETWORK else 1.0
+    return sum(exp.epochs * task.splits[job.data].steps_per_epoch(exp.batch_size) if job.kind == NETWORK else 1.0
                for job in task.jobs)
 
 
@@ -241,12 +292,9 @@ def _run(experiments: Sequence[Experiment], executor: Any, options: RunOptions) 
     try:
         for item, item_trainers in zip(prepared, trainers):
             _resume(item, item_trainers, store, options.fresh, options.retry_failed, stream)
-        balance(prepared, executor.slots)
-        for item in prepared:
-            drop_found(item)
         show_bar = options.progress if options.progress is not None else _interactive(stream)
-        bar = Progress(sum(len(t.jobs) for item in prepared for t in item.tasks), stream, show_bar, options.lines)
-        outcomes += _train(prepared, executor, store, bar, reports_dir)
+        bar = Progress(0, stream, show_bar, options.lines)
+        outcomes += _train(prepared, executor, store, bar, reports_dir, options)
         index = report.write_index(store, reports_dir, known_to_reports()[1])
     except BaseException:
         for item in prepared:
@@ -277,30 +325,43 @@ def _finished(store: Store, run_id: str) -> bool:
 
 def _resume(item: Prepared, trainers: dict[str, Any], store: Store, fresh: bool, retry_failed: bool,
             stream: TextIO) -> None:
-    """Look the experiment's jobs up in the store and start its run; its tasks are cut from the
-    whole plan, so a resumed run trains each member beside the members an uninterrupted run
-    would have (the tasks found done are dropped later, by `drop_found`)."""
-    keys = [job.key for job in item.planned]
-    stored = store.stored_jobs(keys)
-    stored = stored[stored["status"] == OK] if retry_failed else stored[stored["status"] != ERROR]
-    if not fresh:
-        item.found = {row.job_key: (row.variant, row.split, row.status, row.score, row.epochs)
-                      for row in stored.itertuples()}
-    todo = [job for job in item.planned if job.key not in item.found]
+    """Start the experiment's run (its record and the plan known so far) and look its first
+    wave's jobs up in the store; its tasks are cut from the whole wave, so a resumed run trains
+    each member beside the members an uninterrupted run would have (the tasks found done are
+    dropped later, by `drop_found`)."""
+    first = [job for job in item.wave if job.role == INNER]
+    keys = [job.key for job in item.planned] + [job.key for job in first]
+    _lookup(item, store, item.planned + first, fresh, retry_failed)
     record = run_record(item, item.notes)
     # the data as loaded, so that the report is rebuilt from the store alone
     if not store.save_dataset(item.data_key, item.data):
         record.data_fingerprint = None
     item.run_id = store.start_run(record, engine_label(trainers), plan=keys)
-    item.tasks = make_tasks(item, trainers, item.planned)
+    todo = [key for key in keys if key not in item.found]
     if item.found:
         failed = sum(1 for found in item.found.values() if found[2] != OK)
         also = f" ({failed} of them failed; --retry-failed trains those again)" if failed else ""
         stream.write(f"{item.exp.name}: {len(item.found)} of {len(keys)} jobs found done in the store{also}; "
                      f"training the other {len(todo)}\n")
-    elif fresh and len(stored):
+    elif fresh and item.fresh_replaced:
         stream.write(f"{item.exp.name}: --fresh: training all {len(keys)} jobs again "
-                     f"({len(stored)} stored results will be replaced)\n")
+                     f"({item.fresh_replaced} stored results will be replaced)\n")
+
+
+def _lookup(item: Prepared, store: Store, jobs: Sequence[Job], fresh: bool, retry_failed: bool) -> None:
+    """Note which of these jobs the store holds done (`item.found`), and feed the inner CV the
+    scores of the inner ones."""
+    stored = store.stored_jobs([job.key for job in jobs])
+    stored = stored[stored["status"] == OK] if retry_failed else stored[stored["status"] != ERROR]
+    if fresh:
+        item.fresh_replaced += len(stored)
+        return
+    found = {row.job_key: (row.variant, row.split, row.status, row.score, row.epochs) for row in stored.itertuples()}
+    item.found.update(found)
+    if item.tuning is not None:
+        for job in jobs:
+            if job.key in found:
+                item.tuning.add(job, found[job.key][2], found[job.key][3])
 
 
 def engine_label(trainers: dict[str, Any]) -> str:
@@ -308,39 +369,113 @@ def engine_label(trainers: dict[str, Any]) -> str:
     return "+".join(name for name, t in trainers.items() if t.kind == NETWORK) or "+".join(trainers)
 
 
-def _train(prepared: list[Prepared], executor: Any, store: Store, bar: Progress, reports_dir: Path) -> list[Outcome]:
-    """Run every task, storing each as it finishes; report each experiment when it is done
-    (on a thread of its own, while the next experiment trains)."""
+def _train(prepared: list[Prepared], executor: Any, store: Store, bar: Progress, reports_dir: Path,
+           options: RunOptions) -> list[Outcome]:
+    """Run every experiment's jobs in waves, storing each task as it finishes; report each
+    experiment when its last wave is done (on a thread of its own, while the rest trains).
+    An experiment without tuned variants has one wave; one with them trains its inner CV
+    round by round, then its outer jobs with the refits of what the inner CV chose."""
     outcomes = {item.exp.name: Outcome(item.exp.name, run_id=item.run_id, found_done=len(item.found),
                                        definition=item.exp) for item in prepared}
-    remaining = {item.exp.name: len(item.tasks) for item in prepared}
     by_name = {item.exp.name: item for item in prepared}
     reports = Reports(store, bar, reports_dir)
     try:
         for item in prepared:
             bar.expect(item)
-        for item in prepared:
-            if not remaining[item.exp.name]:
-                reports.submit(item, outcomes[item.exp.name])
-        for task, records in executor.run([task for item in prepared for task in item.tasks]):
-            name = task.exp.name
-            for record in records:
-                record.run_id = by_name[name].run_id or ""
-            store.add_records(records)
-            for record in records:
-                bar.record(record)
-                outcomes[name].seconds += record.seconds
-                if record.ok:
-                    outcomes[name].ok += 1
-                else:
-                    outcomes[name].failed += 1
-            remaining[name] -= 1
-            if not remaining[name]:
-                reports.submit(by_name[name], outcomes[name])
+        active = list(prepared)
+        while active:
+            for item in active:
+                item.tasks = make_tasks(item, item.trainers, item.wave)
+            balance(active, executor.slots)
+            for item in active:
+                drop_found(item)
+            bar.more(sum(len(task.jobs) for item in active for task in item.tasks))
+            remaining = {item.exp.name: len(item.tasks) for item in active}
+            for item in active:
+                if not remaining[item.exp.name] and item.final:
+                    reports.submit(item, outcomes[item.exp.name])
+            for task, records in executor.run([task for item in active for task in item.tasks]):
+                name = task.exp.name
+                item = by_name[name]
+                for record in records:
+                    record.run_id = item.run_id or ""
+                store.add_records(records)
+                for job, record in zip(task.jobs, records):
+                    bar.record(record)
+                    if item.tuning is not None:
+                        item.tuning.add(job, record.status, record.score)
+                    if record.role == INNER:
+                        continue
+                    outcomes[name].seconds += record.seconds
+                    if record.ok:
+                        outcomes[name].ok += 1
+                    else:
+                        outcomes[name].failed += 1
+                remaining[name] -= 1
+                if not remaining[name] and item.final:
+                    reports.submit(item, outcomes[name])
+            active = [item for item in active if not item.final]
+            for item in active:
+                _next_wave(item, store, bar, options, outcomes[item.exp.name])
+                if not item.wave and item.final:  # everything found done
+                    reports.submit(item, outcomes[item.exp.name])
+            active = [item for item in active if item.wave]
         reports.wait()
     finally:
         reports.close()
     return [outcomes[item.exp.name] for item in prepared]
+
+
+def _next_wave(item: Prepared, store: Store, bar: Progress, options: RunOptions, outcome: Outcome) -> None:
+    """The experiment's next wave: the inner CV's next round, or, once every search is
+    complete, the outer jobs held back and the refits of the choices."""
+    assert item.tuning is not None
+    inner = item.tuning.next_jobs()
+    if inner:
+        item.wave, _ = _keyed(item, inner)
+        store.extend_plan(item.run_id, [job.key for job in item.wave])
+        _lookup(item, store, item.wave, options.fresh, options.retry_failed)
+        return
+    refits, failures = item.tuning.refit_jobs(job_seed)
+    ready = [job for job in refits if (job.variant.name, job.split) not in failures]
+    keyed, _ = _keyed(item, ready)
+    by_slot = {(job.variant.name, job.split): job for job in keyed}
+    unchosen = []
+    for job in refits:
+        slot = (job.variant.name, job.split)
+        if slot in failures:  # nothing to retrain: a record of why, without training
+            from ..engines.base import make_record
+
+            keyed_job = with_key(job, "", item.keys.key(job, "none"))
+            unchosen.append(make_record(item.exp, item.data.name, keyed_job, "", FAILED, failures[slot]))
+            by_slot[slot] = keyed_job
+    refit_jobs = [by_slot[(job.variant.name, job.split)] for job in refits]
+    store.extend_plan(item.run_id, [job.key for job in refit_jobs])
+    _lookup(item, store, [job for job in refit_jobs if job.engine], options.fresh, options.retry_failed)
+    for record in unchosen:
+        record.run_id = item.run_id or ""
+    store.add_records(unchosen)
+    for record in unchosen:
+        bar.more(1)
+        bar.record(record)
+        outcome.failed += 1
+    bar.found(item, [job for job in refit_jobs if job.key in item.found])
+    _say_choices(item, bar)
+    item.wave = item.held + [job for job in refit_jobs if job.engine]
+    item.final = True
+
+
+def _say_choices(item: Prepared, bar: Progress) -> None:
+    """One line per tuned variant: what its inner CV chose, and on how many outer splits."""
+    choices = item.tuning.choices()
+    for variant in item.tuning.variants:
+        picked = [choices[(variant.name, outer)].candidate for outer in range(len(item.splits))]
+        counts: dict[str, int] = {}
+        for candidate in picked:
+            label = candidate_label(candidate) if candidate is not None else "nothing (every candidate failed)"
+            counts[label] = counts.get(label, 0) + 1
+        text = ", ".join(f"{label} on {n} of {len(picked)} splits" for label, n in counts.items())
+        bar.note(item.exp.name, f"{item.exp.name}: {variant.name}: the inner CV chose {text}")
 
 
 class Reports:

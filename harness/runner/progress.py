@@ -9,12 +9,17 @@ from typing import Any, TextIO
 import numpy as np
 from tqdm.auto import tqdm
 
-from ..core import ERROR, OK, SplitRecord
+from ..core import ERROR, INNER, OK, REFIT, SplitRecord
 from ..report.formatting import hms
 from ..stats import pstdev
 
 #: places in the order of progress lines that are not jobs (job keys are hex digests)
 _NOTES, _SUMMARY = "notes:", "summary:"
+
+
+def refit_slot(variant: str, split: int) -> str:
+    """A tuned variant's place in the order of lines: its refit's key is known only once chosen."""
+    return f"refit:{variant}:{split}"
 
 
 class Progress:
@@ -41,19 +46,51 @@ class Progress:
         self.stream.flush()
 
     def expect(self, item: Any) -> None:
-        """An experiment's jobs in plan order, then its summary; jobs found done are accounted."""
+        """An experiment's jobs in report order (a tuned variant's by the refits to come), then
+        its summary; jobs found done are accounted."""
         name = item.exp.name
-        self._order += [(name, _NOTES)] + [(name, job.key) for job in item.planned] + [(name, _SUMMARY)]
+        by_variant: dict[str, list[str]] = {}
+        for job in item.planned:
+            by_variant.setdefault(job.name, []).append(job.key)
+        slots = []
+        for variant in item.exp.variants:
+            if variant.search is not None:
+                slots += [refit_slot(variant.name, split) for split in range(len(item.splits))]
+            else:
+                slots += by_variant.pop(variant.name, [])
+        slots += [key for keys in by_variant.values() for key in keys]  # the reference models
+        self._order += [(name, _NOTES)] + [(name, slot) for slot in slots] + [(name, _SUMMARY)]
         # why some variants fall back to one fit per split, and how the rest are trained
         self._ready[(name, _NOTES)] = "\n".join(f"{name}: {note}" for note in item.notes) or None
         self._ready.update({(name, key): ("stored", *found) for key, found in item.found.items()})
         with self._lock:
             self._flush()
 
+    def found(self, item: Any, jobs: Any) -> None:
+        """Refits found done in the store (known once the inner CV has chosen)."""
+        with self._lock:
+            for job in jobs:
+                self._ready[(item.exp.name, refit_slot(job.name, job.split))] = ("stored", *item.found[job.key])
+            self._flush()
+
+    def more(self, jobs: int) -> None:
+        """Jobs added to the run (a wave planned once the one before it was done)."""
+        with self._lock:
+            self.bar.total = (self.bar.total or 0) + jobs
+            self.bar.refresh()
+
+    def note(self, experiment: str, text: str) -> None:
+        """A line printed at once (what a tuned variant's inner CV chose)."""
+        with self._lock:
+            self.write(text)
+
     def record(self, record: SplitRecord) -> None:
         with self._lock:
-            self._ready[(record.experiment, record.job_key)] = record
             self.bar.update(1)
+            if record.role == INNER:  # the inner CV's fits move the bar; they print no line
+                return
+            slot = refit_slot(record.variant, record.split) if record.role == REFIT else record.job_key
+            self._ready[(record.experiment, slot)] = record
             self._flush()
 
     def summary(self, experiment: str, text: str) -> None:

@@ -71,7 +71,7 @@ class StackedEngine:
         """Why the job's model cannot be stacked, or None when it can."""
         if job.variant is None:
             return "it is a reference model, not a network"
-        return self._template(exp, job.variant, splits[job.split])[2]
+        return self._template(exp, job.variant, splits[job.data])[2]
 
     def _template(self, exp: Experiment, variant: Variant, fd: SplitData) -> Template:
         cache = self._templates.setdefault(exp, {})
@@ -89,7 +89,7 @@ class StackedEngine:
         """The jobs grouped by what members of one stacked model must share (all must stack)."""
         groups: dict[tuple[Any, ...], Group] = {}
         for job in jobs:
-            fd = splits[job.split]
+            fd = splits[job.data]
             _, spec = self.template(exp, job.variant, fd)
             if spec is None:
                 raise ValueError(f"variant {job.variant.name!r} cannot be stacked: {self.skip(exp, splits, job)}")
@@ -102,9 +102,9 @@ class StackedEngine:
         """A group split so that a stacked model's epoch arrays stay within MAX_EPOCH_BYTES, into
         as few chunks as that takes, of sizes that differ by one at most (360 members: 180 + 180,
         not 256 + 104)."""
-        fd = splits[group.jobs[0].split]
+        fd = splits[group.jobs[0].data]
         steps = fd.steps_per_epoch(exp.batch_size)
-        per_member = steps * batch_width(exp, [splits[job.split] for job in group.jobs]) * (fd.n_inputs + 2) * 4
+        per_member = steps * batch_width(exp, [splits[job.data] for job in group.jobs]) * (fd.n_inputs + 2) * 4
         size = max(1, min(self.max_members, MAX_EPOCH_BYTES // max(per_member, 1)))
         count = math.ceil(len(group.jobs) / size)
         return [list(chunk) for chunk in np.array_split(np.asarray(group.jobs, dtype=object), count)]
@@ -139,8 +139,8 @@ class StackedEngine:
         start = time.perf_counter()
         members = []
         for job in jobs:
-            template, spec = self.template(exp, job.variant, splits[job.split])
-            members.append(Member(job, splits[job.split], spec, template))
+            template, spec = self.template(exp, job.variant, splits[job.data])
+            members.append(Member(job, splits[job.data], spec, template))
         try:
             results = train_members(exp, members, self.jit_compile)
         except Exception as exc:  # a chunk that cannot train fails its members; the run goes on
