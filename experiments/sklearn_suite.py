@@ -1,4 +1,5 @@
-"""The offline default suite: eight data sets scored under the nine standard variants.
+"""The offline default suite: eight data sets scored under the suite's variants (no penalty; L1,
+L2, L1L2 and dropout each tuned by nested cross-validation; three fixed strengths beside them).
 
 Three are small real data sets that ship with scikit-learn (wine, breast cancer, diabetes),
 where an unregularized network with early stopping already does well; five are built so that
@@ -12,6 +13,7 @@ from sklearn import datasets
 from sklearn.model_selection import train_test_split
 
 from harness import Dataset, Experiment
+from harness.core import suite_variants
 from harness.data import sklearn_dataset
 
 
@@ -28,12 +30,13 @@ def _digits_subset(rows: int, seed: int = 0) -> tuple[pd.DataFrame, pd.Series]:
 
 
 class SuiteExperiment(Experiment):
-    """What every experiment of the default suite shares: the standard variants, 5-fold CV,
-    200 epochs with early stopping (patience 10) on a tenth of each split's training rows."""
+    """What every experiment of the default suite shares: the suite's variants (`suite_variants`),
+    5-fold CV, 200 epochs with early stopping (patience 10) on a tenth of each split's training rows."""
 
     abstract = True
     in_default_suite = True
     epochs = 200
+    variants = tuple(suite_variants())
 
 
 class Wine(SuiteExperiment):

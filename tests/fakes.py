@@ -45,8 +45,8 @@ class FakeTrainer:
 
     def tasks(self, exp: Any, splits: Any, jobs: Sequence[Any]) -> list[list[Any]]:
         by_variant: dict[str, list[Any]] = {}
-        for job in jobs:
-            by_variant.setdefault(job.variant.name, []).append(job)
+        for job in jobs:  # a tuned variant's candidates are variants of their own
+            by_variant.setdefault(job.variant.config_hash(), []).append(job)
         return list(by_variant.values())
 
     def run(self, exp: Any, dataset: str, splits: Any, jobs: Sequence[Any], emit: Any) -> None:

@@ -14,9 +14,9 @@ from .results import Definition, Results, Section
 from .run import RunRecord
 from .tasks import DEFAULT_SCORE, SCORES, TASKS, is_int, is_real
 from .tuning import Choice, Search, candidate_label, choose, log_grid
-from .variant import Variant, standard_variants, tuned
+from .variant import Variant, standard_variants, suite_variants, tuned
 
 __all__ = ["Choice", "DEFAULT_SCORE", "Dataset", "Definition", "ERROR", "Emit", "FAILED", "INNER", "NETWORK", "OK",
            "Penalty", "REFERENCE", "REFIT", "Regularization", "Results", "RunRecord", "SCORES", "Search", "Section",
            "SplitRecord", "TASKS", "Variant", "candidate_label", "choose", "decode_weights", "encode_arrays",
-           "encode_weights", "is_int", "is_real", "log_grid", "standard_variants", "tuned"]
+           "encode_weights", "is_int", "is_real", "log_grid", "standard_variants", "suite_variants", "tuned"]

@@ -116,3 +116,25 @@ def standard_variants() -> list[Variant]:
         Variant("dropout 0.5", dropout=0.5),
         Variant("dropout 0.2 + L2 1e-4", dropout=0.2, l2=1e-4),
     ]
+
+
+#: the strengths the default suite's tuned penalties search (log-spaced, a factor of 10 apart)
+SUITE_PENALTIES = (1e-4, 1e-3, 1e-2)
+#: the dropout rates its tuned dropout searches
+SUITE_DROPOUT = (0.1, 0.3, 0.5)
+
+
+def suite_variants() -> list[Variant]:
+    """The default suite's variants: none; L1, L2, L1L2 (l1 = l2) and dropout each tuned by
+    nested cross-validation (3-fold inner CV, best mean) over a 3-point grid; and three fixed
+    strengths beside them (L1 1e-3, L2 1e-3, dropout 0.2) that show what tuning buys."""
+    return [
+        Variant("none"),
+        tuned("L1 (tuned)", l1=SUITE_PENALTIES),
+        tuned("L2 (tuned)", l2=SUITE_PENALTIES),
+        tuned("L1L2 (tuned)", l1_l2=SUITE_PENALTIES),
+        tuned("dropout (tuned)", dropout=SUITE_DROPOUT),
+        Variant("L1 1e-3", l1=1e-3),
+        Variant("L2 1e-3", l2=1e-3),
+        Variant("dropout 0.2", dropout=0.2),
+    ]
