@@ -121,9 +121,18 @@ def tuning(results: Results) -> Section | None:
         stable = ""
         if len(row):
             r = row.iloc[0]
+            distinct = int(r["distinct choices"])
             stable = (f" The most frequent choice, {r['most frequent']}, was made on {r['share']:.0%} of the "
-                      f"{int(r['splits'])} outer splits ({int(r['distinct choices'])} distinct choices"
+                      f"{int(r['splits'])} outer splits ({distinct} distinct choice{'s' if distinct != 1 else ''}"
                       + (f"; the choices span {int(r['spread (grid steps)'])} grid steps" if along else "") + ").")
+            if along:
+                grid = sorted(variant.search.grid[along])
+                edges = [(value, side) for value, side in ((grid[0], "smallest"), (grid[-1], "largest"))
+                         if (mine[along] == value).any()]
+                for value, side in edges:
+                    count = int((mine[along] == value).sum())
+                    stable += (f" On {count} of {len(mine)} outer splits the choice is the grid's {side} value "
+                               f"({value:g}): the best {along} may lie beyond the grid, so a wider grid could do better.")
         parts.append(Section(variant.name, text=f"Searched: {variant.search.describe()}.{stable}", table=table,
                              figure=figure, csv=f"tuning-{_slug(variant.name)}.csv"))
     rounds = len(results.inner)
