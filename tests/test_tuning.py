@@ -230,7 +230,7 @@ def test_a_tuned_run_stores_inner_and_refit_jobs_and_its_page_is_rebuilt_from_th
 def test_a_second_run_finds_every_inner_and_refit_job_and_trains_nothing(workdir):
     run_fake([TunedRegression()], workdir)
     outcomes, text = run_fake([TunedRegression()], workdir)
-    assert outcomes[0].ok == 0 and "found done" in text
+    assert outcomes[0].ok == 0 and outcomes[0].found_done == 3 * 3 and "found done" in text  # 6 fixed + 3 refits
 
 
 def test_halving_and_random_searches_run_end_to_end(workdir):

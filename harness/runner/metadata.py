@@ -125,5 +125,6 @@ def run_record(prepared: Any, engine_notes: Sequence[str] = ()) -> RunRecord:
         baseline=baseline_of(exp, regularization), regularization=regularization,
         reference_models=[ReferenceModel(r["name"], r["estimator"], r["class"]) for r in references],
         model_summaries=summaries, versions=versions(), data_fingerprint=prepared.data_key or None,
-        engine_notes=list(engine_notes), planned=len(prepared.planned), found_done=len(prepared.found),
+        engine_notes=list(engine_notes), planned=len(prepared.planned),
+        found_done=sum(1 for job in prepared.planned if job.key in prepared.found),
     )

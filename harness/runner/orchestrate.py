@@ -375,8 +375,9 @@ def _train(prepared: list[Prepared], executor: Any, store: Store, bar: Progress,
     experiment when its last wave is done (on a thread of its own, while the rest trains).
     An experiment without tuned variants has one wave; one with them trains its inner CV
     round by round, then its outer jobs with the refits of what the inner CV chose."""
-    outcomes = {item.exp.name: Outcome(item.exp.name, run_id=item.run_id, found_done=len(item.found),
-                                       definition=item.exp) for item in prepared}
+    outcomes = {item.exp.name: Outcome(item.exp.name, run_id=item.run_id, definition=item.exp,
+                                       found_done=sum(1 for job in item.planned if job.key in item.found))
+                for item in prepared}
     by_name = {item.exp.name: item for item in prepared}
     reports = Reports(store, bar, reports_dir)
     try:
@@ -459,7 +460,9 @@ def _next_wave(item: Prepared, store: Store, bar: Progress, options: RunOptions,
         bar.more(1)
         bar.record(record)
         outcome.failed += 1
-    bar.found(item, [job for job in refit_jobs if job.key in item.found])
+    found = [job for job in refit_jobs if job.key in item.found]
+    outcome.found_done += len(found)
+    bar.found(item, found)
     _say_choices(item, bar)
     item.wave = item.held + [job for job in refit_jobs if job.engine]
     item.final = True
