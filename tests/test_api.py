@@ -114,7 +114,9 @@ def test_run_takes_a_class_a_file_and_a_built_in_name(workdir, tmp_path):
 
 def test_a_built_in_by_name_and_an_older_run_by_id(workdir):
     first, _ = _run(workdir, "wine", quick=True, epochs=1, folds=2, lines=False)
-    assert first.experiment == "wine" and len(first.splits) == 9 * 2  # the nine standard variants
+    # the suite's eight variants on 2 outer splits, four of them tuned: 3 candidates × 3 inner splits each
+    assert first.experiment == "wine" and len(first.splits) == 8 * 2 and len(first.inner) == 4 * 3 * 3 * 2
+    assert len(first.choices) == 4 * 2
     assert type(first.definition).__module__ == "harness.builtin.sklearn_suite"
     second, _ = _run(workdir, "wine", quick=True, epochs=1, folds=2, lines=False, fresh=True)
     assert second.run_id != first.run_id
