@@ -12,7 +12,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from .core import INNER, OK, REFIT, Dataset, Variant
+from .core import ERROR, INNER, OK, REFIT, Dataset, Variant
 from .core.tuning import Choice, choose, next_round
 from .errors import HarnessError, one_line
 from .experiment import Experiment
@@ -53,6 +53,11 @@ def inner_splits(exp: Experiment, data: Dataset, divisions: Sequence[tuple[np.nd
         if len(parts) != k:
             raise HarnessError(f"{exp.name}: the inner splitter made {len(parts)} splits, not the {k} asked for")
         for inner, (tr, te) in enumerate(parts):
+            tr, te = np.asarray(tr), np.asarray(te)
+            if (not tr.size or not te.size or not np.issubdtype(tr.dtype, np.integer) or not np.issubdtype(te.dtype, np.integer)
+                    or min(tr.min(), te.min()) < 0 or max(tr.max(), te.max()) >= len(train) or np.intersect1d(tr, te).size):
+                raise HarnessError(f"{exp.name}: inner split {inner} of outer split {outer} is not a split of its "
+                                   f"{len(train)} training rows (empty, out of range, or scoring rows it trains on)")
             table[(outer, inner)] = prepare_split(exp, data, (outer, inner), train[np.asarray(tr)], train[np.asarray(te)])
     return table
 
@@ -82,6 +87,8 @@ class Tuning:
         #: (variant, outer) -> {(candidate, inner): score or None (failed)}
         self.scores: dict[tuple[str, int], dict[tuple[int, int], float | None]] = {
             (v.name, outer): {} for v in self.variants for outer in range(n_outer)}
+        #: inner jobs that came back ERROR once (retried in the next round)
+        self._retried: set[tuple[Any, ...]] = set()
         self._index = {v.name: {_frozen(p): i for i, p in enumerate(v.search.candidates())} for v in self.variants}
 
     def add(self, job: Job, status: str, score: float | None) -> None:
@@ -89,6 +96,10 @@ class Tuning:
         if job.role != INNER:
             return
         candidate = self._index[job.variant.name][_frozen(job.candidate)]
+        slot = (job.variant.name, job.split, candidate, job.inner)
+        if status == ERROR and slot not in self._retried:
+            self._retried.add(slot)  # not trained where it ran (a worker died): the next round trains it again, once
+            return
         ok = status == OK and score is not None and np.isfinite(score)
         self.scores[(job.variant.name, job.split)][(candidate, job.inner)] = float(score) if ok else None
 

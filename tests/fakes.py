@@ -9,7 +9,9 @@ scoring on the same rows as a network; loss curves that fall and turn, with the 
 epochs a patience would give; weights named as Dense layers' are. It is deterministic in the
 job's seed and the split's arrays, so a resumed run, a run on workers and a run in one process
 give the same bits. A variant with `settings={"fake_failure": "why"}` fails with that reason; one with
-`settings={"fake_exit_worker": True}` ends the process of a Dask worker that trains it;
+`settings={"fake_exit_worker": True}` ends the process of a Dask worker that trains it; one with
+`settings={"fake_error_once": PATH}` makes the first task of it raise (its jobs come back 'error')
+and creates PATH, so that the next try trains it;
 $HARNESS_FAKE_SECONDS makes each job take that long (to kill a run mid-training).
 """
 from __future__ import annotations
@@ -51,6 +53,11 @@ class FakeTrainer:
 
     def run(self, exp: Any, dataset: str, splits: Any, jobs: Sequence[Any], emit: Any) -> None:
         delay = float(os.environ.get("HARNESS_FAKE_SECONDS", "0"))
+        once = next((job.variant.settings.get("fake_error_once") for job in jobs
+                     if job.variant.settings.get("fake_error_once")), None)
+        if once and not os.path.exists(once):  # the task's jobs come back ERROR, as when a worker dies
+            open(once, "w").close()
+            raise RuntimeError("fake_error_once: not trained this time")
         for job in jobs:
             time.sleep(delay)
             if job.variant.settings.get("fake_exit_worker") and on_a_dask_worker():

@@ -225,6 +225,10 @@ def test_a_tuned_run_stores_inner_and_refit_jobs_and_its_page_is_rebuilt_from_th
     curves = tuning.inner_curves(results)
     assert len(curves) == 3 * 4 and curves.groupby("split")["chosen"].sum().eq(1).all()
     assert tuning.stability(results).iloc[0]["splits"] == 3
+    # what regularizes it is read from its most regularized candidate's model, and says it is tuned
+    found = results.regularization("L2 (tuned)")
+    assert found.family == "L2, tuned" and found.penalty_strength == 0.1 and "l2 in {" in found.describe()
+    assert results.baseline == "none"
 
 
 def test_a_second_run_finds_every_inner_and_refit_job_and_trains_nothing(workdir):
@@ -355,3 +359,53 @@ def test_the_stacked_engine_trains_inner_and_refit_members_of_a_real_network(wor
     for row in refits.itertuples():
         if json.loads(row.candidate) == {"l2": 1e-1}:
             assert row.score == pytest.approx(fixed[row.split], abs=1e-6)
+
+
+def test_an_inner_fit_not_trained_where_it_ran_is_trained_again_in_the_same_run(workdir, tmp_path):
+    """A task of inner fits that comes back 'error' (its worker died) is not a failed candidate:
+    the next round trains it again, and the choice is made from every fold."""
+    flag = tmp_path / "raised"
+
+    class Flaky(TunedRegression):
+        name = "flaky"
+        variants = (Variant("none"), tuned("L2 (tuned)", l2=GRID, settings={"fake_error_once": str(flag)}))
+
+    run_fake([Flaky()], workdir)
+    assert flag.exists()
+    with Store(workdir.db) as store:
+        results = store.results("flaky")
+    assert (results.inner["status"] == OK).all() and len(results.inner) == 4 * 3 * 3
+    refits = results.splits.query("role == 'refit'")
+    assert (refits["status"] == OK).all()
+
+
+def test_review_cases_of_the_search_space():
+    # a setting's values keep their type (a layer's units must stay an int)
+    assert Search({"units": [32, 64]}).grid["units"] == (32, 64)
+    # halving never carries a candidate that failed into the next round while others passed
+    search = Search({"l2": GRID + (1.0, 10.0)}, method="halving", factor=3)
+    scores = {(c, 0): (None if c < 5 else 0.5) for c in range(6)}
+    assert next_round(search, scores) is None  # one candidate passed: it is the last one standing
+    assert choose(search, scores, greater_is_better=True).index == 5
+    scores = {(c, 0): (None if c < 4 else 0.5 + c / 100) for c in range(6)}
+    assert {c for c, _ in next_round(search, scores)} == {4, 5}
+    # a random draw is the same whatever the library versions: it hashes (seed, position)
+    drawn = Search({"l2": GRID}, method="random", n_candidates=2, seed=3).candidates()
+    assert drawn == Search({"l2": GRID}, method="random", n_candidates=2, seed=3).candidates() and len(drawn) == 2
+
+
+def test_an_inner_splitter_that_does_not_split_the_training_rows_is_one_line(workdir):
+    class Bad(TunedRegression):
+        name = "bad-inner"
+
+        def inner_splitter(self, n_splits, outer_split):
+            class Broken:
+                def split(self, X, y=None, groups=None):
+                    for _ in range(n_splits):
+                        yield np.arange(len(X)), np.arange(3)  # scores rows it trains on
+
+            return Broken()
+
+    with pytest.raises(HarnessError, match="inner split 0 of outer split 0 is not a split") as raised:
+        run_fake([Bad()], workdir)
+    assert "\n" not in str(raised.value)

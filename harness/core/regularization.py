@@ -84,15 +84,15 @@ class Regularization:
 
     @property
     def family(self) -> str:
-        """The families joined, e.g. 'L2 + dropout', or 'none'."""
-        return " + ".join(self.families) or "none"
+        """The families joined, e.g. 'L2 + dropout', or 'none'; a tuned variant's say so ('L2, tuned')."""
+        return (" + ".join(self.families) or "none") + (", tuned" if self.search else "")
 
     def describe(self) -> str:
         """One line for a person, e.g. 'L2 0.001 on the kernels of hidden_1, hidden_2; dropout
         0.2 after hidden_1, hidden_2'; for a tuned variant, where it acts and what was searched."""
         if self.search:
             where = sorted({p.layer for p in self.penalties} | {n for n, _ in self.dropout} | {n for n, _ in self.noise})
-            return f"{self.family}, tuned{' at ' + ', '.join(where) if where else ''}: {self.search}"
+            return f"{self.family}{' at ' + ', '.join(where) if where else ''}: {self.search}"
         parts = []
         keys = ((p.kind, p.on, p.l1, p.l2, p.custom) for p in self.penalties)
         for (kind, on, l1, l2, custom), layers in _grouped(keys, (p.layer for p in self.penalties)):

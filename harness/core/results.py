@@ -206,9 +206,7 @@ class Results:
         base = base.reset_index(drop=True)
         metrics = pd.json_normalize(ok["metrics"].tolist()).reset_index(drop=True)
         metrics = metrics[[c for c in metrics.columns if c not in base.columns]]
-        described = pd.DataFrame([{"variant": v.name, **self._regularizers(v.name), "l1": v.l1, "l2": v.l2,
-                                   "dropout": v.dropout, "weight_decay": v.weight_decay, **v.settings}
-                                  for v in self.variants])
+        described = pd.DataFrame([{"variant": v.name, **self._regularizers(v.name), **_fields(v)} for v in self.variants])
         table = pd.concat([base, metrics], axis=1)
         return table.merge(described, on="variant", how="left") if len(described) else table
 
@@ -216,7 +214,7 @@ class Results:
         found = self.regularization(name)
         if found is None:
             return {"regularizers": None, "penalty": None, "strength": math.nan}
-        strength = found.penalty_strength
+        strength = None if found.search else found.penalty_strength  # a tuned variant's varies by split
         return {"regularizers": found.family, "penalty": found.penalty_kind,
                 "strength": math.nan if strength is None else strength}
 
@@ -234,3 +232,14 @@ class Results:
         for i, curve in enumerate(curves):
             table[i, : len(curve)] = [math.nan if v is None else v for v in curve]
         return table
+
+
+def _fields(variant: Variant) -> dict[str, Any]:
+    """A variant's fields and settings as columns; a tuned variant's searched ones are NaN (its
+    value differs by split: `Results.splits['candidate']` holds each refit's)."""
+    values = {"l1": variant.l1, "l2": variant.l2, "dropout": variant.dropout, "weight_decay": variant.weight_decay,
+              **variant.settings}
+    for axis in (variant.search.grid if variant.search is not None else {}):
+        for name in (("l1", "l2") if axis == "l1_l2" else (axis,)):
+            values[name] = math.nan
+    return values

@@ -25,6 +25,7 @@ Rules (`rule`):
 """
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
 import math
@@ -77,7 +78,9 @@ class Search:
                 raise HarnessError(f"search axis names must be non-empty strings, got {axis!r}")
             if isinstance(values, (str, bytes)) or not isinstance(values, Sequence) or not values:
                 raise HarnessError(f"search axis {axis!r} needs a non-empty list of values, got {values!r}")
-            values = tuple(float(v) if is_real(v) and not isinstance(v, bool) else v for v in values)
+            if axis in FIELDS + (BOTH,):  # strengths and rates; a setting's values stay as given (units=32)
+                values = tuple(float(v) if is_real(v) and not isinstance(v, bool) else v for v in values)
+            values = tuple(values)
             if len(set(map(repr, values))) != len(values):
                 raise HarnessError(f"search axis {axis!r} repeats a value: {list(values)}")
             if axis in FIELDS + (BOTH,):
@@ -115,8 +118,10 @@ class Search:
         points = self.points()
         if self.method != "random":
             return points
-        drawn = np.random.default_rng(self.seed).choice(len(points), size=self.n_candidates, replace=False)
-        return [points[i] for i in sorted(drawn)]
+        # the points with the smallest hashes of (seed, position): a draw without replacement that no
+        # library version changes, so a stored run's candidates are drawn again the same
+        order = sorted(range(len(points)), key=lambda i: hashlib.sha256(f"{self.seed}:{i}".encode()).hexdigest())
+        return [points[i] for i in sorted(order[:self.n_candidates])]
 
     def complexity(self, candidate: Mapping[str, Any]) -> int:
         """How regularized a candidate is: the sum of its values' positions on their sorted axes
@@ -186,8 +191,9 @@ def next_round(search: Search, scores: Mapping[tuple[int, int], float | None],
 def _survivors(search: Search, signed: Mapping[tuple[int, int], float | None], alive: list[int], folds: int) -> list[int]:
     """The best 1/factor of a halving round's candidates (at least one)."""
     keep = math.ceil(len(alive) / search.factor)
-    table = inner_table(search, signed, alive, folds)
-    return sorted(table.sort_values("rank").index[:keep])
+    ranked = inner_table(search, signed, alive, folds).sort_values("rank")
+    passed = ranked[ranked["ok"]]
+    return sorted((passed if len(passed) else ranked).index[:keep])  # a candidate that failed never goes on
 
 
 def final_round(search: Search, signed: Mapping[tuple[int, int], float | None]) -> tuple[list[int], int]:

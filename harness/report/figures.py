@@ -339,10 +339,12 @@ def tuning_figure(curves: pd.DataFrame, picked: pd.DataFrame, axis_name: str | N
     left.set_title("inner cross-validation (★ chosen)", fontsize=10)
     left.grid(alpha=0.3)
     left.legend(fontsize=7, ncol=2)
+    if picked.empty or (axis_name and axis_name not in picked):  # a run stopped before its refits: no choice yet
+        picked = pd.DataFrame({"split": [], "chosen": [], **({axis_name: []} if axis_name else {})})
     splits = picked["split"].to_numpy(dtype=int) + 1
     chosen_x = (picked[axis_name].to_numpy(dtype=float) if axis_name
                 else np.asarray([list(labels).index(c) if c in labels else np.nan for c in picked["chosen"]], dtype=float))
-    jitter = np.linspace(-0.15, 0.15, len(splits)) if len(splits) > 1 else np.zeros(1)
+    jitter = np.linspace(-0.15, 0.15, len(splits)) if len(splits) > 1 else np.zeros(len(splits))
     right.scatter(chosen_x, jitter, s=60, c=[palette[(s - 1) % len(palette)] for s in splits], edgecolor="black",
                   zorder=3)
     for x, y, s in zip(chosen_x, jitter, splits):

@@ -133,12 +133,16 @@ def tuning(results: Results) -> Section | None:
                     count = int((mine[along] == value).sum())
                     stable += (f" On {count} of {len(mine)} outer splits the choice is the grid's {side} value "
                                f"({value:g}): the best {along} may lie beyond the grid, so a wider grid could do better.")
+        if variant.search.method == "halving":
+            stable += (" Successive halving scored the candidates it dropped early on fewer inner splits: each point of "
+                       "the curve averages the inner splits that candidate saw, and the choice is made among the last "
+                       "round's candidates only.")
         parts.append(Section(variant.name, text=f"Searched: {variant.search.describe()}.{stable}", table=table,
                              figure=figure, csv=f"tuning-{_slug(variant.name)}.csv"))
     rounds = len(results.inner)
     note = ("A tuned variant is scored by nested cross-validation: on each outer split every candidate is scored by "
             "an inner K-fold CV of that split's training rows only (each inner split preprocessed on its own training "
-            "rows, early stopping on a part of them), one candidate is chosen from the inner scores, retrained on the "
+            "rows and trained under the experiment's protocol, as an outer split is), one candidate is chosen from the inner scores, retrained on the "
             "outer split's training rows and scored on its test rows: that outer score is what every table of this "
             "page uses. 'The inner rows choose' recomputes the choice from the stored inner scores alone. "
             f"{rounds} inner fits are stored with this run.")
