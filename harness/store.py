@@ -417,7 +417,9 @@ def load_results(
     Columns: run_id (the run that trained the row), experiment, dataset, variant, config (dict),
     config_hash, split (0-based), seed, status, reason, score, train_score, metrics (dict), epochs,
     best_epoch, seconds, loss and val_loss (per-epoch lists), engine (the trainer's name), job_key,
-    created_at, kind ('network' or 'reference model');
+    created_at, kind ('network' or 'reference model'), role ('' for an ordinary job, 'inner' for a tuned
+    variant's candidate on an inner split, 'refit' for its chosen candidate retrained on the outer
+    split), inner_split and candidate (the candidate's values as JSON);
     `weights` (npz bytes) on request.
     """
     if not Path(db).exists():
