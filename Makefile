@@ -14,11 +14,13 @@ $(READY): requirements.txt
 
 venv: $(READY)
 
-# extra options for the run, e.g. make benchmark ARGS="--workers 2" or ARGS=--fresh
+# extra options for the run, e.g. make benchmark ARGS=--fresh
 ARGS ?=
+# worker processes for make benchmark (WORKERS=1: everything in this process)
+WORKERS ?= 2
 
 benchmark: $(READY)
-	$(PY) -m harness run --suite default $(ARGS)
+	$(PY) -m harness run --suite default --workers $(WORKERS) $(ARGS)
 
 # the same grids trained by the stacked engine, one Keras fit per fold and scikit-learn, beside the floor (~15 min)
 perf: $(READY)
