@@ -349,7 +349,8 @@ def test_the_stacked_engine_trains_inner_and_refit_members_of_a_real_network(wor
         name = "tuned-stacked"
         variants = (Variant("none"), tuned("L2 (tuned)", l2=(1e-3, 1e-1)), Variant("L2 (tuned)x", l2=1e-1))
 
-    run_quietly([Real()], workdir, engine="stacked")
+    _, text = run_quietly([Real()], workdir, engine="stacked")
+    assert "4 members (variant × split) (and the refits" in text and "12 members of that inner cross-validation" in text
     with Store(workdir.db) as store:
         results = store.results("tuned-stacked")
     assert (results.inner["status"] == OK).all() and len(results.inner) == 2 * 2 * 3

@@ -12,7 +12,7 @@ from typing import Any, Sequence
 import keras
 import numpy as np
 
-from ...core import NETWORK, Emit, Variant
+from ...core import INNER, NETWORK, Emit, Variant
 from ...experiment import Experiment
 from ...jobs import Job
 from ...models import built
@@ -118,8 +118,11 @@ class StackedEngine:
         """What the report says about how this experiment's jobs are trained."""
         if not jobs:
             return []
-        total = sum(1 for job in jobs if job.variant is not None)
-        return [f"Engine: stacked. {total} members (variant × split) trained in stacked Keras models of at most "
+        total = sum(1 for job in jobs if job.variant is not None and job.role != INNER)
+        inner = sum(1 for job in jobs if job.role == INNER)
+        tuned = (f" (and the refits of tuned variants once their inner CV has chosen), {inner} members of that inner "
+                 "cross-validation (candidate × inner split × outer split)" if inner else "")
+        return [f"Engine: stacked. {total} members (variant × split){tuned} trained in stacked Keras models of at most "
                 f"{self.max_members} members that share an architecture; each member was scored from the stacked "
                 "model's inference pass with its own weights (its own Keras model's outputs to float32 rounding), "
                 "then written into the experiment's own Keras model. A member's time is its stacked model's time "
