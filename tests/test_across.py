@@ -156,6 +156,10 @@ def test_page_across_data_sets_is_written_and_linked_from_the_index(workdir):
     # tiny-c is a regression: its rank 1 is its lowest RMSE
     c = scores.loc["tiny-c", ["none", "L2 1e-3", "dropout <b>0.2</b>"]].astype(float)
     assert ranks.loc["tiny-c", c.idxmin()] == 1.0
+    # three data sets: the verdict reads the permutation test, and the post-hoc tests are gated by it
+    assert "permutation test" in page
+    found = across.friedman(ranks.drop(index="mean rank")).p_verdict < 0.05
+    assert ("Exploratory only" in page) == (not found) and ("(exploratory)" in page) == (not found)
 
 
 def test_groups_count_each_data_set_once():
@@ -180,3 +184,29 @@ def test_groups_count_each_data_set_once():
     assert find_groups([run("demo", "aaa"), run("output-too", "ccc", ("hidden_1", "output"))]) == []
     two = find_groups([run("a", "1"), run("b", "2"), run("c", "3", ("output",)), run("d", "4", ("output",))])
     assert len(two) == 2 and len({group.slug for group in two}) == 2
+
+
+def test_with_few_data_sets_the_friedman_verdict_reads_an_exact_permutation_p():
+    """Every data set ordering three variants alike: Iman and Davenport's F is infinite (p = 0,
+    'the ranks differ') though with 2 data sets the exact probability of that under the null
+    hypothesis is 1/3! = 1/6. The permutation p matches the exact one, counted by enumerating
+    every re-ordering of each data set's ranks (ties kept), within Monte Carlo error."""
+    import itertools
+
+    def exact(table):
+        rows = [sorted(set(itertools.permutations(row))) for row in table]
+        observed = (np.asarray(table).sum(axis=0) ** 2).sum()
+        stats = [(np.asarray(combo).sum(axis=0) ** 2).sum() for combo in itertools.product(*rows)]
+        return np.mean(np.asarray(stats) >= observed - 1e-9)
+
+    alike = pd.DataFrame([[1.0, 2.0, 3.0]] * 2, columns=list("abc"))
+    result = across.friedman(alike)
+    assert result.p_iman_davenport == 0.0 and result.p_verdict == result.p_permutation
+    assert result.p_permutation == pytest.approx(exact(alike.to_numpy()), abs=0.01) and exact(alike.to_numpy()) == 1 / 6
+    for table in ([[1, 2, 3, 4], [2, 1, 3, 4], [1, 3, 2, 4]], [[1, 2.5, 2.5], [1, 2, 3], [3, 1, 2], [1, 2, 3]]):
+        table = pd.DataFrame(np.asarray(table, dtype=float))
+        assert across.friedman(table).p_permutation == pytest.approx(exact(table.to_numpy()), abs=0.01)
+    # from MIN_ASYMPTOTIC data sets on, the verdict reads Iman and Davenport's F as before
+    many = pd.DataFrame([[1.0, 2.0, 3.0], [2.0, 1.0, 3.0], [1.0, 3.0, 2.0], [1.0, 2.0, 3.0], [3.0, 1.0, 2.0]])
+    assert math.isnan(across.friedman(many).p_permutation)
+    assert across.friedman(many).p_verdict == across.friedman(many).p_iman_davenport

@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 
 from ..core import OK, Section
-from ..stats.across import FOLDER, Analysis, FriedmanResult, Group, analyse
+from ..stats.across import FOLDER, MIN_ASYMPTOTIC, PERMUTATIONS, Analysis, FriedmanResult, Group, analyse
 from ..stats.significance import ALPHA
 from . import figures
 from .formatting import fmt
@@ -56,22 +56,40 @@ def _ranks_section(analysis: Analysis) -> Section:
             "variant's mean beats, ties or trails the baseline's, with the two-sided sign test on wins and losses "
             "(scipy); and how many experiment pages found it better or worse (their Holm-adjusted paired tests "
             "over splits).")
+    if not _friedman_found(analysis):
+        text += (" These comparisons are post-hoc tests of the Friedman test below, which found no evidence that the "
+                 "ranks differ (or had too little to test): their verdicts are exploratory, marked so, and are not "
+                 "conclusions of this suite.")
+        table["verdict"] = [f"{v} (exploratory)" if isinstance(v, str) and v in ("better", "worse") else v
+                            for v in table["verdict"]]
     digits = {"wins": 0, "ties": 0, "losses": 0, "pages_better": 0, "pages_worse": 0, "mean_rank": 3, "rank_difference": 3}
     return Section("Mean ranks, and each variant against the baseline", text=text, table=table, csv="mean_ranks.csv",
                    digits=digits, highlight=str(table.iloc[0]["variant"]))
+
+
+def _friedman_found(analysis: Analysis) -> bool:
+    """Whether the Friedman test found that the ranks differ (its post-hoc tests are then more than exploratory)."""
+    p = analysis.friedman.p_verdict
+    return math.isfinite(p) and p < ALPHA
 
 
 def _friedman_section(result: FriedmanResult) -> Section:
     if not math.isfinite(result.statistic):
         return Section("Friedman test", text="Not computed: it needs three or more variants, two or more data sets, "
                        "and at least one data set where the variants' scores differ.")
-    finding = ("the variants' ranks differ more than chance would make them" if result.p_iman_davenport < ALPHA
+    finding = ("the variants' ranks differ more than chance would make them" if result.p_verdict < ALPHA
                else "no evidence that the variants' ranks differ")
     df1, df2 = result.df
     text = (f"Do the variants differ at all across the {result.datasets} data sets? Friedman χ²({result.variants - 1}) "
             f"= {fmt(result.statistic, 3)}, p = {fmt(result.p, 4)} (scipy, tie-corrected); Iman and Davenport's "
             f"F({df1}, {df2}) = {fmt(result.iman_davenport, 3)}, p = {fmt(result.p_iman_davenport, 4)}, the "
-            f"less conservative form Demšar recommends. At α = {ALPHA:g}: {finding}.")
+            f"less conservative form Demšar recommends.")
+    if math.isfinite(result.p_permutation):
+        text += (f" With fewer than {MIN_ASYMPTOTIC} data sets both approximations reject far more often than α "
+                 f"(with every data set ordering the variants alike, F has no finite value): the verdict reads a "
+                 f"permutation test instead, p = {fmt(result.p_permutation, 4)} ({PERMUTATIONS:,} random re-orderings "
+                 f"of each data set's ranks; with N data sets and k variants no p can fall below 1/(k!)^(N−1)).")
+    text += f" At α = {ALPHA:g}: {finding}."
     return Section("Friedman test", text=text)
 
 
@@ -83,9 +101,14 @@ def _nemenyi_section(analysis: Analysis) -> Section:
     text = (f"Which pairs differ? Two variants differ at α = {ALPHA:g} when their mean ranks differ by more than the "
             f"critical difference CD = q_α √(k(k+1)/6N) = {fmt(cd, 3)} (k = {k}, N = {n}). With few data sets the "
             "test is weak: a bar joining variants says the data cannot tell them apart, not that they are equal.")
+    title = "Nemenyi test and critical-difference diagram"
+    if not _friedman_found(analysis):
+        title += " (exploratory)"
+        text = ("Exploratory only: the Friedman test above found no evidence that the ranks differ, so no pair below "
+                "is a finding of this suite. " + text)
     figure = figures.critical_difference_diagram(mean_ranks, p_values, cd, ALPHA)
     matrix = p_values.loc[mean_ranks.index, mean_ranks.index].reset_index(names="variant")
-    return Section("Nemenyi test and critical-difference diagram", text=text, figure=figure, subsections=[
+    return Section(title, text=text, figure=figure, subsections=[
         Section("Nemenyi p-values, every pair", table=matrix, csv="nemenyi.csv", collapsed=True)])
 
 

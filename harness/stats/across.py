@@ -53,6 +53,14 @@ class FriedmanResult:
     p: float
     iman_davenport: float  # F = (N − 1) χ² / (N (k − 1) − χ²)
     p_iman_davenport: float
+    #: with fewer than MIN_ASYMPTOTIC data sets: the permutation test's p (NaN otherwise)
+    p_permutation: float = math.nan
+
+    @property
+    def p_verdict(self) -> float:
+        """The p-value the verdict reads: the permutation test's with few data sets (where the χ²
+        and F approximations reject far more often than α), else Iman and Davenport's."""
+        return self.p_permutation if math.isfinite(self.p_permutation) else self.p_iman_davenport
 
     @property
     def df(self) -> tuple[int, int]:
@@ -72,7 +80,28 @@ def friedman(ranks: pd.DataFrame) -> FriedmanResult:
     denominator = n * (k - 1) - chi2
     f = (n - 1) * chi2 / denominator if denominator > 0 else math.inf
     p_f = float(sps.f.sf(f, k - 1, (k - 1) * (n - 1))) if math.isfinite(f) else 0.0
-    return FriedmanResult(n, k, chi2, p, f, p_f)
+    p_perm = friedman_permutation(ranks.to_numpy(dtype=float)) if n < MIN_ASYMPTOTIC else math.nan
+    return FriedmanResult(n, k, chi2, p, f, p_f, p_perm)
+
+
+#: data sets below which the Friedman test's p is a permutation test's, not χ²'s or F's
+MIN_ASYMPTOTIC = 5
+#: random re-orderings the permutation test draws (seeded: the same page every time)
+PERMUTATIONS = 20_000
+
+
+def friedman_permutation(ranks: np.ndarray, permutations: int = PERMUTATIONS, seed: int = 0) -> float:
+    """The Friedman test's p by permutation: under the null hypothesis each data set's ranks
+    (a row, ties kept) are in random order, so the rows are shuffled independently
+    `permutations` times and p = (1 + #{Σ_j R_j² ≥ observed}) / (1 + permutations), R_j the
+    column sums (χ² is an increasing function of Σ R_j² for fixed N, k and ties)."""
+    rng = np.random.default_rng(seed)
+    observed = float((ranks.sum(axis=0) ** 2).sum())
+    n, k = ranks.shape
+    order = rng.random((permutations, n, k)).argsort(axis=2)
+    shuffled = np.take_along_axis(np.broadcast_to(ranks, (permutations, n, k)), order, axis=2)
+    statistics = (shuffled.sum(axis=1) ** 2).sum(axis=1)
+    return float((1 + np.count_nonzero(statistics >= observed - 1e-9)) / (1 + permutations))
 
 
 def nemenyi(ranks: pd.DataFrame) -> pd.DataFrame:
@@ -251,7 +280,7 @@ class Analysis:
                 "best_rank": float(self.mean_ranks.iloc[0]) if ranked else math.nan,
                 "baseline": self.group.baseline,
                 "baseline_rank": float(self.mean_ranks.get(self.group.baseline, math.nan)),
-                "friedman_p": self.friedman.p, "cd": self.cd, "experiments": [r.experiment for r in self.group.members]}
+                "friedman_p": self.friedman.p_verdict, "cd": self.cd, "experiments": [r.experiment for r in self.group.members]}
 
 
 def score_tables(group: Group) -> tuple[pd.DataFrame, dict[str, bool], pd.DataFrame]:
