@@ -153,3 +153,29 @@ def test_stopped_epoch_is_what_keras_early_stopping_reports(seed):
     rows = pd.DataFrame({"epochs": [trained], "best_epoch": [best], "kind": ["network"]})
     assert stopped_epochs(rows, patience) == [stopper.stopped_epoch]
     assert (stopper.stopped_epoch == 0) == (seed == 6)
+
+
+def test_differences_that_do_not_vary_get_no_test_and_no_posterior():
+    """Three identical per-split differences of 0.1: their sample variance is 2e-33 (the rounding
+    of their mean), which a t-test would read as certainty and the Bayesian test as P(better) = 1.
+    Neither can be tested: both are NaN, as for exactly zero variance."""
+    from harness.stats.significance import bayesian_correlated_ttest, constant, corrected_paired_ttest
+
+    same = np.full(3, 0.1)
+    assert np.var(same, ddof=1) > 0 and constant(same)
+    p, low, high = corrected_paired_ttest(same, 0.25)
+    assert math.isnan(p) and low == high == 0.1
+    assert all(math.isnan(v) for v in bayesian_correlated_ttest(same, 0.25, 0.01))
+    varied = np.array([0.1, 0.1, 0.1 + 1e-6])
+    assert not constant(varied) and corrected_paired_ttest(varied, 0.25)[0] < 0.05
+    assert not any(math.isnan(v) for v in bayesian_correlated_ttest(varied, 0.25, 0.01))
+
+
+def test_the_page_says_which_comparisons_holm_covers():
+    import pandas as pd
+
+    from harness.report.sections import _tested
+
+    rows = pd.DataFrame({"variant": ["a", "b", "c"], "p_corrected": [0.01, float("nan"), 0.2]})
+    assert _tested(rows) == "2 comparisons that have a p-value (1 without one, b, left out)"
+    assert _tested(rows.iloc[[0, 2]]) == "2 comparisons"

@@ -52,8 +52,8 @@ def comparison(results: Results) -> Section:
             "over splits, as in Heaton's notebooks. Epochs: mean epochs trained (mean best epoch). Gap = mean "
             "train score − mean test score (for an error score such as RMSE a negative gap means the test error "
             f"is higher). Δ = the variant minus the baseline variant {baseline} on the same splits; p from the "
-            f"{test} below, and Holm-adjusted over the page's {max(len(summary) - 1, 0)} comparisons with the "
-            f"baseline; verdict: better or worse when the Holm-adjusted p is below {stats.ALPHA}, else no evidence.")
+            f"{test} below, and Holm-adjusted over the page's {_tested(summary[summary['variant'] != baseline])} "
+            f"with the baseline; verdict: better or worse when the Holm-adjusted p is below {stats.ALPHA}, else no evidence.")
     if results.reference_models:
         note += (" Reference models are the experiment's scikit-learn estimators, scored on the same splits in "
                  "the same units: each is fitted on the split's whole training rows (the fit rows plus any "
@@ -86,11 +86,12 @@ def paired_tests(results: Results) -> Section:
     pairs = int(rows["pairs"].max()) if len(rows) and rows["pairs"].notna().any() else 0
     note = (f"Each variant against the baseline variant {baseline} on the same splits. {how} the Wilcoxon "
             "signed-rank p-value makes no normality assumption; wins/losses count the splits where the variant "
-            f"scored better / worse than the baseline. Holm's adjustment runs over the {len(rows)} comparisons "
+            f"scored better / worse than the baseline. Holm's adjustment runs over the {_tested(rows)} "
             "of this page, so that the chance of any false 'better' or 'worse' stays at 5%; the verdict reads "
             f"the Holm-adjusted t-test. With {pairs} pairs the Wilcoxon test cannot give a p-value below "
             f"{_fmt(stats.wilcoxon_floor(pairs), 4)} (every split on one side), whatever the differences. "
-            "A p-value is missing (–) where the differences do not vary. P(better), P(equivalent) and P(worse) "
+            "A p-value and the three probabilities are missing (–) where the differences do not vary (every split "
+            "gave the same difference): no test can be made of that. P(better), P(equivalent) and P(worse) "
             "come from the Bayesian correlated t-test (Benavoli et al., JMLR 2017), with the same variance "
             f"correction, for a region of practical equivalence of ±{_fmt(stats.rope(results), 4)} {results.score_name} "
             "(the experiment's `rope`): the probability that the variant is better than the baseline by more "
@@ -153,6 +154,16 @@ def _slug(name: str) -> str:
     import re
 
     return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "variant"
+
+
+def _tested(rows: pd.DataFrame) -> str:
+    """'7 comparisons', or '5 comparisons that have a p-value (2 without one are left out: …)'."""
+    has = rows["p_corrected"].notna()
+    text = f"{int(has.sum())} comparison{'s' if has.sum() != 1 else ''}"
+    if (~has).any():
+        text += (f" that have a p-value ({int((~has).sum())} without one, {', '.join(map(str, rows.loc[~has, 'variant']))}"
+                 ", left out)")
+    return text
 
 
 def source_reported(results: Results) -> Section | None:

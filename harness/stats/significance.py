@@ -15,6 +15,13 @@ from ..core import OK
 ALPHA = 0.05
 
 
+def constant(differences: np.ndarray) -> bool:
+    """Whether per-split differences do not vary: equal up to float rounding (0.1 three times has a
+    variance of 2e-33 from the rounding of its mean, which a t-test would read as certainty)."""
+    d = np.asarray(differences, dtype=float)
+    return bool(len(d)) and float(np.ptp(d)) <= 1e-12 * max(1.0, float(np.abs(d).max()))
+
+
 def corrected_paired_ttest(differences: Sequence[float], test_train_ratio: float) -> tuple[float, float, float]:
     """Nadeau and Bengio's corrected resampled t-test on per-split differences.
 
@@ -31,8 +38,8 @@ def corrected_paired_ttest(differences: Sequence[float], test_train_ratio: float
     se = math.sqrt((1.0 / j + test_train_ratio) * var)
     if not math.isfinite(se):
         return math.nan, math.nan, math.nan
-    if se == 0:
-        return math.nan, mean, mean
+    if se == 0 or constant(d):
+        return math.nan, float(d[0]), float(d[0])
     t = mean / se
     p = 2 * sps.t.sf(abs(t), df=j - 1)
     half = sps.t.ppf(0.975, df=j - 1) * se
@@ -47,13 +54,15 @@ def bayesian_correlated_ttest(differences: Sequence[float], test_train_ratio: fl
     (1/n + n_test/n_train) · s². Returns P(difference < -rope), P(|difference| <= rope) and
     P(difference > rope). baycomp's `CorrelatedTTest` computes the same for K-fold, where it
     takes the ratio as 1/(K - 1); this takes the splitter's own ratio (0 where the splits need
-    no correction), which baycomp cannot."""
+    no correction), which baycomp cannot. NaN where the differences do not vary: the posterior
+    would be a point mass, P = 1 from as few as two identical splits, while no p-value exists
+    beside it."""
     d = np.asarray(differences, dtype=float)
     if len(d) < 2 or not math.isfinite(test_train_ratio) or not math.isfinite(rope):
         return math.nan, math.nan, math.nan
     mean, var = float(d.mean()), float(d.var(ddof=1)) * (1.0 / len(d) + test_train_ratio)
-    if var == 0:  # a point mass at the mean
-        return float(mean < -rope), float(abs(mean) <= rope), float(mean > rope)
+    if var == 0 or constant(d):  # differences that do not vary: no posterior to speak of (and no p-value beside it)
+        return math.nan, math.nan, math.nan
     posterior = sps.t(len(d) - 1, loc=mean, scale=math.sqrt(var))
     left, right = float(posterior.cdf(-rope)), float(posterior.sf(rope))
     return left, max(0.0, 1.0 - left - right), right
