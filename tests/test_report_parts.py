@@ -203,3 +203,23 @@ def test_log_axes_over_decades_label_only_what_matplotlib_labels(tmp_path):
     svg = (tmp_path / "f.svg").read_text()
     assert "<!-- 0.01 -->" in svg and "<!-- 0.1 -->" in svg
     assert "<!-- 0.03 -->" not in svg and "<!-- 0.005 -->" not in svg
+
+
+def test_a_page_of_one_split_repeated_says_its_p_values_measure_seed_noise(workdir):
+    """FixedSplit trains every split on the same rows with another seed: its paired tests say
+    that they measure training's seed-to-seed spread on one draw of the data; a K-fold page
+    does not say so."""
+    from harness.splitters import FixedSplit
+    from tests.conftest import TinyClassification, run_fake
+
+    class Repeated(TinyClassification):
+        name = "one-split-repeated"
+
+        def splitter(self):
+            return FixedSplit(40, 3)
+
+    run_fake([Repeated(), TinyClassification()], workdir)
+    repeated = (workdir.reports / "one-split-repeated" / "index.html").read_text()
+    kfold = (workdir.reports / "tiny-classification" / "index.html").read_text()
+    assert "seed to seed on this one draw of the data" in repeated
+    assert "seed to seed on this one draw of the data" not in kfold

@@ -87,6 +87,9 @@ class RunRecord:
     #: correction, else 0; NaN when unknown
     test_train_ratio: float = math.nan
     resampling_correction: bool = True
+    #: whether the splits' training sets share rows: 'partial', 'none', 'identical' (every split
+    #: trains on the same rows with another seed), or '' (a run stored before it was recorded)
+    training_overlap: str = ""
     greater_is_better: bool | None = None
     variants: list[Variant] = field(default_factory=list)
     #: the variant every other is compared with (None: the first; runs stored before it was recorded)

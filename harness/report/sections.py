@@ -96,6 +96,10 @@ def paired_tests(results: Results) -> Section:
             f"correction, for a region of practical equivalence of ±{_fmt(stats.rope(results), 4)} {results.score_name} "
             "(the experiment's `rope`): the probability that the variant is better than the baseline by more "
             "than that, within it, or worse by more than that.")
+    if results.run.training_overlap == "identical":
+        note = ("Every split of this experiment trains on the same rows and is scored on the same rows, repeated "
+                "with another seed: these p-values measure how much training varies from seed to seed on this one "
+                "draw of the data, not how the variants would compare on new data. " + note)
     return Section(f"Paired comparison with {baseline}", note=note, table=table,
                    digits={"pairs": 0, "p (corrected t)": 3, "p (paired t)": 3, "p (Wilcoxon)": 3, "Holm (t)": 3,
                            "Holm (Wilcoxon)": 3, "P(better)": 3, "P(equivalent)": 3, "P(worse)": 3})

@@ -121,6 +121,7 @@ def run_record(prepared: Any, engine_notes: Sequence[str] = ()) -> RunRecord:
         preprocessor=repr(exp.preprocessor(prepared.data.X)), n_rows=len(prepared.data.X),
         n_features=splits[0].n_inputs, input_names=input_names(prepared),
         test_train_ratio=ratio if corrected else 0.0, resampling_correction=corrected,
+        training_overlap=traits(prepared.splitter).training_overlap,
         greater_is_better=exp.greater_is_better, variants=list(exp.variants),
         baseline=baseline_of(exp, regularization), regularization=regularization,
         reference_models=[ReferenceModel(r["name"], r["estimator"], r["class"]) for r in references],
