@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import math
 from dataclasses import dataclass, field
-from typing import Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -23,7 +23,7 @@ from scipy import stats as sps
 
 from ..core import Results
 from .page import summary
-from .significance import ALPHA, holm
+from .significance import ALPHA, holm, verdict
 
 #: the folder of the pages across data sets, under the reports folder
 FOLDER = "across"
@@ -334,3 +334,51 @@ def relative_change(scores: pd.DataFrame, greater: Mapping[str, bool], baseline:
         change = (row - row[baseline]) / abs(row[baseline]) * 100 if row[baseline] else row * math.nan
         rows[name] = change if greater[name] else -change
     return pd.DataFrame(rows).T[scores.columns]
+
+
+#: the region of practical equivalence across data sets, in % of the baseline's score
+RELATIVE_ROPE = 1.0
+#: bootstrap resamples of the effect sizes' confidence intervals (seeded)
+BOOTSTRAP = 9_999
+
+
+def effect_sizes(relative: pd.DataFrame, baseline: str, rope: float = RELATIVE_ROPE) -> pd.DataFrame:
+    """Each variant's change from the baseline across data sets (`relative`: data sets ×
+    variants, in % of the baseline's score, + = better), one row per variant:
+
+    - `median` and `mean` change with 95% bootstrap intervals (scipy's `bootstrap`, BCa,
+      resampling data sets, seeded);
+    - `better_share` / `worse_share`: the share of data sets where the variant is better / worse
+      by more than `rope` %;
+    - `p_wilcoxon`: the Wilcoxon signed-rank test of the changes across data sets (Demšar 2006,
+      §3.1.3: the test he recommends for two methods over many data sets; scipy, exact where it
+      can be), `p_wilcoxon_holm` over the variants, and a `verdict` from it.
+    NaN where a variant has fewer than two data sets or its changes do not vary."""
+    rows = []
+    for variant in [c for c in relative.columns if c != baseline]:
+        values = relative[variant].dropna().to_numpy(dtype=float)
+        row: dict[str, Any] = {"variant": variant, "datasets": len(values)}
+        row["median"], row["mean"] = (float(np.median(values)), float(values.mean())) if len(values) else (math.nan,) * 2
+        for name, statistic in (("median", np.median), ("mean", np.mean)):
+            row[f"{name}_low"], row[f"{name}_high"] = _bootstrap(values, statistic)
+        row["better_share"] = float(np.mean(values > rope)) if len(values) else math.nan
+        row["worse_share"] = float(np.mean(values < -rope)) if len(values) else math.nan
+        nonzero = values[values != 0]
+        row["p_wilcoxon"] = float(sps.wilcoxon(values).pvalue) if len(nonzero) >= 1 and len(values) >= 2 else math.nan
+        rows.append(row)
+    table = pd.DataFrame(rows)
+    if table.empty:
+        return table
+    table["p_wilcoxon_holm"] = holm(table["p_wilcoxon"].to_numpy())
+    table["verdict"] = [verdict(m, p, True) for m, p in zip(table["median"], table["p_wilcoxon_holm"])]
+    return table
+
+
+def _bootstrap(values: np.ndarray, statistic: Any) -> tuple[float, float]:
+    """A 95% BCa bootstrap interval of `statistic` over data sets (NaN with < 3 or constant values)."""
+    if len(values) < 3 or np.ptp(values) == 0:
+        return math.nan, math.nan
+    result = sps.bootstrap((values,), statistic, n_resamples=BOOTSTRAP, confidence_level=0.95, method="BCa",
+                           random_state=np.random.default_rng(0))
+    low, high = float(result.confidence_interval.low), float(result.confidence_interval.high)
+    return (low, high) if math.isfinite(low) and math.isfinite(high) else (math.nan, math.nan)
