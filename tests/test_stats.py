@@ -179,3 +179,43 @@ def test_the_page_says_which_comparisons_holm_covers():
     rows = pd.DataFrame({"variant": ["a", "b", "c"], "p_corrected": [0.01, float("nan"), 0.2]})
     assert _tested(rows) == "2 comparisons that have a p-value (1 without one, b, left out)"
     assert _tested(rows.iloc[[0, 2]]) == "2 comparisons"
+
+
+def test_benjamini_hochberg_is_statsmodels_fdr_bh_over_the_p_values_that_exist():
+    from statsmodels.stats.multitest import multipletests
+
+    from harness.stats import benjamini_hochberg
+
+    p = np.array([0.01, np.nan, 0.04, 0.03, 0.5, 0.002, np.nan])
+    q = benjamini_hochberg(p)
+    present = ~np.isnan(p)
+    assert np.isnan(q[~present]).all()
+    assert q[present] == pytest.approx(multipletests(p[present], method="fdr_bh")[1])
+
+
+def test_the_index_adjusts_every_pages_comparisons_together(workdir):
+    """The index's q for each best variant is Benjamini–Hochberg over every comparison with a
+    baseline that its pages make (recomputed here with statsmodels from each page's table)."""
+    from statsmodels.stats.multitest import multipletests
+
+    from harness.store import Store
+    from tests.conftest import TinyClassification, TinyRegression, run_fake
+
+    run_fake([TinyClassification(), TinyRegression()], workdir)
+    keys, p_values = [], []
+    with Store(workdir.db) as store:
+        for name in ("tiny-classification", "tiny-regression"):
+            results = store.results(name, weights=False)
+            table = stats.summary(results)
+            for variant, p in zip(table["variant"], table["p_corrected"]):
+                if variant != results.baseline and not np.isnan(p):
+                    keys.append((name, variant))
+                    p_values.append(p)
+    q = dict(zip(keys, multipletests(p_values, method="fdr_bh")[1]))
+    index = pd.read_csv(workdir.reports / "index.csv").set_index("experiment")
+    for name in ("tiny-classification", "tiny-regression"):
+        best = index.at[name, "best_variant"]
+        if (name, best) in q:
+            assert index.at[name, "q_bh_index"] == pytest.approx(q[(name, best)])
+    page = (workdir.reports / "index.html").read_text()
+    assert "Benjamini and Hochberg" in page and f"({len(keys)} with a p-value)" in page

@@ -9,6 +9,7 @@ suite.
 """
 from __future__ import annotations
 
+import math
 import time
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -85,6 +86,7 @@ def write_index(store: Store, reports_dir: Path, suite: Sequence[str] = ()) -> P
                 "best": headline["best"],
                 "baseline": headline["baseline"],
                 "difference": headline["difference"],
+                "comparisons": headline["comparisons"],
                 "baseline_name": results.baseline,
                 "variants": headline["variants"],
                 "references": headline["references"],
@@ -100,12 +102,32 @@ def write_index(store: Store, reports_dir: Path, suite: Sequence[str] = ()) -> P
                     "status": newer.iloc[0]["status"]},
             }
         )
+    fdr = _index_fdr(entries)
     page = Path(reports_dir) / "index.html"
     page.parent.mkdir(parents=True, exist_ok=True)
     groups = write_across(runs, reports_dir, suite)
     write_csv(_index_table(entries), page.parent / "index.csv")
-    page.write_text(TEMPLATES.get_template("index.html").render(entries=entries, groups=groups), encoding="utf-8")
+    page.write_text(TEMPLATES.get_template("index.html").render(entries=entries, groups=groups, fdr=fdr),
+                    encoding="utf-8")
     return page
+
+
+def _index_fdr(entries: list[dict[str, Any]]) -> dict[str, Any]:
+    """Benjamini–Hochberg over every comparison with a baseline that the index's pages make
+    (each page's Holm adjustment covers its own only): each entry gets its best variant's
+    q-value (`q_index`); returns the counts the index states."""
+    keys, p_values = [], []
+    for entry in entries:
+        for name, p in entry.get("comparisons", []):
+            keys.append((entry["name"], name))
+            p_values.append(p)
+    q = dict(zip(keys, stats.benjamini_hochberg(p_values))) if keys else {}
+    for entry in entries:
+        best = entry["best"]["variant"] if entry["best"] else None
+        entry["q_index"] = q.get((entry["name"], best), math.nan) if best != entry["baseline_name"] else math.nan
+    tested = [v for v in q.values() if math.isfinite(v)]
+    return {"comparisons": len(keys), "tested": len(tested), "pages": len(entries),
+            "discoveries": sum(1 for v in tested if v < stats.ALPHA)}
 
 
 def _index_table(entries: Sequence[dict[str, Any]]) -> pd.DataFrame:
@@ -120,6 +142,7 @@ def _index_table(entries: Sequence[dict[str, Any]]) -> pd.DataFrame:
         "best_stdev": get(e, "best", "stdev"), "baseline_mean": get(e, "baseline", "mean"),
         "best_minus_baseline": e["difference"],
         "verdict": get(e, "best", "verdict") if e["best"] and e["best"]["variant"] != e["baseline_name"] else None,
+        "q_bh_index": e.get("q_index"),
         "failed_splits": e["failed"], "train_seconds": e["seconds"], "started": e["started"], "quick": e["quick"],
     } for e in entries])
 

@@ -69,8 +69,11 @@ def headline(results: Results) -> dict[str, object]:
     base = table[table["variant"] == results.baseline]
     best = networks.iloc[0].to_dict() if len(networks) else None
     baseline = base.iloc[0].to_dict() if len(base) else None
+    others = table[table["variant"] != results.baseline]
     return {"best": best, "baseline": baseline, "variants": len(networks), "references": len(table) - len(networks),
-            "difference": best["mean"] - baseline["mean"] if best and baseline else None}
+            "difference": best["mean"] - baseline["mean"] if best and baseline else None,
+            # every comparison the page makes with its baseline: (name, p of the paired t-test, or NaN)
+            "comparisons": list(zip(others["variant"], others["p_corrected"].astype(float)))}
 
 
 def comparison(results: Results) -> pd.DataFrame:

@@ -138,6 +138,17 @@ def holm(p_values: Sequence[float]) -> np.ndarray:
     return adjusted
 
 
+def benjamini_hochberg(p_values: Sequence[float]) -> np.ndarray:
+    """Benjamini and Hochberg's q-values (scipy's `false_discovery_control`) over the p-values
+    that exist; NaN stays NaN and does not count."""
+    p = np.asarray(p_values, dtype=float)
+    q = np.full(p.shape, np.nan)
+    present = ~np.isnan(p)
+    if present.any():
+        q[present] = sps.false_discovery_control(p[present], method="bh")
+    return q
+
+
 def verdict(difference: float, p_adjusted: float, greater_is_better: bool) -> str:
     """'better', 'worse' or 'no evidence' at α = 0.05 from a Holm-adjusted p-value."""
     if not (p_adjusted < ALPHA) or not math.isfinite(difference) or difference == 0:
