@@ -74,14 +74,18 @@ def test_weight_per_input_is_the_first_kernels_mean_magnitude_per_row(weights_ru
     assert "Weight per input" in page and "Distribution of |w|" in page and "Not analysed" not in page
 
 
-def test_zeroed_inputs_are_named_relative_to_the_baseline():
-    inputs = pd.DataFrame({"a": [0.10, 0.001, 0.2], "b": [0.12, 0.05, 0.0001], "c": [0.08, 0.002, 0.1]},
-                          index=["none", "L1", "L2"])
+def test_zeroed_inputs_separate_sparsity_from_uniform_shrinkage():
+    """An input is driven to zero below 0.05 × the variant's own largest input weight; `scale` is
+    its median input weight over the baseline's. Shrinking every input to 8% zeroes none (scale
+    0.08); a sparse variant keeping one input zeroes the rest."""
+    inputs = pd.DataFrame({"a": [0.10, 0.0004, 0.008, 0.2], "b": [0.12, 0.05, 0.0096, 0.0001],
+                           "c": [0.08, 0.001, 0.0064, 0.1]}, index=["none", "L1", "shrunk", "L2"])
     table = zeroed_inputs(inputs, "none").set_index("variant")
-    # threshold: 0.1 × the baseline's median input weight (0.10) = 0.01
-    assert table.loc["L1", "zeroed"] == 2 and table.loc["L1", "zeroed inputs"] == "a, c"
+    assert table.loc["L1", "zeroed"] == 2 and table.loc["L1", "zeroed inputs"] == "a, c"  # below 0.05 × 0.05
     assert table.loc["L1", "kept inputs"] == "b"
+    assert table.loc["shrunk", "zeroed"] == 0 and table.loc["shrunk", "scale"] == pytest.approx(0.08)
     assert table.loc["L2", "zeroed inputs"] == "b" and table.loc["none", "zeroed"] == 0
+    assert table.loc["none", "scale"] == pytest.approx(1.0)
 
 
 def test_layers_that_are_not_dense_are_named_as_skipped(workdir):

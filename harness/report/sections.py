@@ -276,10 +276,12 @@ def _input_weights(results: Results, order: Sequence[str]) -> Section | None:
             "reads lasso coefficients.")
     if not zeroed.empty:
         text += (f" An input counts as driven to zero when its weight is below {weight_stats.ZEROED_SHARE:g} × the "
-                 f"median input weight of the baseline ({results.baseline}); the table names them.")
+                 "same variant's largest input weight (sparsity: a penalty that shrinks every input alike zeroes "
+                 "none); the table names them. Scale is the variant's median input weight over the baseline's "
+                 f"({results.baseline}): shrinkage, whether or not it is sparse.")
     matrix = inputs.reset_index(names="variant")
     return Section("Weight per input", text=text, figure=figures.input_heatmap(inputs),
-                   table=zeroed if not zeroed.empty else None, digits={"zeroed": 0, "kept": 0},
+                   table=zeroed if not zeroed.empty else None, digits={"zeroed": 0, "kept": 0, "scale": 3},
                    subsections=[Section("Mean |w| per input (every variant × input)", table=matrix, collapsed=True,
                                         csv="input-weights.csv")])
 

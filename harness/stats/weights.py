@@ -17,9 +17,10 @@ from ..core import Results
 
 #: |w| below this counts as (near) zero in the per-layer share
 NEAR_ZERO = 1e-3
-#: an input counts as driven to zero when its first-layer weight falls below this share of
-#: the baseline network's median input (Adam with an L1 penalty hovers near zero, never at it)
-ZEROED_SHARE = 0.1
+#: an input counts as driven to zero when its first-layer weight falls below this share of the
+#: same network's largest input weight (Adam with an L1 penalty hovers near zero, never at it):
+#: relative to the network itself, so shrinking every input alike zeroes none
+ZEROED_SHARE = 0.05
 
 
 def layer_of(name: str) -> str:
@@ -119,18 +120,23 @@ def input_weights(results: Results, order: Sequence[str] | None = None) -> pd.Da
 
 
 def zeroed_inputs(inputs: pd.DataFrame, baseline: str, share: float = ZEROED_SHARE) -> pd.DataFrame:
-    """Per variant: the inputs whose first-layer weight fell below `share` of the baseline's
-    median input weight (driven to zero), and how many kept more."""
+    """Per variant: the inputs whose first-layer weight fell below `share` of that variant's own
+    largest input weight (driven to zero: sparsity), how many kept more, and `scale`, its median
+    input weight over the baseline's (shrinkage: a variant that shrinks every input to 8% has a
+    scale of 0.08 and zeroes none)."""
+    columns = ["variant", "zeroed", "kept", "scale", "zeroed inputs", "kept inputs"]
     if inputs.empty or baseline not in inputs.index:
-        return pd.DataFrame(columns=["variant", "zeroed", "kept", "zeroed inputs", "kept inputs"])
-    threshold = share * float(np.median(inputs.loc[baseline]))
+        return pd.DataFrame(columns=columns)
+    base = float(np.median(inputs.loc[baseline]))
     rows = []
     for name, values in inputs.iterrows():
+        threshold = share * float(values.max())
         zeroed = [str(c) for c, v in values.items() if v < threshold]
         kept = [str(c) for c, v in values.items() if v >= threshold]
         rows.append({"variant": name, "zeroed": len(zeroed), "kept": len(kept),
+                     "scale": float(np.median(values)) / base if base > 0 else np.nan,
                      "zeroed inputs": _names(zeroed), "kept inputs": _names(kept)})
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=columns)
 
 
 def _names(names: list[str], limit: int = 12) -> str:
