@@ -88,6 +88,7 @@ class MadelonLike(SuiteExperiment):
                    "as Guyon built Madelon for the NIPS 2003 feature-selection challenge. In the suite because an "
                    "unregularized network fits the noise features: sparsity (L1) and dropout should pay here.")
     task = "classification"
+    label_noise = 0.01  # make_classification's flip_y: 1% of labels drawn at random
 
     def load_data(self, data_dir):
         X, y = datasets.make_classification(
@@ -103,6 +104,7 @@ class DigitsNoisyLabels(SuiteExperiment):
                    "memorizes the wrong labels generalizes worse: the regularizers should resist memorizing.")
     task = "classification"
     noise = 0.3
+    label_noise = noise
 
     def load_data(self, data_dir):
         X, y = _digits_subset(600)

@@ -68,6 +68,9 @@ class Experiment:
     #: region of practical equivalence of the Bayesian comparison with the baseline variant, in
     #: score units; None: 0.01 for accuracy, 1% of the baseline's mean for error scores
     rope: float | None = None
+    #: the share of labels known to be wrong or drawn at random (e.g. 0.3), shown across data sets
+    #: beside what a regularizer gained; None: unknown (real data)
+    label_noise: float | None = None
     #: the number of epochs `--quick` trains
     quick_epochs: int = 5
     #: record the scored split's loss after every epoch (stored as `val_loss`) for learning
@@ -234,6 +237,9 @@ class Experiment:
         duplicated = sorted({n for n in names if names.count(n) > 1})
         if duplicated:
             raise HarnessError(f"{self.name}: duplicate variant names {duplicated}")
+        noise = self.label_noise
+        if noise is not None and (isinstance(noise, bool) or not isinstance(noise, (int, float)) or not 0 <= noise <= 1):
+            raise HarnessError(f"{self.name}: label_noise must be a share between 0 and 1, or None, got {noise!r}")
         folds = {v.search.inner_folds for v in self.variants if v.search is not None}
         if len(folds) > 1:
             raise HarnessError(f"{self.name}: its tuned variants ask for different inner_folds {sorted(folds)}; they "

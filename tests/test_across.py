@@ -259,3 +259,40 @@ def test_each_effect_sentence_quotes_the_numbers_of_its_row():
         assert numbers[:6] == pytest.approx([round(v, 2) for v in expected], abs=0.006)
         assert f"on {row['better_share']:.0%} of them" in sentence and f"on {row['worse_share']:.0%};" in sentence
         assert ("better than the baseline" in sentence) == (row["verdict"] == "better")
+
+
+def test_the_trend_of_a_gain_on_rows_per_weight_is_least_squares_with_its_t_interval():
+    """The slope, its 95% interval and p from statsmodels' OLS equal NumPy's least squares with
+    scipy's t quantile; the sentence reads minus the slope as the gain per tenfold fewer rows."""
+    from harness.report.across import pays_sentence
+
+    rows_per_weight = pd.Series([0.01, 0.05, 0.2, 1.0, 4.0, 20.0])
+    gain = pd.Series([30.0, 18.0, 9.0, 4.0, -1.0, 0.5])
+    found = across.trend(gain, rows_per_weight)
+    x = np.log10(rows_per_weight.to_numpy())
+    design = np.column_stack([np.ones_like(x), x])
+    beta, residual, *_ = np.linalg.lstsq(design, gain.to_numpy(), rcond=None)
+    sigma2 = residual[0] / (len(x) - 2)
+    se = math.sqrt(sigma2 * np.linalg.inv(design.T @ design)[1, 1])
+    half = sps.t.ppf(0.975, len(x) - 2) * se
+    assert found["slope"] == pytest.approx(beta[1]) and found["intercept"] == pytest.approx(beta[0])
+    assert (found["slope_low"], found["slope_high"]) == pytest.approx((beta[1] - half, beta[1] + half))
+    assert found["p"] == pytest.approx(2 * sps.t.sf(abs(beta[1] / se), len(x) - 2))
+    sentence = pays_sentence(found)
+    assert sentence.startswith(f"{-beta[1]:+.2f}% gain per tenfold fewer") and f"[{-(beta[1] + half):+.2f}, " in sentence
+    assert "it gains more the fewer rows there are per weight" in sentence
+    assert math.isnan(across.trend(gain[:2], rows_per_weight[:2])["slope"])
+
+
+def test_a_run_records_what_decides_whether_a_regularizer_pays(workdir):
+    from harness.store import Store
+
+    class Noisy(TinyClassification):
+        label_noise = 0.2
+
+    run_fake([Noisy()], workdir)
+    with Store(workdir.db) as store:
+        run = store.results(Noisy.name, weights=False).run
+    # 5 inputs -> 8 hidden -> 3 classes: 5·8 + 8 + 8·3 + 3 weights
+    assert run.parameters["none"] == 75 and run.label_noise == 0.2
+    assert 20 < run.train_rows < 30  # 60 rows, 2 folds: 30 training rows less a 10% validation split

@@ -103,6 +103,12 @@ class RunRecord:
     #: under which the store keeps the data the run was made on (None: not kept)
     data_fingerprint: str | None = None
     engine_notes: list[str] = field(default_factory=list)
+    #: variant name -> its model's trainable and other parameters (the first split's shapes)
+    parameters: dict[str, int] = field(default_factory=dict)
+    #: the mean number of rows a network trains on per split (fit rows, without validation rows)
+    train_rows: float = math.nan
+    #: the share of labels known to be wrong or random (the experiment's `label_noise`), None: unknown
+    label_noise: float | None = None
     planned: int = 0
     found_done: int = 0
 

@@ -18,7 +18,7 @@ import pandas as pd
 from ..core import OK, Section
 from ..stats import wilcoxon_floor
 from ..stats.across import (BOOTSTRAP, FOLDER, MIN_ASYMPTOTIC, PERMUTATIONS, RELATIVE_ROPE, Analysis, FriedmanResult, Group,
-                             analyse, effect_sizes)
+                             analyse, effect_sizes, properties, trend)
 from ..stats.significance import ALPHA
 from . import figures
 from .formatting import fmt
@@ -31,6 +31,7 @@ def build(group: Group) -> tuple[list[Section], dict[str, Any]]:
     sections = [
         _ranks_section(analysis),
         _effects_section(analysis),
+        _pays_section(analysis),
         _friedman_section(analysis.friedman),
         _nemenyi_section(analysis),
         _heatmap_section(analysis),
@@ -99,6 +100,57 @@ def _effects_section(analysis: Analysis) -> Section | None:
                    digits={"datasets": 0, "p_wilcoxon": 4, "p_wilcoxon_holm": 4, "median": 2, "mean": 2,
                            "median 95% low": 2, "median 95% high": 2, "mean 95% low": 2, "mean 95% high": 2,
                            f"better > {RELATIVE_ROPE:g}%": 3, f"worse > {RELATIVE_ROPE:g}%": 3})
+
+
+def _pays_section(analysis: Analysis) -> Section | None:
+    """When does each regularizer pay? Its gain over the baseline against the data sets' training
+    rows per weight, with an OLS trend (statsmodels) and a sentence per variant from the fit."""
+    if analysis.relative is None or len(analysis.relative) < 3:
+        return None
+    group = analysis.group
+    props = properties(group)
+    if props["rows_per_weight"].isna().all():
+        return Section("When does a regularizer pay?", text="Not computed: these runs did not record their models' "
+                       "parameters or training rows (runs stored before they were); running them again records it.")
+    rows, points, fits = [], {}, {}
+    for variant in [c for c in analysis.relative.columns if c != group.baseline]:
+        gain = analysis.relative[variant]
+        found = trend(gain, props["rows_per_weight"])
+        rows.append({"variant": variant, **{k: v for k, v in found.items() if k != "fit"}})
+        points[variant] = pd.DataFrame({"gain": gain, "rows_per_weight": props["rows_per_weight"]}).dropna()
+        fits[variant] = found["fit"]
+    table = pd.DataFrame(rows)
+    sentences = [(row["variant"], pays_sentence(row)) for row in rows]
+    shown = props.reset_index()
+    text = ("Each variant's gain over the baseline on each data set (in % of the baseline's score, + = better) "
+            "against how many rows the network trains on per weight (the baseline model's parameters), on a log "
+            "axis: an ordinary least-squares line of the gain on log10(rows per weight) with its 95% confidence band "
+            "(statsmodels). The slope is read as the gain per tenfold fewer rows per weight. With few data sets "
+            "the band is wide, and data sets differ in more than this one property (features per row, label noise "
+            "and the task are in the table below): a trend here is a description of this suite, not a law.")
+    return Section("When does a regularizer pay?", text=text, items=sentences,
+                   figure=figures.gain_against_rows(points, fits, group.baseline),
+                   table=table.rename(columns={"slope": "slope (% per ×10 rows/weight)", "slope_low": "95% low",
+                                               "slope_high": "95% high", "n": "data sets"}),
+                   csv="gain_trend.csv", digits={"data sets": 0, "p": 4},
+                   subsections=[Section("The data sets' properties", table=shown, csv="dataset_properties.csv",
+                                        digits={"rows_per_weight": 4, "features_per_row": 4, "label_noise": 3})])
+
+
+def pays_sentence(row: dict[str, Any]) -> str:
+    """One variant's trend in words, every figure from `row` (`trend`): the gain per tenfold
+    fewer rows per weight is minus the slope on log10(rows per weight)."""
+    if not math.isfinite(row["slope"]):
+        return f"no trend fitted (it needs three or more data sets with different rows per weight; {row['n']} here)."
+    per, low, high = -row["slope"], -row["slope_high"], -row["slope_low"]
+    if low > 0:
+        reading = "it gains more the fewer rows there are per weight"
+    elif high < 0:
+        reading = "it gains more the more rows there are per weight"
+    else:
+        reading = "no evidence that its gain depends on rows per weight"
+    return (f"{per:+.2f}% gain per tenfold fewer training rows per weight (95% CI [{low:+.2f}, {high:+.2f}], OLS over "
+            f"{row['n']} data sets, p = {fmt(row['p'], 4)}): {reading}.")
 
 
 def effect_sentence(row: dict[str, Any], datasets: int) -> str:

@@ -363,3 +363,29 @@ def tuning_figure(curves: pd.DataFrame, picked: pd.DataFrame, axis_name: str | N
             ax.set_xticklabels(labels, rotation=30, ha="right", fontsize=7)
     fig.tight_layout()
     return fig
+
+
+def gain_against_rows(points: dict[str, pd.DataFrame], fits: dict[str, Any], baseline: str) -> plt.Figure | None:
+    """One panel per variant: its gain over the baseline (% of the score, + = better) on each data set
+    against the training rows per weight (log axis), with the OLS line on log10(rows per weight)
+    and its 95% confidence band (statsmodels), where one was fitted."""
+    if not points:
+        return None
+    fig, axes = panels(len(points), cols=4, width=3.4, height=2.8, sharex=True)
+    for ax, (variant, frame) in zip(axes, points.items()):
+        ax.axhline(0, color="grey", linewidth=0.8, linestyle="--")
+        ax.scatter(frame["rows_per_weight"], frame["gain"], s=18, color="tab:blue", zorder=3)
+        fit = fits.get(variant)
+        if fit is not None and len(frame) > 1:
+            x = np.linspace(np.log10(frame["rows_per_weight"].min()), np.log10(frame["rows_per_weight"].max()), 50)
+            band = fit.get_prediction(np.column_stack([np.ones_like(x), x])).conf_int(alpha=0.05)
+            ax.plot(10 ** x, fit.params[0] + fit.params[1] * x, color="tab:red", linewidth=1.4)
+            ax.fill_between(10 ** x, band[:, 0], band[:, 1], color="tab:red", alpha=0.15, linewidth=0)
+        ax.set_xscale("log")
+        ax.set_title(variant, fontsize=9)
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel(f"gain over {baseline} (%)")
+    for ax in axes:
+        ax.set_xlabel("training rows per weight", fontsize=8)
+    fig.tight_layout()
+    return fig

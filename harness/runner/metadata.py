@@ -127,5 +127,7 @@ def run_record(prepared: Any, engine_notes: Sequence[str] = ()) -> RunRecord:
         reference_models=[ReferenceModel(r["name"], r["estimator"], r["class"]) for r in references],
         model_summaries=summaries, versions=versions(), data_fingerprint=prepared.data_key or None,
         engine_notes=list(engine_notes), planned=len(prepared.planned),
+        parameters={name: int(model.count_params()) for name, model in models.items()},
+        train_rows=float(np.mean([len(f.fit_index) for f in splits])), label_noise=exp.label_noise,
         found_done=sum(1 for job in prepared.planned if job.key in prepared.found),
     )

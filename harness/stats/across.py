@@ -382,3 +382,36 @@ def _bootstrap(values: np.ndarray, statistic: Any) -> tuple[float, float]:
                            random_state=np.random.default_rng(0))
     low, high = float(result.confidence_interval.low), float(result.confidence_interval.high)
     return (low, high) if math.isfinite(low) and math.isfinite(high) else (math.nan, math.nan)
+
+
+def properties(group: Group) -> pd.DataFrame:
+    """Per data set (experiment): what might decide whether a regularizer pays. `rows_per_weight`
+    (the rows a network trains on per split over the baseline model's parameters), `features_per_row`
+    (input columns after preprocessing over rows), `label_noise` (declared; NaN: unknown) and
+    the task. NaN where the run did not record it (runs stored before it was)."""
+    rows = []
+    for results in group.members:
+        run = results.run
+        weights = run.parameters.get(group.baseline)
+        rows.append({"experiment": results.experiment, "task": run.training.get("task"),
+                     "rows_per_weight": run.train_rows / weights if weights else math.nan,
+                     "features_per_row": (run.n_features / run.n_rows) if run.n_features and run.n_rows else math.nan,
+                     "label_noise": math.nan if run.label_noise is None else float(run.label_noise)})
+    return pd.DataFrame(rows).set_index("experiment")
+
+
+def trend(gain: pd.Series, rows_per_weight: pd.Series) -> dict[str, Any]:
+    """Ordinary least squares of a variant's gain over the baseline (% of its score, + = better)
+    on log10(rows per weight) across data sets (statsmodels): `slope` (% per tenfold more rows per
+    weight) with its 95% interval and p, `intercept`, `n`, and the fitted model (for the band)."""
+    import statsmodels.api as sm
+
+    both = pd.concat([gain.rename("gain"), np.log10(rows_per_weight).rename("x")], axis=1).dropna()
+    empty = {"slope": math.nan, "slope_low": math.nan, "slope_high": math.nan, "p": math.nan, "intercept": math.nan,
+             "n": len(both), "fit": None}
+    if len(both) < 3 or np.ptp(both["x"]) == 0:
+        return empty
+    fit = sm.OLS(both["gain"].to_numpy(), sm.add_constant(both["x"].to_numpy())).fit()
+    low, high = fit.conf_int(0.05)[1]
+    return {"slope": float(fit.params[1]), "slope_low": float(low), "slope_high": float(high),
+            "p": float(fit.pvalues[1]), "intercept": float(fit.params[0]), "n": len(both), "fit": fit}
