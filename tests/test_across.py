@@ -149,7 +149,9 @@ def test_page_across_data_sets_is_written_and_linked_from_the_index(workdir):
         assert text in page, text
     assert "dropout &lt;b&gt;0.2&lt;/b&gt;" in page and "<b>0.2</b>" not in page
     assert "could not be computed" not in page and 'class="error"' not in page
-    assert len(list(folders[0].glob("*.png"))) == len(list(folders[0].glob("*.svg"))) == 2  # CD diagram, heatmap
+    # the CD diagram, the heatmap and the gain against rows per weight
+    assert len(list(folders[0].glob("*.png"))) == len(list(folders[0].glob("*.svg"))) == 3
+    assert "When does a regularizer pay?" in page and (folders[0] / "dataset_properties.csv").exists()
     ranks = pd.read_csv(folders[0] / "ranks.csv").set_index("experiment")
     assert set(ranks.columns) == {"none", "L2 1e-3", "dropout <b>0.2</b>"}
     assert (ranks.drop(index="mean rank").sum(axis=1) == 6.0).all()  # 1 + 2 + 3 on every data set

@@ -127,7 +127,9 @@ def _pays_section(analysis: Analysis) -> Section | None:
             "axis: an ordinary least-squares line of the gain on log10(rows per weight) with its 95% confidence band "
             "(statsmodels). The slope is read as the gain per tenfold fewer rows per weight. With few data sets "
             "the band is wide, and data sets differ in more than this one property (features per row, label noise "
-            "and the task are in the table below): a trend here is a description of this suite, not a law.")
+            "and the task are in the table below), and one data set with a large gain can carry the line (the figure "
+            f"shows each): a trend here is a description of this suite, not a law. The p-values are not adjusted for "
+            f"the {len(rows)} variants.")
     return Section("When does a regularizer pay?", text=text, items=sentences,
                    figure=figures.gain_against_rows(points, fits, group.baseline),
                    table=table.rename(columns={"slope": "slope (% per ×10 rows/weight)", "slope_low": "95% low",
