@@ -38,7 +38,8 @@ def build(group: Group) -> tuple[list[Section], dict[str, Any]]:
         _per_dataset_section(analysis),
         _runs_section(group),
     ]
-    return sections, {"headline": analysis.headline, "notes": analysis.notes}
+    return [section for section in sections if section is not None], {"headline": analysis.headline,
+                                                                       "notes": analysis.notes}
 
 
 def _ranks_section(analysis: Analysis) -> Section:
