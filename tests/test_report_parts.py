@@ -227,3 +227,37 @@ def test_a_page_of_one_split_repeated_says_its_p_values_measure_seed_noise(workd
     kfold = (workdir.reports / "tiny-classification" / "index.html").read_text()
     assert "seed to seed on this one draw of the data" in repeated
     assert "seed to seed on this one draw of the data" not in kfold
+
+
+def test_a_learning_curves_paired_tests_compare_within_each_training_size(workdir):
+    """TrainingSizeSplit: the page keeps the pooled table but adds one per training-set size, whose
+    p-values are the paired t-test of that size's splits alone (computed here with scipy)."""
+    from scipy import stats as sps
+
+    from harness.splitters import TrainingSizeSplit
+    from harness.store import Store
+    from tests.conftest import run_fake, tiny_regression
+
+    class Curve(TinyClassification):
+        name = "curve"
+        task = "regression"
+        patience = None
+        standardize_target = False
+
+        def load_data(self, data_dir):
+            return tiny_regression(n=30 * 3 + 60 * 3 + 40)
+
+        def splitter(self):
+            return TrainingSizeSplit([30, 60], repeats=3, n_test=40)
+
+    run_fake([Curve()], workdir)
+    page = (workdir.reports / "curve" / "index.html").read_text()
+    assert "train on 2 different numbers of rows (30, 60)" in page
+    with Store(workdir.db) as store:
+        results = store.results("curve", weights=False)
+    for size, first in ((30, 0), (60, 3)):
+        table = pd.read_csv(workdir.reports / "curve" / f"paired-{size}-rows.csv").set_index("variant")
+        ok = results.splits[results.splits["split"].between(first, first + 2)]
+        scores = ok.pivot(index="split", columns="variant", values="score")
+        p = sps.ttest_rel(scores["L2 1e-3"], scores["none"]).pvalue
+        assert table.at["L2 1e-3", "p"] == pytest.approx(p, rel=1e-3, abs=1e-4)

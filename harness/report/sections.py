@@ -100,7 +100,20 @@ def paired_tests(results: Results) -> Section:
         note = ("Every split of this experiment trains on the same rows and is scored on the same rows, repeated "
                 "with another seed: these p-values measure how much training varies from seed to seed on this one "
                 "draw of the data, not how the variants would compare on new data. " + note)
-    return Section(f"Paired comparison with {baseline}", note=note, table=table,
+    sizes = stats.by_training_size(results)
+    parts = []
+    if sizes:
+        note = (f"These splits train on {len(sizes)} different numbers of rows ({', '.join(map(str, sizes))}): the "
+                "table below pools them, which mixes different questions; the tables under it compare the variants "
+                "within each size, Holm over that size's comparisons. " + note)
+        for size, part in sizes.items():
+            rows_at = stats.summary(part)
+            rows_at = rows_at[rows_at["variant"] != baseline]
+            parts.append(Section(f"{size} training rows", table=pd.DataFrame({
+                "variant": rows_at["variant"], "pairs": rows_at["pairs"], f"Δ vs {baseline}": rows_at["mean_difference"],
+                "p": rows_at["p_corrected"], "Holm": rows_at["p_corrected_holm"], "verdict": rows_at["verdict"]}),
+                digits={"pairs": 0, "p": 3, "Holm": 3}, csv=f"paired-{size}-rows.csv"))
+    return Section(f"Paired comparison with {baseline}", note=note, table=table, subsections=parts,
                    digits={"pairs": 0, "p (corrected t)": 3, "p (paired t)": 3, "p (Wilcoxon)": 3, "Holm (t)": 3,
                            "Holm (Wilcoxon)": 3, "P(better)": 3, "P(equivalent)": 3, "P(worse)": 3})
 

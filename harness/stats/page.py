@@ -3,6 +3,7 @@ variant joined with its paired comparison against the baseline, and from it the 
 and paired tables that `harness.run(...)` returns as DataFrames."""
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -11,6 +12,21 @@ import pandas as pd
 from ..core import NETWORK, REFERENCE, Results
 from .significance import default_rope, paired_comparison
 from .summary import variant_summary
+
+
+def by_training_size(results: Results) -> dict[int, Results]:
+    """The run's splits by the number of rows their networks trained on, where those differ from
+    split to split (a learning curve's splitter: every size is a question of its own), each as
+    `Results` of its splits alone; {} where every split trains on about as many rows (K-fold:
+    sizes within 1% of each other)."""
+    rows = results.splits["metrics"].map(lambda m: (m or {}).get("train_rows") if isinstance(m, dict) else None)
+    sizes = sorted({int(r) for r in rows.dropna()})
+    if len(sizes) < 2 or sizes[-1] <= 1.01 * sizes[0]:
+        return {}
+    splits = results.splits.assign(_rows=rows)
+    by_split = splits.dropna(subset=["_rows"]).groupby("split")["_rows"].max()
+    return {size: dataclasses.replace(results, splits=results.splits[results.splits["split"].isin(
+        by_split[by_split == size].index)].reset_index(drop=True), derived={}) for size in sizes}
 
 
 def summary(results: Results) -> pd.DataFrame:
