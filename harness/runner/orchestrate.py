@@ -441,12 +441,12 @@ def _next_wave(item: Prepared, store: Store, bar: Progress, options: RunOptions,
     ready = [job for job in refits if (job.variant.name, job.split) not in failures]
     keyed, _ = _keyed(item, ready)
     by_slot = {(job.variant.name, job.split): job for job in keyed}
+    from ..engines.base import make_record
+
     unchosen = []
     for job in refits:
         slot = (job.variant.name, job.split)
         if slot in failures:  # nothing to retrain: a record of why, without training
-            from ..engines.base import make_record
-
             keyed_job = with_key(job, "", item.keys.key(job, "none"))
             unchosen.append(make_record(item.exp, item.data.name, keyed_job, "", FAILED, failures[slot]))
             by_slot[slot] = keyed_job

@@ -19,7 +19,7 @@ def by_training_size(results: Results) -> dict[int, Results]:
     split to split (a learning curve's splitter: every size is a question of its own), each as
     `Results` of its splits alone; {} where every split trains on about as many rows (K-fold:
     sizes within 1% of each other)."""
-    rows = results.splits["metrics"].map(lambda m: (m or {}).get("train_rows") if isinstance(m, dict) else None)
+    rows = results.splits["metrics"].map(lambda m: m.get("train_rows") if isinstance(m, dict) else None)
     sizes = sorted({int(r) for r in rows.dropna()})
     if len(sizes) < 2 or sizes[-1] <= 1.01 * sizes[0]:
         return {}

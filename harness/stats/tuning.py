@@ -56,6 +56,8 @@ def choices(results: Results) -> pd.DataFrame:
     """One row per tuned variant and outer split: `chosen` (the candidate its refit retrained, as
     'l2=0.001'), one column per grid axis with its value, `recomputed` (what the stored inner
     rows choose under the search's rule), `agrees`, and the refit's outer score and status."""
+    if "tuning_choices" in results.derived:
+        return results.derived["tuning_choices"].copy()
     rows = []
     for variant in _variants(results):
         refits = results.splits[(results.splits["variant"] == variant.name) & (results.splits["role"] == REFIT)]
@@ -69,7 +71,8 @@ def choices(results: Results) -> pd.DataFrame:
             for name in variant.search.grid:
                 row[name] = chosen.get(name) if chosen else None
             rows.append(row)
-    return pd.DataFrame(rows) if rows else pd.DataFrame(columns=CHOICE_COLUMNS)
+    results.derived["tuning_choices"] = pd.DataFrame(rows) if rows else pd.DataFrame(columns=CHOICE_COLUMNS)
+    return results.derived["tuning_choices"].copy()
 
 
 def inner_curves(results: Results) -> pd.DataFrame:
