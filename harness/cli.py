@@ -26,7 +26,8 @@ def _parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="run experiments by name or by path to a .py file")
     run.add_argument("experiments", nargs="*", metavar="NAME|PATH", help="experiment names or files defining Experiment subclasses")
-    run.add_argument("--suite", choices=["default"], help="run the default suite (what `make benchmark` runs)")
+    run.add_argument("--suite", metavar="NAME", help="run a suite: default (what `make benchmark` runs) or large "
+                     "(42 data sets; see README)")
     RunOptions.add_arguments(run)
     _setting_options(run.add_argument_group("training settings (instead of each experiment's own)"))
 
@@ -56,20 +57,22 @@ def _reader(setting: Setting):
 
 
 def _list() -> int:
-    from .registry import builtin
+    from .registry import builtin, suites
 
+    declared = suites()
     for name, cls in builtin().items():
-        suite = " [default suite]" if cls.in_default_suite else ""
+        member = [s for s, names in declared.items() if name in names] or (["default"] if cls.in_default_suite else [])
+        suite = f" [{', '.join(member)} suite{'s' if len(member) > 1 else ''}]" if member else ""
         print(f"{name}  {cls.description}{suite}")
     return 0
 
 
 def _run(args: argparse.Namespace) -> int:
-    from .registry import default_suite, resolve
+    from .registry import resolve, suite
 
     if not args.experiments and not args.suite:
         raise HarnessError("name at least one experiment (or a .py file), or pass --suite default")
-    classes = (default_suite() if args.suite else []) + resolve(args.experiments)
+    classes = (suite(args.suite) if args.suite else []) + resolve(args.experiments)
     options = RunOptions.from_arguments(args, {s.name: getattr(args, s.name) for s in SETTINGS if hasattr(args, s.name)})
     from .runner import run_experiments
 

@@ -28,7 +28,16 @@ def experiment_classes(module: ModuleType) -> list[type[Experiment]]:
         and obj.__module__ == module.__name__
         and not obj.__dict__.get("abstract", False)
     ]
-    return sorted(found, key=lambda cls: inspect.getsourcelines(cls)[1])
+    return sorted(found, key=_source_line)
+
+
+def _source_line(cls: type) -> float:
+    """Where a class is defined in its file; a class made by a function (a generated grid's)
+    has no source of its own and keeps its place after the others (the sort is stable)."""
+    try:
+        return inspect.getsourcelines(cls)[1]
+    except (OSError, TypeError):
+        return float("inf")
 
 
 def builtin() -> dict[str, type[Experiment]]:
@@ -48,18 +57,50 @@ def builtin() -> dict[str, type[Experiment]]:
 
 
 def default_suite() -> list[type[Experiment]]:
+    """What `--suite default` (`make benchmark`) runs: every built-in experiment marked
+    `in_default_suite` (the default suite's data sets and the literature experiments)."""
     return [cls for cls in builtin().values() if cls.in_default_suite]
 
 
-def known_to_reports() -> tuple[dict[str, Experiment], list[str]]:
+def suites() -> dict[str, tuple[str, ...]]:
+    """The declared suites (experiments/suites.py's SUITES): name -> the experiments whose data
+    sets the suite compares across. Each name is checked against the built-in experiments."""
+    try:
+        declared = importlib.import_module("harness.builtin.suites").SUITES
+    except ModuleNotFoundError:
+        return {}
+    known = builtin()
+    found: dict[str, tuple[str, ...]] = {}
+    for name, members in declared.items():
+        unknown = [m for m in members if m not in known]
+        if unknown or len(set(members)) != len(members):
+            raise HarnessError(f"suite {name!r} names unknown or repeated experiments: {unknown or sorted(members)}")
+        found[name] = tuple(members)
+    return found
+
+
+def suite(name: str) -> list[type[Experiment]]:
+    """The experiments `--suite NAME` runs: the default suite's (see `default_suite`), or a
+    declared suite's members in their order."""
+    declared = suites()
+    if name not in declared:
+        raise HarnessError(f"unknown suite {name!r}; the suites are {', '.join(sorted(declared))}")
+    if name == "default":
+        return default_suite()
+    known = builtin()
+    return [known[member] for member in declared[name]]
+
+
+def known_to_reports() -> tuple[dict[str, Experiment], dict[str, tuple[str, ...]]]:
     """What a report of stored runs needs to know of the built-in experiments: an instance of
-    each by name (its own report sections) and the default suite's names. Empty when
-    experiments/ cannot be imported: a broken experiment module must not stop the reports."""
+    each by name (its own report sections) and the declared suites (name -> experiments).
+    Empty when experiments/ cannot be imported: a broken experiment module must not stop the reports."""
     try:
         classes = builtin()
+        declared = suites()
     except Exception:  # noqa: BLE001 - the reports of stored runs do not depend on it
-        return {}, []
-    return {name: cls() for name, cls in classes.items()}, [n for n, cls in classes.items() if cls.in_default_suite]
+        return {}, {}
+    return {name: cls() for name, cls in classes.items()}, declared
 
 
 def load_file(path: Path) -> list[type[Experiment]]:

@@ -18,7 +18,7 @@ import pandas as pd
 
 from .. import stats
 from ..core import OK, Definition, Results
-from ..stats.across import find_groups
+from ..stats.across import Suites, find_groups
 from ..store import Store
 from .render import TEMPLATES, Exports, SectionBuilder, build_sections, render_section, slug, write_csv
 from .sections import SECTIONS
@@ -51,20 +51,20 @@ def write_experiment_report(
     return page
 
 
-def write_across(runs: Sequence[Results], reports_dir: Path, suite: Sequence[str] = ()) -> list[dict[str, Any]]:
+def write_across(runs: Sequence[Results], reports_dir: Path, suite: Suites = ()) -> list[dict[str, Any]]:
     """A page across data sets for every group of experiments sharing their variants
-    (`harness.stats.across.find_groups`; `suite`: the default suite's experiments, whose group
-    comes first); their headlines for the index."""
+    (`harness.stats.across.find_groups`; `suite`: the declared suites, name -> experiments, whose groups
+    come first); their headlines for the index."""
     from . import across
 
     template = TEMPLATES.get_template("across.html")
     return [across.write_group(group, reports_dir, template) for group in find_groups(runs, suite)]
 
 
-def write_index(store: Store, reports_dir: Path, suite: Sequence[str] = ()) -> Path:
+def write_index(store: Store, reports_dir: Path, suite: Suites = ()) -> Path:
     """reports/index.html: every experiment's latest run with its headline result, and a page
-    across data sets for every group of experiments sharing their variants (`suite`: the names
-    of the default suite's experiments, whose group comes first)."""
+    across data sets for every group of experiments sharing their variants (`suite`:
+    the declared suites, name -> experiments, whose groups come first)."""
     entries, runs = [], []
     progress = store.run_progress()
     for experiment, run_id in sorted(store.latest_run_ids().items()):
@@ -148,7 +148,7 @@ def _index_table(entries: Sequence[dict[str, Any]]) -> pd.DataFrame:
 
 
 def write_all(store: Store, reports_dir: Path, definitions: Mapping[str, Definition] | None = None,
-              suite: Sequence[str] = ()) -> Path:
+              suite: Suites = ()) -> Path:
     """Rewrite every experiment's page from its latest run, then the index. `definitions`: the
     experiment objects by name whose own sections their pages show; `suite`: as `write_index`."""
     for experiment, run_id in store.latest_run_ids().items():

@@ -192,38 +192,78 @@ def variants_key(results: Results) -> frozenset[tuple[str, str | None]]:
                      for name in results.networks)
 
 
-def find_groups(runs: Sequence[Results], default_suite: Sequence[str] = ()) -> list[Group]:
-    """Every set of two or more experiments comparing the same variants (at least two): the
-    same names, each regularizing the same way; the one holding most of the default suite
-    (`default_suite`: its experiments' names) is called "default suite" and comes first, the
-    others follow by size."""
+#: declared suites, name -> the experiments they compare (a bare sequence: the default suite's)
+Suites = Mapping[str, Sequence[str]] | Sequence[str]
+
+
+def find_groups(runs: Sequence[Results], suites: Suites = ()) -> list[Group]:
+    """The groups of experiments compared across their data sets.
+
+    First one per declared suite (`suites`: name -> its experiments; a bare list names the
+    default suite's), of the suite's members alone, whatever else is stored: the members whose
+    latest runs compare the variants most of them compare, each data set once, and a note naming
+    the members missing or comparing other variants. Then every other set of two or more
+    experiments, not in a suite, comparing the same variants (at least two): the same names,
+    each regularizing the same way, largest first."""
+    declared = dict(suites) if isinstance(suites, Mapping) else ({"default": list(suites)} if suites else {})
+    usable = [r for r in runs if len(r.networks) >= 2]
+    groups: list[Group] = []
+    for name, names in declared.items():
+        group = _suite_group(name, list(names), [r for r in usable if r.experiment in set(names)])
+        if group is not None:
+            groups.append(group)
+    in_suites = {member for names in declared.values() for member in names}
+    by_variants: dict[frozenset[tuple[str, str | None]], list[Results]] = {}
+    for results in usable:
+        if results.experiment not in in_suites:
+            by_variants.setdefault(variants_key(results), []).append(results)
+    candidates = sorted((m for m in by_variants.values() if len(m) >= 2),
+                        key=lambda m: (-len(m), sorted(r.experiment for r in m)))
+    for members in candidates:
+        group = _group(f"{{n}} experiments sharing {{k}} variants", None, members, [])
+        if group is not None:
+            groups.append(group)
+    return groups
+
+
+def _suite_group(name: str, names: list[str], runs: list[Results]) -> Group | None:
+    """A declared suite's group: its members comparing the variants most of them compare."""
     by_variants: dict[frozenset[tuple[str, str | None]], list[Results]] = {}
     for results in runs:
-        if len(results.networks) >= 2:
-            by_variants.setdefault(variants_key(results), []).append(results)
-    candidates = [members for members in by_variants.values() if len(members) >= 2]
-    suite = set(default_suite)
-    candidates.sort(key=lambda m: (-sum(r.experiment in suite for r in m), -len(m), sorted(r.experiment for r in m)))
-    groups = []
-    for i, members in enumerate(candidates):
-        members, repeated = _distinct_data(sorted(members, key=lambda r: r.experiment))
-        if len(members) < 2:
-            continue
-        names = sorted(members[0].networks)
-        compared = sorted((name, described or "") for name, described in variants_key(members[0]))
-        key = hashlib.sha256(repr(compared).encode()).hexdigest()[:10]  # one page per set of variants compared
-        is_suite = i == 0 and suite and sum(r.experiment in suite for r in members) >= 2
-        title = "default suite" if is_suite else f"{len(members)} experiments sharing {len(names)} variants"
-        slug = "default-suite" if is_suite else f"variants-{key}"
-        variants = list(members[0].networks)  # the first member's order
-        baselines = {r.baseline for r in members}
-        baseline = members[0].baseline
-        notes = [] if len(baselines) == 1 else [
-            f"The experiments name different baselines ({', '.join(sorted(baselines))}); {baseline} is used here."]
-        if repeated:
-            notes.append(f"Left out, as their data is already here (a data set counts once): {', '.join(repeated)}.")
-        groups.append(Group(title, slug, members, variants, baseline, notes))
-    return groups
+        by_variants.setdefault(variants_key(results), []).append(results)
+    if not by_variants:
+        return None
+    members = max(by_variants.values(), key=len)
+    notes = []
+    ran = {r.experiment for r in members}
+    missing = [n for n in names if n not in {r.experiment for r in runs}]
+    other = [n for n in names if n not in ran and n not in missing]
+    if missing:
+        notes.append(f"Not run yet, so not here: {', '.join(missing)} ({len(missing)} of the suite's {len(names)}).")
+    if other:
+        notes.append(f"Left out, as their latest runs compare other variants: {', '.join(other)}.")
+    order = {n: i for i, n in enumerate(names)}
+    return _group(f"{name} suite", f"{name}-suite", sorted(members, key=lambda r: order[r.experiment]), notes)
+
+
+def _group(title: str, slug: str | None, members: list[Results], notes: list[str]) -> Group | None:
+    """A Group of `members` (one per data set), or None with fewer than two data sets."""
+    members, repeated = _distinct_data(members)
+    if len(members) < 2:
+        return None
+    names = sorted(members[0].networks)
+    compared = sorted((name, described or "") for name, described in variants_key(members[0]))
+    key = hashlib.sha256(repr(compared).encode()).hexdigest()[:10]  # one page per set of variants compared
+    variants = list(members[0].networks)  # the first member's order
+    baselines = {r.baseline for r in members}
+    baseline = members[0].baseline
+    notes = list(notes)
+    if len(baselines) > 1:
+        notes.append(f"The experiments name different baselines ({', '.join(sorted(baselines))}); {baseline} is used here.")
+    if repeated:
+        notes.append(f"Left out, as their data is already here (a data set counts once): {', '.join(repeated)}.")
+    title = title.format(n=len(members), k=len(names))
+    return Group(title, slug or f"variants-{key}", members, variants, baseline, notes)
 
 
 def _distinct_data(members: list[Results]) -> tuple[list[Results], list[str]]:
