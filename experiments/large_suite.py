@@ -1,6 +1,6 @@
 """The large offline suite (`regbench run --suite large`): the default suite's eight data sets,
-fifteen more real tabular data sets that ship with statsmodels and scikit-learn, and a designed
-grid of eighteen generated problems, 41 independent data sets in all, each scored like the
+sixteen more real tabular data sets that ship with statsmodels and scikit-learn, and a designed
+grid of eighteen generated problems, 42 independent data sets in all, each scored like the
 default suite's (the suite's variants, 5-fold cross-validation repeated twice).
 
 Every real data set here is read from the CSV files its package installs (statsmodels'
@@ -84,7 +84,7 @@ class FairAffairs(LargeSuiteExperiment):
 
 class ModeChoice(LargeSuiteExperiment):
     name = "mode-choice"
-    description = ("Travel mode between Sydney and Melbourne (210 travellers, 18 features: each mode's waiting "
+    description = ("Travel mode between Sydney and Melbourne (210 rows, one per traveller; 18 features: each mode's waiting "
                    "time, cost, in-vehicle time and generalized cost, income, party size; 4 classes), accuracy; "
                    "source: statsmodels.datasets.modechoice (public domain). In the suite as a small real "
                    "multi-class problem where the features are the alternatives' attributes.")
@@ -230,7 +230,7 @@ class StrikeDuration(LargeSuiteExperiment):
 
 class CancerDeaths(LargeSuiteExperiment):
     name = "cancer-deaths"
-    description = ("Breast-cancer deaths in 301 US counties (1 feature: population), the number of deaths, RMSE; "
+    description = ("Breast-cancer deaths in US counties (301 rows, 1 feature: population), the number of deaths, RMSE; "
                    "source: statsmodels.datasets.cancer. In the suite as a near-linear one-feature count regression "
                    "with a heavy right tail.")
     task = "regression"

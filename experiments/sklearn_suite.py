@@ -56,7 +56,7 @@ class SuiteExperiment(Experiment):
 
 class Wine(SuiteExperiment):
     name = "wine"
-    description = ("Wine cultivars (178 rows, 13 features, 3 classes), accuracy. In the suite as an easy real data "
+    description = ("Wine cultivars (178 rows, 13 features, 3 classes), accuracy; source: scikit-learn's load_wine. In the suite as an easy real data "
                    "set: three well-separated classes, where an unregularized network already scores high and a regularizer has little room to help.")
     task = "classification"
 
@@ -66,7 +66,8 @@ class Wine(SuiteExperiment):
 
 class BreastCancer(SuiteExperiment):
     name = "breast-cancer"
-    description = ("Wisconsin breast cancer (569 rows, 30 features, 2 classes), accuracy. In the suite as a real "
+    description = ("Wisconsin breast cancer (569 rows, 30 features, 2 classes), accuracy; source: scikit-learn's "
+                   "load_breast_cancer. In the suite as a real "
                    "data set with enough rows for its features, where regularization has little to correct.")
     task = "classification"
 
@@ -76,7 +77,7 @@ class BreastCancer(SuiteExperiment):
 
 class Diabetes(SuiteExperiment):
     name = "diabetes"
-    description = ("Diabetes progression (442 rows, 10 features), RMSE. In the suite as a real regression with a "
+    description = ("Diabetes progression (442 rows, 10 features), RMSE; source: scikit-learn's load_diabetes. In the suite as a real regression with a "
                    "weak signal (R² ≈ 0.5 at best), where a network's variance, not its bias, limits the score.")
     task = "regression"
 
@@ -87,7 +88,7 @@ class Diabetes(SuiteExperiment):
 class DigitsSmall(SuiteExperiment):
     name = "digits-small"
     description = ("Handwritten digits on a small share of its rows (250 of 1797, 64 pixel features, 10 classes), "
-                   "accuracy. In the suite because each split trains ~180 rows for a network with ~4,800 weights: "
+                   "accuracy; source: scikit-learn's load_digits (rows disjoint from digits-noisy-labels'). In the suite because each split trains ~180 rows for a network with ~4,800 weights: "
                    "an unregularized network fits its training rows perfectly and overfits.")
     task = "classification"
 
@@ -115,7 +116,8 @@ class MadelonLike(SuiteExperiment):
 class DigitsNoisyLabels(SuiteExperiment):
     name = "digits-noisy-labels"
     description = ("Digits (600 of 1797 rows) with 30% of the labels replaced by another class at random, accuracy "
-                   "against those noisy labels (so ~70% is the ceiling). In the suite because a network that "
+                   "against those noisy labels (so ~70% is the ceiling); source: scikit-learn's load_digits (rows disjoint from "
+                   "digits-small's). In the suite because a network that "
                    "memorizes the wrong labels generalizes worse: the regularizers should resist memorizing.")
     task = "classification"
     noise = 0.3

@@ -145,12 +145,14 @@ def test_page_across_data_sets_is_written_and_linked_from_the_index(workdir):
     assert f'href="across/{folders[0].name}/index.html"' in index
     for text in ("Friedman χ²(2)", "Iman and Davenport", "critical difference", "tiny-a", "tiny-b", "tiny-c",
                  "Mean ranks", "Difference from the baseline", '<img alt="', "Effect sizes across data sets",
-                 "Wilcoxon signed-rank test of the changes across data sets"):
+                 "Wilcoxon signed-rank test of the changes across data sets", "What this suite concludes",
+                 "The Bayesian hierarchical model", "Other properties: label noise"):
         assert text in page, text
     assert "dropout &lt;b&gt;0.2&lt;/b&gt;" in page and "<b>0.2</b>" not in page
     assert "could not be computed" not in page and 'class="error"' not in page
     # the CD diagram, the heatmap and the gain against rows per weight
-    assert len(list(folders[0].glob("*.png"))) == len(list(folders[0].glob("*.svg"))) == 3
+    # ... and the gain against features per row (no label noise is declared here: no figure for it)
+    assert len(list(folders[0].glob("*.png"))) == len(list(folders[0].glob("*.svg"))) == 4
     assert "When does a regularizer pay?" in page and (folders[0] / "dataset_properties.csv").exists()
     ranks = pd.read_csv(folders[0] / "ranks.csv").set_index("experiment")
     assert set(ranks.columns) == {"none", "L2 1e-3", "dropout <b>0.2</b>"}
@@ -298,3 +300,67 @@ def test_a_run_records_what_decides_whether_a_regularizer_pays(workdir):
     # 5 inputs -> 8 hidden -> 3 classes: 5·8 + 8 + 8·3 + 3 weights
     assert run.parameters["none"] == 75 and run.label_noise == 0.2
     assert 20 < run.train_rows < 30  # 60 rows, 2 folds: 30 training rows less a 10% validation split
+
+
+def test_the_gain_on_other_properties_is_statsmodels_ols_one_property_at_a_time():
+    """Each slope equals statsmodels' OLS fitted directly on that property alone (label noise only
+    where known; the task as a 0/1 regression dummy, whose slope is the difference of the two
+    tasks' mean gains), and each sentence quotes the fits' numbers."""
+    import re
+
+    import statsmodels.api as sm
+
+    from harness.report.across import properties_sentence
+
+    props = pd.DataFrame({"task": ["classification"] * 4 + ["regression"] * 3,
+                          "rows_per_weight": [0.1, 0.2, 0.5, 1, 2, 5, 10],
+                          "features_per_row": [0.01, 0.1, 0.05, 0.5, 0.02, 0.2, 1.0],
+                          "label_noise": [0.0, 0.1, 0.25, 0.3, np.nan, np.nan, np.nan]},
+                         index=[f"d{i}" for i in range(7)])
+    relative = pd.DataFrame({"none": 0.0, "L1": [0.5, 3.0, 6.0, 8.1, 1.0, 2.0, -1.0]}, index=props.index)
+    table = across.property_trends(relative, props, "none").set_index("property")
+    noise = sm.OLS(relative["L1"][:4].to_numpy(), sm.add_constant(props["label_noise"][:4].to_numpy())).fit()
+    assert table.loc["label_noise", "slope"] == pytest.approx(noise.params[1]) and table.loc["label_noise", "n"] == 4
+    assert table.loc["label_noise", "p"] == pytest.approx(noise.pvalues[1])
+    features = sm.OLS(relative["L1"].to_numpy(), sm.add_constant(np.log10(props["features_per_row"].to_numpy()))).fit()
+    assert (table.loc["features_per_row", "slope_low"], table.loc["features_per_row", "slope_high"]) == pytest.approx(
+        tuple(features.conf_int(0.05)[1]))
+    difference = relative["L1"][4:].mean() - relative["L1"][:4].mean()
+    assert table.loc["regression", "slope"] == pytest.approx(difference)
+    sentence = properties_sentence(table.reset_index().to_dict("records"))
+    low, high = noise.conf_int(0.05)[1]
+    assert low > 0 and f"{noise.params[1] * 0.1:+.2f}% per 10 points more label noise" in sentence
+    assert f"[{low * 0.1:+.2f}, {high * 0.1:+.2f}]" in sentence and "4 data sets" in sentence
+    assert re.search(r"features per row \(CI \[[-+]\d", sentence)  # its interval includes 0: named as no evidence
+
+
+def test_the_conclusions_name_their_test_and_quote_its_numbers():
+    """The page's conclusions are generated from the effect-size table and the hierarchical
+    model: a variant is 'better' only by the Wilcoxon test's Holm verdict, 'equivalent' only by
+    P(equivalent) ≥ 0.95, and every other variant is listed as not told apart, with its numbers."""
+    from types import SimpleNamespace
+
+    from harness.report.across import DECIDED, conclusions
+
+    effects = pd.DataFrame([
+        {"variant": "L1", "median": 3.21, "p_wilcoxon_holm": 0.0021, "verdict": "better"},
+        {"variant": "L2", "median": 0.05, "p_wilcoxon_holm": 0.81, "verdict": "no evidence"},
+        {"variant": "dropout", "median": 0.9, "p_wilcoxon_holm": 0.2, "verdict": "no evidence"}])
+    hierarchical = pd.DataFrame([
+        {"variant": "L1", "p_worse": 0.0, "p_equivalent": 0.04, "p_better": 0.96},
+        {"variant": "L2", "p_worse": 0.01, "p_equivalent": DECIDED + 0.02, "p_better": 0.02},
+        {"variant": "dropout", "p_worse": 0.1, "p_equivalent": 0.5, "p_better": 0.4}])
+    ranks = pd.Series({"L1": 1.5, "dropout": 2.4, "L2": 2.9, "none": 3.2})
+    analysis = SimpleNamespace(group=SimpleNamespace(baseline="none"), ranks=pd.DataFrame(index=range(12)),
+                               hierarchical=hierarchical, mean_ranks=ranks, cd=1.35,
+                               friedman=SimpleNamespace(p_verdict=0.003))
+    found = dict(conclusions(analysis, effects))
+    assert "L1 (median change +3.21%, Wilcoxon Holm p = 0.0021; hierarchical P(better) = 0.960" in found["Better"]
+    assert "across the 12 data sets" in found["Better"] and "L2" not in found["Better"]
+    assert found["Equivalent"].count("(median change") == 1 and "L2 (median change +0.05%" in found["Equivalent"]
+    assert "dropout (median change +0.90%, Wilcoxon Holm p = 0.2000" in found["Cannot tell"]
+    among = found["Among the variants"]
+    assert "p = 0.0030" in among and "L1 (mean rank 1.50)" in among and "dropout (2.40)" in among
+    assert "L2" not in among and "critical difference 1.35" in among  # 2.9 − 1.5 > 1.35
+    analysis.friedman = SimpleNamespace(p_verdict=0.3)
+    assert "does not order them" in dict(conclusions(analysis, effects))["Among the variants"]

@@ -17,8 +17,8 @@ import pandas as pd
 
 from ..core import OK, Section
 from ..stats import wilcoxon_floor
-from ..stats.across import (BOOTSTRAP, FOLDER, MIN_ASYMPTOTIC, PERMUTATIONS, RELATIVE_ROPE, Analysis, FriedmanResult, Group,
-                             analyse, effect_sizes, properties, trend)
+from ..stats.across import (BOOTSTRAP, FOLDER, MIN_ASYMPTOTIC, OTHER_PROPERTIES, PERMUTATIONS, RELATIVE_ROPE, Analysis,
+                             FriedmanResult, Group, analyse, effect_sizes, properties, property_trends, trend)
 from ..stats.significance import ALPHA
 from . import figures
 from .formatting import fmt
@@ -28,9 +28,13 @@ from .render import Exports, render_section
 def build(group: Group) -> tuple[list[Section], dict[str, Any]]:
     """The page's sections, and the headline the index shows."""
     analysis = analyse(group)
+    effects = effect_sizes(analysis.relative, group.baseline) if analysis.relative is not None and len(
+        analysis.relative) >= 2 else None
     sections = [
+        _conclusions_section(analysis, effects),
         _ranks_section(analysis),
-        _effects_section(analysis),
+        _effects_section(analysis, effects),
+        _hierarchical_section(analysis),
         _pays_section(analysis),
         _friedman_section(analysis.friedman),
         _nemenyi_section(analysis),
@@ -72,13 +76,10 @@ def _ranks_section(analysis: Analysis) -> Section:
                    digits=digits, highlight=str(table.iloc[0]["variant"]))
 
 
-def _effects_section(analysis: Analysis) -> Section | None:
+def _effects_section(analysis: Analysis, table: pd.DataFrame | None) -> Section | None:
     """How much each variant changes the score across data sets, with intervals, and the
     Wilcoxon signed-rank test across data sets, each sentence generated from the numbers."""
-    if analysis.relative is None or len(analysis.relative) < 2:
-        return None
-    table = effect_sizes(analysis.relative, analysis.group.baseline)
-    if table.empty:
+    if table is None or table.empty:
         return None
     n = len(analysis.relative)
     sentences = [effect_sentence(row, n) for row in table.to_dict("records")]
@@ -101,6 +102,127 @@ def _effects_section(analysis: Analysis) -> Section | None:
                    digits={"datasets": 0, "p_wilcoxon": 4, "p_wilcoxon_holm": 4, "median": 2, "mean": 2,
                            "median 95% low": 2, "median 95% high": 2, "mean 95% low": 2, "mean 95% high": 2,
                            f"better > {RELATIVE_ROPE:g}%": 3, f"worse > {RELATIVE_ROPE:g}%": 3})
+
+
+#: the posterior probability at which the hierarchical model's verdict is read as decided
+DECIDED = 0.95
+
+
+def _hierarchical_section(analysis: Analysis) -> Section | None:
+    """The Bayesian hierarchical model of each variant against the baseline over the data sets."""
+    table = analysis.hierarchical
+    if table is None or table.empty:
+        return None
+    base = analysis.group.baseline
+    text = (f"Each variant against the baseline ({base}) in one model of every split of every data set (Corani, "
+            "Benavoli, Demšar, Mangili and Zaffalon, Machine Learning 2017; the model and priors of baycomp's "
+            "HierarchicalTest, sampled by Gibbs sampling and checked against baycomp's own output): each data set's "
+            "per-split changes (in % of the baseline's score, + = better) are correlated as cross-validation makes "
+            "them (ρ = n_test / n_all), and the data sets' true changes are drawn from one Student t around the "
+            "suite's mean change δ₀, so each data set's estimate is shrunk towards the others. P(better), "
+            f"P(equivalent) and P(worse) are baycomp's: for a new data set like these, the posterior probability that "
+            f"'better by more than {RELATIVE_ROPE:g}%', 'within ±{RELATIVE_ROPE:g}%' (the region of practical "
+            f"equivalence) or 'worse by more than {RELATIVE_ROPE:g}%' is the likeliest of the three. A probability of "
+            f"{DECIDED:g} or more is read as decided; below it, the model cannot tell. δ₀ is the posterior mean of "
+            "the suite's mean change with its 95% credible interval.")
+    shown = table.rename(columns={"mean": "δ₀ (%)", "mean_low": "δ₀ 95% low", "mean_high": "δ₀ 95% high",
+                                  "p_worse": "P(worse)", "p_equivalent": "P(equivalent)", "p_better": "P(better)"})
+    sentences = [(row["variant"], hierarchical_sentence(row)) for row in table.to_dict("records")]
+    shrunk = analysis.shrunk.reset_index(names="experiment") if analysis.shrunk is not None else None
+    subsections = [Section("Shrunk change per data set (%)", text="Each data set's change from the baseline as the "
+                           "hierarchical model estimates it (posterior mean, in % of the baseline's score, + = better): "
+                           "its own splits' mean pulled towards the suite's.", table=shrunk, csv="hierarchical_shrunk.csv",
+                           collapsed=True)] if shrunk is not None and not shrunk.empty else []
+    return Section("The Bayesian hierarchical model", text=text, table=shown, csv="hierarchical.csv", items=sentences,
+                   digits={"datasets": 0, "P(worse)": 3, "P(equivalent)": 3, "P(better)": 3, "δ₀ (%)": 2,
+                           "δ₀ 95% low": 2, "δ₀ 95% high": 2}, subsections=subsections)
+
+
+def hierarchical_sentence(row: dict[str, Any]) -> str:
+    """One variant's hierarchical verdict in words, every figure from `row` (`suite_hierarchical`)."""
+    if not math.isfinite(row.get("p_better", math.nan)):
+        return f"not computed: it needs two or more data sets with two or more paired splits ({row['datasets']} here)."
+    probabilities = {"better": row["p_better"], "equivalent": row["p_equivalent"], "worse": row["p_worse"]}
+    likeliest = max(probabilities, key=probabilities.get)
+    reading = {"better": f"better than the baseline by more than {RELATIVE_ROPE:g}%",
+               "equivalent": f"practically equivalent to the baseline (within ±{RELATIVE_ROPE:g}%)",
+               "worse": f"worse than the baseline by more than {RELATIVE_ROPE:g}%"}[likeliest]
+    verdict = (f"decided: on a new data set like these it is {reading}" if probabilities[likeliest] >= DECIDED
+               else f"undecided: no probability reaches {DECIDED:g}")
+    return (f"P(better) = {row['p_better']:.3f}, P(equivalent) = {row['p_equivalent']:.3f}, P(worse) = "
+            f"{row['p_worse']:.3f} over {row['datasets']} data sets; δ₀ = {row['mean']:+.2f}% [{row['mean_low']:+.2f}, "
+            f"{row['mean_high']:+.2f}]: {verdict}.")
+
+
+def conclusions(analysis: Analysis, effects: pd.DataFrame | None) -> list[tuple[str, str]]:
+    """What the suite concludes about each variant against the baseline, and what it cannot
+    tell apart, in sentences generated from the tests' numbers: the Wilcoxon signed-rank test
+    across data sets (Holm) and the hierarchical model (a probability ≥ DECIDED), then the
+    Friedman and Nemenyi tests among the variants. Each item: (what it found, the sentence)."""
+    base, n = analysis.group.baseline, len(analysis.ranks)
+    hier = analysis.hierarchical.set_index("variant") if analysis.hierarchical is not None else pd.DataFrame()
+    rows = effects.to_dict("records") if effects is not None and not effects.empty else []
+    found: dict[str, list[str]] = {"better": [], "worse": [], "equivalent": [], "bayes better": [], "bayes worse": [],
+                                   "undecided": []}
+    for row in rows:
+        name = row["variant"]
+        h = hier.loc[name] if name in hier.index else None
+        p = {k: float(h[f"p_{k}"]) if h is not None and pd.notna(h[f"p_{k}"]) else math.nan
+             for k in ("better", "equivalent", "worse")}
+        bayes = f"hierarchical P(better) = {fmt(p['better'], 3)}, P(equivalent) = {fmt(p['equivalent'], 3)}"
+        quoted = (f"{name} (median change {row['median']:+.2f}%, Wilcoxon Holm p = {fmt(row['p_wilcoxon_holm'], 4)}; "
+                  f"{bayes})")
+        if row["verdict"] in ("better", "worse"):
+            found[row["verdict"]].append(quoted)
+        elif p["equivalent"] >= DECIDED:
+            found["equivalent"].append(quoted)
+        elif p["better"] >= DECIDED:
+            found["bayes better"].append(quoted)
+        elif p["worse"] >= DECIDED:
+            found["bayes worse"].append(quoted)
+        else:
+            found["undecided"].append(quoted)
+    lead = {"better": f"Better than the baseline ({base}) across the {n} data sets by the Wilcoxon signed-rank test "
+                      "on the relative changes (Holm over the variants, α = 0.05)",
+            "worse": f"Worse than the baseline ({base}) by the same test",
+            "equivalent": f"Practically equivalent to the baseline (within ±{RELATIVE_ROPE:g}% on a new data set) by "
+                          f"the hierarchical model, P(equivalent) ≥ {DECIDED:g}, the Wilcoxon test finding no evidence of a difference",
+            "bayes better": f"Better than the baseline by the hierarchical model alone (P(better) ≥ {DECIDED:g}), the "
+                            "Wilcoxon test finding no evidence after Holm",
+            "bayes worse": f"Worse than the baseline by the hierarchical model alone (P(worse) ≥ {DECIDED:g})",
+            "undecided": "Not told apart from the baseline by either test (no evidence of a difference, and no "
+                         f"hierarchical probability reaches {DECIDED:g})"}
+    terms = {"better": "Better", "worse": "Worse", "equivalent": "Equivalent", "bayes better": "Better (one test)",
+             "bayes worse": "Worse (one test)", "undecided": "Cannot tell"}
+    sentences = [(terms[k], f"{lead[k]}: {'; '.join(v)}.") for k, v in found.items() if v]
+    sentences.append(("Among the variants", _among_variants(analysis)))
+    return sentences
+
+
+def _among_variants(analysis: Analysis) -> str:
+    """What the rank tests say among the variants, in words."""
+    result, ranks = analysis.friedman, analysis.mean_ranks
+    if not math.isfinite(result.p_verdict):
+        return "Among the variants: the Friedman test could not be computed, so the suite does not order them."
+    if result.p_verdict >= ALPHA:
+        return (f"Among the variants: the Friedman test finds no evidence that their ranks differ (p = "
+                f"{fmt(result.p_verdict, 4)}), so the suite does not order them; the mean ranks are a description.")
+    best = ranks.index[0]
+    near = [v for v in ranks.index[1:] if ranks[v] - ranks[best] <= analysis.cd]
+    tail = (f"the Nemenyi test cannot tell the best-ranked, {best} (mean rank {ranks[best]:.2f}), from "
+            + ", ".join(f"{v} ({ranks[v]:.2f})" for v in near) + f" (critical difference {analysis.cd:.2f})"
+            if near else f"the best-ranked, {best} (mean rank {ranks[best]:.2f}), is ahead of every other variant by "
+            f"more than the Nemenyi critical difference {analysis.cd:.2f}")
+    return (f"Among the variants: the Friedman test finds that their ranks differ (p = {fmt(result.p_verdict, 4)}); "
+            f"{tail}.")
+
+
+def _conclusions_section(analysis: Analysis, effects: pd.DataFrame | None) -> Section | None:
+    if effects is None or effects.empty:
+        return None
+    return Section("What this suite concludes", text="Generated from the tests below, every figure quoted from "
+                   "them; a conclusion here is only as strong as the test it names.",
+                   items=conclusions(analysis, effects))
 
 
 def _pays_section(analysis: Analysis) -> Section | None:
@@ -136,8 +258,55 @@ def _pays_section(analysis: Analysis) -> Section | None:
                    table=table.rename(columns={"slope": "slope (% per ×10 rows/weight)", "slope_low": "95% low",
                                                "slope_high": "95% high", "n": "data sets"}),
                    csv="gain_trend.csv", digits={"data sets": 0, "p": 4},
-                   subsections=[Section("The data sets' properties", table=shown, csv="dataset_properties.csv",
+                   subsections=[_other_properties(analysis, props),
+                                Section("The data sets' properties", table=shown, csv="dataset_properties.csv",
                                         digits={"rows_per_weight": 4, "features_per_row": 4, "label_noise": 3})])
+
+
+def _other_properties(analysis: Analysis, props: pd.DataFrame) -> Section:
+    """The gains against label noise, features per row and the task, one OLS fit per property."""
+    group = analysis.group
+    table = property_trends(analysis.relative, props, group.baseline)
+    variants = list(dict.fromkeys(table["variant"]))
+    sentences = [(v, properties_sentence(table[table["variant"] == v].to_dict("records"))) for v in variants]
+    figures_shown = []
+    for column, words, log in OTHER_PROPERTIES[:2]:
+        points, fits = {}, {}
+        for variant in variants:
+            frame = pd.DataFrame({"gain": analysis.relative[variant], column: props[column]}).dropna()
+            found = trend(frame["gain"], frame[column], log=log)
+            if found["fit"] is not None:
+                points[variant], fits[variant] = frame, found["fit"]
+        figure = figures.gain_against_rows(points, fits, group.baseline, x=column, label=words, log=log)
+        if figure is not None:
+            figures_shown.append(Section(f"Gain against {words}", figure=figure))
+    text = ("The same gains fitted, one property at a time, on the share of labels known to be wrong (the generated "
+            "problems'; real data sets have none declared and are left out of that fit), on log10(features per row), "
+            "and on the task (the slope is the regressions' mean gain minus the classifications'). The properties "
+            "are not independent of each other or of rows per weight in this suite, so each slope describes the "
+            "suite, not a cause; p-values are not adjusted for the comparisons.")
+    return Section("Other properties: label noise, features per row, task", text=text, items=sentences,
+                   table=table, csv="gain_trend_properties.csv", digits={"n": 0, "p": 4}, subsections=figures_shown)
+
+
+def properties_sentence(rows: list[dict[str, Any]]) -> str:
+    """One variant's fits on OTHER_PROPERTIES in words, every figure from `rows` (`property_trends`)."""
+    unit = {"label_noise": ("per 10 points more label noise", 0.1), "features_per_row": ("per tenfold more features "
+            "per row", 1.0), "regression": ("on regressions than on classifications", 1.0)}
+    found, none = [], []
+    for row in rows:
+        words, scale = unit[row["property"]]
+        if not math.isfinite(row["slope"]):
+            none.append(f"{row['property'].replace('_', ' ')} (not fitted: {row['n']} data sets)")
+            continue
+        slope, low, high = row["slope"] * scale, row["slope_low"] * scale, row["slope_high"] * scale
+        if low > 0 or high < 0:
+            found.append(f"{slope:+.2f}% {words} (95% CI [{low:+.2f}, {high:+.2f}], p = {fmt(row['p'], 4)}, "
+                         f"{row['n']} data sets)")
+        else:
+            none.append(f"{row['property'].replace('_', ' ')} (CI [{low:+.2f}, {high:+.2f}] includes 0)")
+    text = ("its gain changes " + "; ".join(found)) if found else "no property here changes its gain beyond chance"
+    return text + (f"; no evidence for {', '.join(none)}" if none and found else f": {', '.join(none)}" if none else "") + "."
 
 
 def pays_sentence(row: dict[str, Any]) -> str:

@@ -21,6 +21,7 @@ matplotlib.rcParams["text.parse_math"] = False  # a name with two '$' is drawn a
 import matplotlib.pyplot as plt  # noqa: E402
 import matplotlib.ticker  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib.ticker import NullFormatter  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
@@ -365,27 +366,34 @@ def tuning_figure(curves: pd.DataFrame, picked: pd.DataFrame, axis_name: str | N
     return fig
 
 
-def gain_against_rows(points: dict[str, pd.DataFrame], fits: dict[str, Any], baseline: str) -> plt.Figure | None:
+def gain_against_rows(points: dict[str, pd.DataFrame], fits: dict[str, Any], baseline: str,
+                      x: str = "rows_per_weight", label: str = "training rows per weight",
+                      log: bool = True) -> plt.Figure | None:
     """One panel per variant: its gain over the baseline (% of the score, + = better) on each data set
-    against the training rows per weight (log axis), with the OLS line on log10(rows per weight)
-    and its 95% confidence band (statsmodels), where one was fitted."""
+    against a property of the data sets (`x`, its column in each frame of `points`; by default the
+    training rows per weight, on a log axis with `log`), with the OLS line (on log10(x) with
+    `log`) and its 95% confidence band (statsmodels), where one was fitted."""
     if not points:
         return None
     fig, axes = panels(len(points), cols=4, width=3.4, height=2.8, sharex=True)
     for ax, (variant, frame) in zip(axes, points.items()):
         ax.axhline(0, color="grey", linewidth=0.8, linestyle="--")
-        ax.scatter(frame["rows_per_weight"], frame["gain"], s=18, color="tab:blue", zorder=3)
+        ax.scatter(frame[x], frame["gain"], s=18, color="tab:blue", zorder=3)
         fit = fits.get(variant)
         if fit is not None and len(frame) > 1:
-            x = np.linspace(np.log10(frame["rows_per_weight"].min()), np.log10(frame["rows_per_weight"].max()), 50)
-            band = fit.get_prediction(np.column_stack([np.ones_like(x), x])).conf_int(alpha=0.05)
-            ax.plot(10 ** x, fit.params[0] + fit.params[1] * x, color="tab:red", linewidth=1.4)
-            ax.fill_between(10 ** x, band[:, 0], band[:, 1], color="tab:red", alpha=0.15, linewidth=0)
-        ax.set_xscale("log")
+            low, high = (np.log10(frame[x].min()), np.log10(frame[x].max())) if log else (frame[x].min(), frame[x].max())
+            grid = np.linspace(low, high, 50)
+            band = fit.get_prediction(np.column_stack([np.ones_like(grid), grid])).conf_int(alpha=0.05)
+            shown = 10 ** grid if log else grid
+            ax.plot(shown, fit.params[0] + fit.params[1] * grid, color="tab:red", linewidth=1.4)
+            ax.fill_between(shown, band[:, 0], band[:, 1], color="tab:red", alpha=0.15, linewidth=0)
+        if log:
+            ax.set_xscale("log")
+            ax.xaxis.set_minor_formatter(NullFormatter())  # minor labels overlap on a narrow range
         ax.set_title(variant, fontsize=9)
         ax.grid(alpha=0.3)
     axes[0].set_ylabel(f"gain over {baseline} (%)")
     for ax in axes:
-        ax.set_xlabel("training rows per weight", fontsize=8)
+        ax.set_xlabel(label, fontsize=8)
     fig.tight_layout()
     return fig

@@ -67,7 +67,12 @@ def paired_tests(results: Results) -> Section:
     summary = stats.summary(results)
     baseline = results.baseline
     rows = summary[summary["variant"] != baseline]
-    if results.run.resampling_correction:
+    if results.run.resampling_correction and results.run.splitter.startswith("Repeated"):
+        how = ("The 95% interval and p-value come from the corrected repeated k-fold t-test (Bouckaert and Frank "
+               "2004: Nadeau and Bengio's variance (1/(k·r) + n_test/n_train)·s² over the k·r splits of k-fold "
+               "cross-validation repeated r times, with k·r − 1 degrees of freedom; a plain paired t-test is "
+               "over-confident because splits share training rows);")
+    elif results.run.resampling_correction:
         how = ("The 95% interval and p-value come from the Nadeau–Bengio corrected resampled t-test (a plain "
                "paired t-test is over-confident because splits share training rows);")
     else:
@@ -89,7 +94,8 @@ def paired_tests(results: Results) -> Section:
             f"scored better / worse than the baseline. Holm's adjustment runs over the {_tested(rows)} "
             "of this page, so that the chance of any false 'better' or 'worse' stays at 5%; the verdict reads "
             f"the Holm-adjusted t-test. With {pairs} pairs the Wilcoxon test cannot give a p-value below "
-            f"{_fmt(stats.wilcoxon_floor(pairs), 4)} (every split on one side), whatever the differences. "
+            f"{_fmt(stats.wilcoxon_floor(pairs), 4)} (every split on one side), whatever the differences; the "
+            "t-test has no such floor (its p-value is continuous). "
             "A p-value and the three probabilities are missing (–) where the differences do not vary (every split "
             "gave the same difference): no test can be made of that. P(better), P(equivalent) and P(worse) "
             "come from the Bayesian correlated t-test (Benavoli et al., JMLR 2017), with the same variance "

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
-from ..core import Results
+from ..core import OK, REFERENCE, Results
 from .page import summary
 from .significance import ALPHA, holm, verdict
 
@@ -29,6 +29,10 @@ from .significance import ALPHA, holm, verdict
 FOLDER = "across"
 
 SIGNIFICANT_DIGITS = 12
+#: the region of practical equivalence across data sets, in % of the baseline's score
+RELATIVE_ROPE = 1.0
+#: bootstrap resamples of the effect sizes' confidence intervals (seeded)
+BOOTSTRAP = 9_999
 
 
 def comparable(scores: pd.DataFrame) -> pd.DataFrame:
@@ -220,7 +224,7 @@ def find_groups(runs: Sequence[Results], suites: Suites = ()) -> list[Group]:
     candidates = sorted((m for m in by_variants.values() if len(m) >= 2),
                         key=lambda m: (-len(m), sorted(r.experiment for r in m)))
     for members in candidates:
-        group = _group(f"{{n}} experiments sharing {{k}} variants", None, members, [])
+        group = _group("{n} experiments sharing {k} variants", None, members, [])
         if group is not None:
             groups.append(group)
     return groups
@@ -309,6 +313,10 @@ class Analysis:
     relative: pd.DataFrame | None
     differences: pd.DataFrame | None
     notes: list[str]
+    #: the hierarchical model per variant against the baseline (`suite_hierarchical`), or None
+    hierarchical: pd.DataFrame | None = None
+    #: each data set's shrunk difference per variant (% of the baseline's score), or None
+    shrunk: pd.DataFrame | None = None
 
     @property
     def headline(self) -> dict[str, object]:
@@ -362,9 +370,57 @@ def analyse(group: Group) -> Analysis:
     if group.baseline in scores.columns:
         relative = relative_change(scores, greater, group.baseline)
         differences = scores.drop(columns=group.baseline).sub(scores[group.baseline], axis=0)
+    hierarchical = shrunk = None
+    if group.baseline in scores.columns and n >= 2:
+        hierarchical, shrunk = suite_hierarchical(group, list(complete.index))
     return Analysis(group, scores, greater, verdicts, complete, ranks, ranks.mean().sort_values(kind="stable"),
                     friedman(ranks), critical_difference(k, n), nemenyi(ranks) if k >= 3 and n >= 2 else None,
-                    versus, relative, differences, notes)
+                    versus, relative, differences, notes, hierarchical, shrunk)
+
+
+def split_changes(results: Results, variant: str, baseline: str) -> np.ndarray:
+    """A variant's change from the baseline on each split both trained (in % of the baseline's
+    mean score over its splits, + = better whatever the score)."""
+    ok = results.splits[(results.splits["status"] == OK) & (results.splits["kind"] != REFERENCE)]
+    table = ok.pivot_table(index="split", columns="variant", values="score", aggfunc="first")
+    if variant not in table or baseline not in table:
+        return np.array([])
+    both = table[[variant, baseline]].dropna().astype(float)
+    scale = abs(float(table[baseline].dropna().mean()))
+    if not scale:
+        return np.array([])
+    change = (both[variant] - both[baseline]).to_numpy() / scale * 100
+    return change if results.greater_is_better else -change
+
+
+def suite_hierarchical(group: Group, experiments: Sequence[str], rope: float = RELATIVE_ROPE
+                       ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The Bayesian hierarchical model (`harness.stats.hierarchical`) of each variant against the
+    baseline over the data sets `experiments`, on per-split changes in % of the baseline's score
+    with a ROPE of `rope` %, each data set's split correlation ρ = n_test / n_all from its run
+    (0 where its splits need no correction). Returns one row per variant (datasets, the three
+    probabilities, the posterior mean of the suite's change δ₀ with its 95% interval) and the
+    shrunk change per data set × variant."""
+    from .hierarchical import hierarchical_test
+
+    members = {r.experiment: r for r in group.members if r.experiment in set(experiments)}
+    rows, shrunk = [], {}
+    for variant in [v for v in group.variants if v != group.baseline]:
+        changes = {name: split_changes(r, variant, group.baseline) for name, r in members.items()}
+        changes = {name: d for name, d in changes.items() if len(d) >= 2}
+        row: dict[str, Any] = {"variant": variant, "datasets": len(changes)}
+        if len(changes) < 2:
+            rows.append(row)
+            continue
+        ratio = [members[name].run.test_train_ratio for name in changes]
+        rho = [r / (1 + r) if r and math.isfinite(r) else 0.0 for r in ratio]
+        found = hierarchical_test(list(changes.values()), rope, rho)
+        row.update({"p_worse": found.p_worse, "p_equivalent": found.p_equivalent, "p_better": found.p_better,
+                    "mean": found.mean, "mean_low": found.mean_low, "mean_high": found.mean_high})
+        rows.append(row)
+        shrunk[variant] = pd.Series(found.shrunk, index=list(changes))
+    columns = ["variant", "datasets", "p_worse", "p_equivalent", "p_better", "mean", "mean_low", "mean_high"]
+    return pd.DataFrame(rows).reindex(columns=columns), pd.DataFrame(shrunk)
 
 
 def relative_change(scores: pd.DataFrame, greater: Mapping[str, bool], baseline: str) -> pd.DataFrame:
@@ -374,12 +430,6 @@ def relative_change(scores: pd.DataFrame, greater: Mapping[str, bool], baseline:
         change = (row - row[baseline]) / abs(row[baseline]) * 100 if row[baseline] else row * math.nan
         rows[name] = change if greater[name] else -change
     return pd.DataFrame(rows).T[scores.columns]
-
-
-#: the region of practical equivalence across data sets, in % of the baseline's score
-RELATIVE_ROPE = 1.0
-#: bootstrap resamples of the effect sizes' confidence intervals (seeded)
-BOOTSTRAP = 9_999
 
 
 def effect_sizes(relative: pd.DataFrame, baseline: str, rope: float = RELATIVE_ROPE) -> pd.DataFrame:
@@ -440,13 +490,14 @@ def properties(group: Group) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("experiment")
 
 
-def trend(gain: pd.Series, rows_per_weight: pd.Series) -> dict[str, Any]:
-    """Ordinary least squares of a variant's gain over the baseline (% of its score, + = better)
-    on log10(rows per weight) across data sets (statsmodels): `slope` (% per tenfold more rows per
-    weight) with its 95% interval and p, `intercept`, `n`, and the fitted model (for the band)."""
+def trend(gain: pd.Series, x: pd.Series, log: bool = True) -> dict[str, Any]:
+    """Ordinary least squares of a variant's gain over the baseline (% of its score, + = better) on
+    a property of the data sets (`x`; its log10 when `log`, e.g. rows per weight) across data sets
+    (statsmodels): `slope` (% per unit of x, per tenfold with `log`) with its 95% interval and p,
+    `intercept`, `n`, and the fitted model (for the band)."""
     import statsmodels.api as sm
 
-    both = pd.concat([gain.rename("gain"), np.log10(rows_per_weight).rename("x")], axis=1).dropna()
+    both = pd.concat([gain.rename("gain"), (np.log10(x) if log else x.astype(float)).rename("x")], axis=1).dropna()
     empty = {"slope": math.nan, "slope_low": math.nan, "slope_high": math.nan, "p": math.nan, "intercept": math.nan,
              "n": len(both), "fit": None}
     if len(both) < 3 or np.ptp(both["x"]) == 0:
@@ -455,3 +506,24 @@ def trend(gain: pd.Series, rows_per_weight: pd.Series) -> dict[str, Any]:
     low, high = fit.conf_int(0.05)[1]
     return {"slope": float(fit.params[1]), "slope_low": float(low), "slope_high": float(high),
             "p": float(fit.pvalues[1]), "intercept": float(fit.params[0]), "n": len(both), "fit": fit}
+
+
+#: the properties a gain is fitted against besides rows per weight: column, words, log10 or not
+OTHER_PROPERTIES = (("label_noise", "label noise (share of labels wrong, where known)", False),
+                    ("features_per_row", "features per row", True),
+                    ("regression", "task (regression = 1, classification = 0)", False))
+
+
+def property_trends(relative: pd.DataFrame, props: pd.DataFrame, baseline: str) -> pd.DataFrame:
+    """Every variant's gain fitted (`trend`, one property at a time) on each of OTHER_PROPERTIES:
+    one row per variant × property with the slope, its 95% interval, p and the data sets used
+    (label noise only where it is known). On the task, the slope is the regressions' mean gain
+    minus the classifications'."""
+    props = props.assign(regression=(props["task"] == "regression").astype(float).where(props["task"].notna()))
+    rows = []
+    for variant in [c for c in relative.columns if c != baseline]:
+        for column, words, log in OTHER_PROPERTIES:
+            found = trend(relative[variant], props[column], log=log)
+            rows.append({"variant": variant, "property": column, "log10": log,
+                         **{k: v for k, v in found.items() if k not in ("fit", "intercept")}})
+    return pd.DataFrame(rows, columns=["variant", "property", "log10", "slope", "slope_low", "slope_high", "p", "n"])
