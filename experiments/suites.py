@@ -17,7 +17,7 @@ DEFAULT = ("wine", "breast-cancer", "diabetes", "digits-small", "madelon-like", 
 
 REAL = ("iris", "anes96-vote", "fair-affairs", "mode-choice", "spector-grade", "star98", "rand-hie",
         "grunfeld-invest", "ccard-spending", "state-crime", "engel-food", "macro-investment", "elnino-december",
-        "scotland-vote", "strike-duration", "cancer-deaths")
+        "scotland-vote", "strike-duration", "stack-loss")
 
 SUITES = {
     "default": DEFAULT,
