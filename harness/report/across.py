@@ -63,8 +63,9 @@ def _ranks_section(analysis: Analysis) -> Section:
             f"the z-test on mean ranks z = ΔR / √(k(k+1)/6N) (Demšar 2006, §3.2.2; scikit-posthocs) with p Holm-"
             f"adjusted over the {len(versus)} comparisons and a verdict at α = {ALPHA:g}; the data sets where the "
             "variant's mean beats, ties or trails the baseline's, with the two-sided sign test on wins and losses "
-            "(scipy); and how many experiment pages found it better or worse (their Holm-adjusted paired tests "
-            "over splits).")
+            f"(scipy; with {n} data sets no sign-test p can fall below {fmt(2.0 ** (1 - n), 4)}, every data set on "
+            "one side; the z-test's p is continuous); and how many experiment pages found it better or worse (their "
+            "Holm-adjusted paired tests over splits).")
     if not _friedman_found(analysis):
         text += (" These comparisons are post-hoc tests of the Friedman test below, which found no evidence that the "
                  "ranks differ (or had too little to test): their verdicts are exploratory, marked so, and are not "

@@ -114,6 +114,85 @@ def _prepare(differences: Sequence[np.ndarray], rope: float) -> tuple[list[np.nd
     return rows, rope, scale
 
 
+@dataclass
+class _Data:
+    """What the conditionals need of the (rescaled) differences: per data set its number of
+    splits `n`, mean `xbar`, within sum of squares over 1 − ρ `within`, Var(x̄)/σ² `c`, and the
+    bounds of the uniform priors."""
+
+    n: np.ndarray
+    xbar: np.ndarray
+    within: np.ndarray
+    c: np.ndarray
+    max_diff: float
+    sigma_hi: float
+    std0_hi: float
+
+    @classmethod
+    def of(cls, rows: list[np.ndarray], rho: np.ndarray) -> "_Data":
+        n = np.array([len(d) for d in rows], dtype=float)
+        xbar = np.array([d.mean() for d in rows])
+        std_within = float(np.mean([np.std(d) for d in rows]))
+        return cls(n=n, xbar=xbar, within=np.array([((d - d.mean()) ** 2).sum() for d in rows]) / (1 - rho),
+                   c=(1 + (n - 1) * rho) / n, max_diff=float(max(np.abs(d).max() for d in rows)),
+                   sigma_hi=std_within * UPPER_SIGMA, std0_hi=float(np.std(xbar)) * UPPER_SIGMA)
+
+
+@dataclass
+class _State:
+    """One value of every parameter per chain (δ and λ: chains × data sets)."""
+
+    delta: np.ndarray
+    delta0: np.ndarray
+    std0: np.ndarray
+    nu_m1: np.ndarray
+    alpha: np.ndarray
+    beta: np.ndarray
+
+    @classmethod
+    def start(cls, data: _Data, chains: int) -> "_State":
+        return cls(delta=np.broadcast_to(data.xbar, (chains, len(data.xbar))).copy(),
+                   delta0=np.full(chains, data.xbar.mean()), std0=np.full(chains, max(float(np.std(data.xbar)), 1e-3)),
+                   nu_m1=np.full(chains, 10.0), alpha=np.full(chains, 1.5), beta=np.full(chains, 0.05))
+
+
+def _sweep(s: _State, data: _Data, rng: np.random.Generator) -> None:
+    """One Gibbs sweep: every parameter drawn from its conditional given the others."""
+    chains, q = s.delta.shape
+    nu = s.nu_m1 + 1
+    # λ_i | δ_i: the scale mixture's weights
+    z2 = (s.delta - s.delta0[:, None]) ** 2 / s.std0[:, None] ** 2
+    lam = rng.gamma((nu[:, None] + 1) / 2, 2 / (nu[:, None] + z2))
+    # σ_i² | δ_i (σ_i uniform: 1/σ² is Gamma((n − 1)/2, Q/2) above 1/σ_hi²)
+    quad = data.within + (data.xbar - s.delta) ** 2 / data.c
+    sigma2 = 1 / _truncated_gamma(rng, np.broadcast_to((data.n - 1) / 2, s.delta.shape), quad / 2, 1 / data.sigma_hi ** 2)
+    # δ_i | everything: a normal prior N(δ₀, σ₀²/λ_i) times the likelihood N(x̄_i, σ_i² c_i)
+    prior_precision = lam / s.std0[:, None] ** 2
+    data_precision = 1 / (sigma2 * data.c)
+    precision = prior_precision + data_precision
+    mean = (prior_precision * s.delta0[:, None] + data_precision * data.xbar) / precision
+    s.delta = mean + rng.standard_normal(s.delta.shape) / np.sqrt(precision)
+    # δ₀ | δ, λ, σ₀: normal, truncated to its uniform prior's range
+    weight = lam.sum(axis=1)
+    s.delta0 = _truncated_normal(rng, (lam * s.delta).sum(axis=1) / weight, s.std0 / np.sqrt(weight),
+                                 -data.max_diff, data.max_diff)
+    # σ₀ | δ, λ, δ₀ (σ₀ uniform): 1/σ₀² is Gamma((q − 1)/2, Σλ(δ − δ₀)²/2) above 1/σ₀_hi²
+    spread = (lam * (s.delta - s.delta0[:, None]) ** 2).sum(axis=1)
+    s.std0 = 1 / np.sqrt(_truncated_gamma(rng, np.full(chains, (q - 1) / 2), spread / 2, 1 / data.std0_hi ** 2))
+    # ν − 1 | λ, α, β on a log grid: Gamma(α, β) prior × Π Gamma(λ_i; ν/2, ν/2), and the grid's Jacobian
+    m = np.exp(_LOG_NU_GRID)[None, :]
+    half = (m + 1) / 2
+    log_post = ((s.alpha[:, None] - 1) * np.log(m) - s.beta[:, None] * m + np.log(m)
+                + q * (half * np.log(half) - special.gammaln(half))
+                + (half - 1) * np.log(lam).sum(axis=1)[:, None] - half * lam.sum(axis=1)[:, None])
+    s.nu_m1 = np.exp(_griddy(rng, _LOG_NU_GRID, log_post))
+    # β | α, ν − 1: Gamma(α + 1, ν − 1) on [0.01, 0.1]; α | β, ν − 1 on a grid over [1, 2]
+    s.beta = _truncated_gamma(rng, s.alpha + 1, s.nu_m1, LOWER_BETA, UPPER_BETA)
+    a = _ALPHA_GRID[None, :]
+    log_alpha = a * np.log(s.beta[:, None]) + (a - 1) * np.log(s.nu_m1[:, None]) - special.gammaln(a)
+    s.alpha = np.clip(_griddy(rng, _ALPHA_GRID, log_alpha), LOWER_ALPHA, UPPER_ALPHA)
+
+
 def hierarchical_test(differences: Sequence[np.ndarray], rope: float, rho: Sequence[float] | float, *,
                       chains: int = CHAINS, draws: int = DRAWS, burn_in: int = BURN_IN, seed: int = 0
                       ) -> HierarchicalResult:
@@ -122,69 +201,18 @@ def hierarchical_test(differences: Sequence[np.ndarray], rope: float, rho: Seque
     region of practical equivalence `rope` (same units) and each data set's split correlation
     `rho` (n_test / n_all; one value for all). Seeded: the same input gives the same result."""
     rows, rope_s, scale = _prepare(differences, rope)
-    q = len(rows)
-    if q < 2 or any(len(d) < 2 for d in rows):
+    if len(rows) < 2 or any(len(d) < 2 for d in rows):
         raise ValueError("the hierarchical model needs two data sets of two or more splits each")
-    rho = np.broadcast_to(np.asarray(rho, dtype=float), (q,))
-    n = np.array([len(d) for d in rows], dtype=float)
-    xbar = np.array([d.mean() for d in rows])
-    within = np.array([((d - d.mean()) ** 2).sum() for d in rows]) / (1 - rho)
-    c = (1 + (n - 1) * rho) / n  # Var(x̄_i) = σ_i² c_i
-    std_within = float(np.mean([np.std(d) for d in rows]))
-    std_among = float(np.std(xbar))
-    max_diff = float(max(np.abs(d).max() for d in rows))
-    sigma_hi, std0_hi = std_within * UPPER_SIGMA, std_among * UPPER_SIGMA
-
+    data = _Data.of(rows, np.broadcast_to(np.asarray(rho, dtype=float), (len(rows),)))
     rng = np.random.default_rng(seed)
-    shape = (chains, q)
-    delta = np.broadcast_to(xbar, shape).copy()
-    delta0 = np.full(chains, xbar.mean())
-    std0 = np.full(chains, max(std_among, 1e-3))
-    sigma2 = np.broadcast_to(np.maximum([np.var(d) for d in rows], 1e-6), shape).copy()
-    nu_m1 = np.full(chains, 10.0)
-    alpha = np.full(chains, 1.5)
-    beta = np.full(chains, 0.05)
-    lam = np.ones(shape)
-    kept = {"delta0": [], "std0": [], "nu": [], "delta": []}
+    state = _State.start(data, chains)
+    kept: dict[str, list[np.ndarray]] = {"delta0": [], "std0": [], "nu": [], "delta": []}
     for step in range(burn_in + draws):
-        nu = nu_m1 + 1
-        # λ_i | δ_i: the scale mixture's weights
-        z2 = (delta - delta0[:, None]) ** 2 / std0[:, None] ** 2
-        lam = rng.gamma((nu[:, None] + 1) / 2, 2 / (nu[:, None] + z2))
-        # σ_i² | δ_i (σ_i uniform: 1/σ² is Gamma((n − 1)/2, Q/2) above 1/σ_hi²)
-        quad = within + (xbar - delta) ** 2 / c
-        precision = _truncated_gamma(rng, np.broadcast_to((n - 1) / 2, shape), quad / 2, 1 / sigma_hi ** 2)
-        sigma2 = 1 / precision
-        # δ_i | everything: a normal prior N(δ₀, σ₀²/λ_i) times the likelihood N(x̄_i, σ_i² c_i)
-        prior_precision = lam / std0[:, None] ** 2
-        data_precision = 1 / (sigma2 * c)
-        post_precision = prior_precision + data_precision
-        post_mean = (prior_precision * delta0[:, None] + data_precision * xbar) / post_precision
-        delta = post_mean + rng.standard_normal(shape) / np.sqrt(post_precision)
-        # δ₀ | δ, λ, σ₀: normal, truncated to its uniform prior's range
-        weight = lam.sum(axis=1)
-        delta0 = _truncated_normal(rng, (lam * delta).sum(axis=1) / weight, std0 / np.sqrt(weight), -max_diff, max_diff)
-        # σ₀ | δ, λ, δ₀ (σ₀ uniform): 1/σ₀² is Gamma((q − 1)/2, Σλ(δ − δ₀)²/2) above 1/σ₀_hi²
-        spread = (lam * (delta - delta0[:, None]) ** 2).sum(axis=1)
-        std0 = 1 / np.sqrt(_truncated_gamma(rng, np.full(chains, (q - 1) / 2), spread / 2, 1 / std0_hi ** 2))
-        # ν − 1 | λ, α, β on a log grid: Gamma(α, β) prior × Π Gamma(λ_i; ν/2, ν/2)
-        m = np.exp(_LOG_NU_GRID)[None, :]
-        half = (m + 1) / 2
-        log_lam = np.log(lam).sum(axis=1)[:, None]
-        sum_lam = lam.sum(axis=1)[:, None]
-        log_post = ((alpha[:, None] - 1) * np.log(m) - beta[:, None] * m + np.log(m)  # the log-grid's Jacobian
-                    + q * (half * np.log(half) - special.gammaln(half)) + (half - 1) * log_lam - half * sum_lam)
-        nu_m1 = np.exp(_griddy(rng, _LOG_NU_GRID, log_post))
-        # β | α, ν − 1: Gamma(α + 1, ν − 1) on [0.01, 0.1]; α | β, ν − 1 on a grid over [1, 2]
-        beta = _truncated_gamma(rng, alpha + 1, nu_m1, LOWER_BETA, UPPER_BETA)
-        a = _ALPHA_GRID[None, :]
-        log_alpha = a * np.log(beta[:, None]) + (a - 1) * np.log(nu_m1[:, None]) - special.gammaln(a)
-        alpha = np.clip(_griddy(rng, _ALPHA_GRID, log_alpha), LOWER_ALPHA, UPPER_ALPHA)
+        _sweep(state, data, rng)
         if step >= burn_in:
-            kept["delta0"].append(delta0)
-            kept["std0"].append(std0)
-            kept["nu"].append(nu_m1 + 1)
-            kept["delta"].append(delta)
+            for name, value in (("delta0", state.delta0), ("std0", state.std0), ("nu", state.nu_m1 + 1),
+                                ("delta", state.delta)):
+                kept[name].append(value)
     delta0_s, std0_s, nu_s = (np.concatenate(kept[k]) for k in ("delta0", "std0", "nu"))
     delta_s = np.concatenate(kept["delta"], axis=0)
     # per draw, a new data set's δ ~ t(ν, δ₀, σ₀): its mass below −ROPE, within, above +ROPE
