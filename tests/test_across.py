@@ -336,8 +336,9 @@ def test_the_gain_on_other_properties_is_statsmodels_ols_one_property_at_a_time(
 
 def test_the_conclusions_name_their_test_and_quote_its_numbers():
     """The page's conclusions are generated from the effect-size table and the hierarchical
-    model: a variant is 'better' only by the Wilcoxon test's Holm verdict, 'equivalent' only by
-    P(equivalent) ≥ 0.95, and every other variant is listed as not told apart, with its numbers."""
+    model: 'better' only by the Wilcoxon test's Holm verdict (and 'both' only with P(better) ≥
+    0.95; 'by less than ±1%' with P(equivalent) ≥ 0.95), 'equivalent' only by P(equivalent) ≥
+    0.95, and every other variant listed as not told apart, each with its numbers."""
     from types import SimpleNamespace
 
     from harness.report.across import DECIDED, conclusions
@@ -345,22 +346,26 @@ def test_the_conclusions_name_their_test_and_quote_its_numbers():
     effects = pd.DataFrame([
         {"variant": "L1", "median": 3.21, "p_wilcoxon_holm": 0.0021, "verdict": "better"},
         {"variant": "L2", "median": 0.05, "p_wilcoxon_holm": 0.81, "verdict": "no evidence"},
-        {"variant": "dropout", "median": 0.9, "p_wilcoxon_holm": 0.2, "verdict": "no evidence"}])
+        {"variant": "dropout", "median": 0.9, "p_wilcoxon_holm": 0.2, "verdict": "no evidence"},
+        {"variant": "L2 tiny", "median": 0.31, "p_wilcoxon_holm": 0.004, "verdict": "better"}])
     hierarchical = pd.DataFrame([
         {"variant": "L1", "p_worse": 0.0, "p_equivalent": 0.04, "p_better": 0.96},
         {"variant": "L2", "p_worse": 0.01, "p_equivalent": DECIDED + 0.02, "p_better": 0.02},
-        {"variant": "dropout", "p_worse": 0.1, "p_equivalent": 0.5, "p_better": 0.4}])
-    ranks = pd.Series({"L1": 1.5, "dropout": 2.4, "L2": 2.9, "none": 3.2})
+        {"variant": "dropout", "p_worse": 0.1, "p_equivalent": 0.5, "p_better": 0.4},
+        {"variant": "L2 tiny", "p_worse": 0.0, "p_equivalent": 0.99, "p_better": 0.01}])
+    ranks = pd.Series({"L1": 1.5, "dropout": 2.4, "L2": 2.9, "L2 tiny": 3.0, "none": 3.2})
     analysis = SimpleNamespace(group=SimpleNamespace(baseline="none"), ranks=pd.DataFrame(index=range(12)),
                                hierarchical=hierarchical, mean_ranks=ranks, cd=1.35,
                                friedman=SimpleNamespace(p_verdict=0.003))
     found = dict(conclusions(analysis, effects))
-    assert "L1 (median change +3.21%, Wilcoxon Holm p = 0.0021; hierarchical P(better) = 0.960" in found["Better"]
-    assert "across the 12 data sets" in found["Better"] and "L2" not in found["Better"]
+    both = found["Better (both tests)"]
+    assert "L1 (median change +3.21%, Wilcoxon Holm p = 0.0021; hierarchical P(better) = 0.960" in both
+    assert "across the 12 data sets" in both and "L2" not in both
+    assert "L2 tiny (median change +0.31%, Wilcoxon Holm p = 0.0040" in found["Better, but by less than ±1%"]
     assert found["Equivalent"].count("(median change") == 1 and "L2 (median change +0.05%" in found["Equivalent"]
     assert "dropout (median change +0.90%, Wilcoxon Holm p = 0.2000" in found["Cannot tell"]
     among = found["Among the variants"]
     assert "p = 0.0030" in among and "L1 (mean rank 1.50)" in among and "dropout (2.40)" in among
-    assert "L2" not in among and "critical difference 1.35" in among  # 2.9 − 1.5 > 1.35
+    assert "L2 (" not in among and "critical difference 1.35" in among  # 2.9 − 1.5 > 1.35
     analysis.friedman = SimpleNamespace(p_verdict=0.3)
     assert "does not order them" in dict(conclusions(analysis, effects))["Among the variants"]

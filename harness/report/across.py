@@ -155,6 +155,39 @@ def hierarchical_sentence(row: dict[str, Any]) -> str:
             f"{row['mean_high']:+.2f}]: {verdict}.")
 
 
+#: what the conclusions call each finding, and the sentence that introduces its variants
+_FINDINGS = {
+    "both better": ("Better (both tests)", "Better than the baseline ({base}) across the {n} data sets by the Wilcoxon "
+                    "signed-rank test on the relative changes (Holm over the variants, α = 0.05), and by more than "
+                    "±{rope:g}% on a new data set by the hierarchical model (P(better) ≥ {decided:g})"),
+    "better": ("Better (Wilcoxon)", "Better than the baseline ({base}) across the {n} data sets by the Wilcoxon "
+               "signed-rank test (Holm, α = 0.05); the hierarchical model does not decide (no probability reaches "
+               "{decided:g})"),
+    "better, small": ("Better, but by less than ±{rope:g}%", "Better than the baseline ({base}) by the Wilcoxon "
+                      "signed-rank test (Holm, α = 0.05), yet practically equivalent to it by the hierarchical model "
+                      "(P(equivalent) ≥ {decided:g} that a new data set changes by less than ±{rope:g}%)"),
+    "worse": ("Worse", "Worse than the baseline ({base}) by the Wilcoxon signed-rank test (Holm, α = 0.05)"),
+    "equivalent": ("Equivalent", "Practically equivalent to the baseline (within ±{rope:g}% on a new data set) by the "
+                   "hierarchical model, P(equivalent) ≥ {decided:g}, the Wilcoxon test finding no evidence of a difference"),
+    "bayes better": ("Better (hierarchical)", "Better than the baseline by the hierarchical model alone (P(better) ≥ "
+                     "{decided:g}), the Wilcoxon test finding no evidence after Holm"),
+    "bayes worse": ("Worse (hierarchical)", "Worse than the baseline by the hierarchical model alone (P(worse) ≥ {decided:g})"),
+    "undecided": ("Cannot tell", "Not told apart from the baseline by either test (no evidence of a difference, and "
+                  "no hierarchical probability reaches {decided:g})"),
+}
+
+
+def _finding(verdict: str, p: dict[str, float]) -> str:
+    """Which of _FINDINGS a variant's Wilcoxon verdict and hierarchical probabilities make."""
+    if verdict == "better":
+        return ("both better" if p["better"] >= DECIDED else "better, small" if p["equivalent"] >= DECIDED
+                else "better")
+    if verdict == "worse":
+        return "worse"
+    return next((k for k, name in (("equivalent", "equivalent"), ("bayes better", "better"), ("bayes worse", "worse"))
+                 if p[name] >= DECIDED), "undecided")
+
+
 def conclusions(analysis: Analysis, effects: pd.DataFrame | None) -> list[tuple[str, str]]:
     """What the suite concludes about each variant against the baseline, and what it cannot
     tell apart, in sentences generated from the tests' numbers: the Wilcoxon signed-rank test
@@ -162,40 +195,18 @@ def conclusions(analysis: Analysis, effects: pd.DataFrame | None) -> list[tuple[
     Friedman and Nemenyi tests among the variants. Each item: (what it found, the sentence)."""
     base, n = analysis.group.baseline, len(analysis.ranks)
     hier = analysis.hierarchical.set_index("variant") if analysis.hierarchical is not None else pd.DataFrame()
-    rows = effects.to_dict("records") if effects is not None and not effects.empty else []
-    found: dict[str, list[str]] = {"better": [], "worse": [], "equivalent": [], "bayes better": [], "bayes worse": [],
-                                   "undecided": []}
-    for row in rows:
+    found: dict[str, list[str]] = {key: [] for key in _FINDINGS}
+    for row in effects.to_dict("records") if effects is not None else []:
         name = row["variant"]
         h = hier.loc[name] if name in hier.index else None
         p = {k: float(h[f"p_{k}"]) if h is not None and pd.notna(h[f"p_{k}"]) else math.nan
              for k in ("better", "equivalent", "worse")}
-        bayes = f"hierarchical P(better) = {fmt(p['better'], 3)}, P(equivalent) = {fmt(p['equivalent'], 3)}"
-        quoted = (f"{name} (median change {row['median']:+.2f}%, Wilcoxon Holm p = {fmt(row['p_wilcoxon_holm'], 4)}; "
-                  f"{bayes})")
-        if row["verdict"] in ("better", "worse"):
-            found[row["verdict"]].append(quoted)
-        elif p["equivalent"] >= DECIDED:
-            found["equivalent"].append(quoted)
-        elif p["better"] >= DECIDED:
-            found["bayes better"].append(quoted)
-        elif p["worse"] >= DECIDED:
-            found["bayes worse"].append(quoted)
-        else:
-            found["undecided"].append(quoted)
-    lead = {"better": f"Better than the baseline ({base}) across the {n} data sets by the Wilcoxon signed-rank test "
-                      "on the relative changes (Holm over the variants, α = 0.05)",
-            "worse": f"Worse than the baseline ({base}) by the same test",
-            "equivalent": f"Practically equivalent to the baseline (within ±{RELATIVE_ROPE:g}% on a new data set) by "
-                          f"the hierarchical model, P(equivalent) ≥ {DECIDED:g}, the Wilcoxon test finding no evidence of a difference",
-            "bayes better": f"Better than the baseline by the hierarchical model alone (P(better) ≥ {DECIDED:g}), the "
-                            "Wilcoxon test finding no evidence after Holm",
-            "bayes worse": f"Worse than the baseline by the hierarchical model alone (P(worse) ≥ {DECIDED:g})",
-            "undecided": "Not told apart from the baseline by either test (no evidence of a difference, and no "
-                         f"hierarchical probability reaches {DECIDED:g})"}
-    terms = {"better": "Better", "worse": "Worse", "equivalent": "Equivalent", "bayes better": "Better (one test)",
-             "bayes worse": "Worse (one test)", "undecided": "Cannot tell"}
-    sentences = [(terms[k], f"{lead[k]}: {'; '.join(v)}.") for k, v in found.items() if v]
+        found[_finding(row["verdict"], p)].append(
+            f"{name} (median change {row['median']:+.2f}%, Wilcoxon Holm p = {fmt(row['p_wilcoxon_holm'], 4)}; "
+            f"hierarchical P(better) = {fmt(p['better'], 3)}, P(equivalent) = {fmt(p['equivalent'], 3)})")
+    values = {"base": base, "n": n, "rope": RELATIVE_ROPE, "decided": DECIDED}
+    sentences = [(_FINDINGS[k][0].format(**values), f"{_FINDINGS[k][1].format(**values)}: {'; '.join(v)}.")
+                 for k, v in found.items() if v]
     sentences.append(("Among the variants", _among_variants(analysis)))
     return sentences
 
