@@ -50,7 +50,7 @@ class SuiteExperiment(Experiment):
     abstract = True
     in_default_suite = True
     epochs = 200
-    repeats = 2
+    cv_repeats = 2
     variants = tuple(suite_variants())
 
 

@@ -37,9 +37,10 @@ class Experiment:
 
     seed: int = 42
     folds: int = 5
-    #: repeats of the whole K-fold cross-validation, each with other folds (scikit-learn's
-    #: RepeatedStratifiedKFold / RepeatedKFold); the paired tests then have folds × repeats pairs
-    repeats: int = 1
+    #: repeats of the default splitters' whole K-fold cross-validation, each with other folds
+    #: (scikit-learn's RepeatedStratifiedKFold / RepeatedKFold); the paired tests then have
+    #: folds × cv_repeats pairs
+    cv_repeats: int = 1
     variants: Sequence[Variant] = tuple(standard_variants())
     #: the variant every other is compared with; None: the first variant with nothing
     #: regularizing it (read from its built model), else the first variant
@@ -99,9 +100,9 @@ class Experiment:
         from sklearn.model_selection import KFold, RepeatedKFold, RepeatedStratifiedKFold, StratifiedKFold
 
         classification = self.task == "classification"
-        if self.repeats > 1:
+        if self.cv_repeats > 1:
             repeated = RepeatedStratifiedKFold if classification else RepeatedKFold
-            return repeated(n_splits=self.folds, n_repeats=self.repeats, random_state=self.seed)
+            return repeated(n_splits=self.folds, n_repeats=self.cv_repeats, random_state=self.seed)
         if classification:
             return StratifiedKFold(n_splits=self.folds, shuffle=True, random_state=self.seed)
         return KFold(n_splits=self.folds, shuffle=True, random_state=self.seed)

@@ -92,7 +92,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("seed", "the experiment's seed (splits, initial weights, batch order)", is_int, "an integer", int, "S"),
     Setting("folds", "the number of splits of the default splitters", lambda v: is_int(v) and v >= 2,
             "an integer >= 2", int, "K", keyed=False),  # acts through the splitter, which is keyed
-    Setting("repeats", "repeats of the default splitters' K-fold, each with other folds", lambda v: is_int(v) and v >= 1,
+    Setting("cv_repeats", "repeats of the default splitters' K-fold, each with other folds", lambda v: is_int(v) and v >= 1,
             "an integer >= 1", int, "R", keyed=False),
     Setting("epochs", "maximum epochs", lambda v: is_int(v) and v >= 1, "an integer >= 1", int, "N"),
     Setting("batch_size", "mini-batch size", lambda v: is_int(v) and v >= 1, "an integer >= 1", int, "N"),
