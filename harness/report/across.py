@@ -159,7 +159,7 @@ def hierarchical_sentence(row: dict[str, Any]) -> str:
 _FINDINGS = {
     "both better": ("Better (both tests)", "Better than the baseline ({base}) across the {n} data sets by the Wilcoxon "
                     "signed-rank test on the relative changes (Holm over the variants, α = 0.05), and by more than "
-                    "±{rope:g}% on a new data set by the hierarchical model (P(better) ≥ {decided:g})"),
+                    "{rope:g}% on a new data set by the hierarchical model (P(better) ≥ {decided:g})"),
     "better": ("Better (Wilcoxon)", "Better than the baseline ({base}) across the {n} data sets by the Wilcoxon "
                "signed-rank test (Holm, α = 0.05); the hierarchical model does not decide (no probability reaches "
                "{decided:g})"),
