@@ -91,6 +91,11 @@ def test_a_suite_page_holds_its_declared_members_only():
     assert [g.title for g in groups] == ["default suite"] and groups[0].slug == "default-suite"
     assert [r.experiment for r in groups[0].members] == ["a", "b"]
     assert any("never-run" in note and "1 of the suite's 3" in note for note in groups[0].notes)
+    # a larger suite of which only the smaller one's members ran gets no page of its own (it would repeat it)
+    both = find_groups(runs, {"default": ["a", "b"], "large": ["a", "b", "c"]})
+    assert [g.title for g in both] == ["default suite"]
+    both = find_groups(runs + [run("c", "4")], {"default": ["a", "b"], "large": ["a", "b", "c"]})
+    assert [g.title for g in both] == ["default suite", "large suite"]
 
 
 def test_the_suites_repeat_five_fold_cross_validation_twice():

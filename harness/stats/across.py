@@ -214,7 +214,9 @@ def find_groups(runs: Sequence[Results], suites: Suites = ()) -> list[Group]:
     groups: list[Group] = []
     for name, names in declared.items():
         group = _suite_group(name, list(names), [r for r in usable if r.experiment in set(names)])
-        if group is not None:
+        same = group is not None and any({r.experiment for r in g.members} == {r.experiment for r in group.members}
+                                         for g in groups)
+        if group is not None and not same:  # only the default suite's members run: no 'large suite' page of them
             groups.append(group)
     in_suites = {member for names in declared.values() for member in names}
     by_variants: dict[frozenset[tuple[str, str | None]], list[Results]] = {}
@@ -378,11 +380,15 @@ def analyse(group: Group) -> Analysis:
                     versus, relative, differences, notes, hierarchical, shrunk)
 
 
-def split_changes(results: Results, variant: str, baseline: str) -> np.ndarray:
-    """A variant's change from the baseline on each split both trained (in % of the baseline's
-    mean score over its splits, + = better whatever the score)."""
+def split_scores(results: Results) -> pd.DataFrame:
+    """Each network variant's (column) score on each split (row) it trained successfully."""
     ok = results.splits[(results.splits["status"] == OK) & (results.splits["kind"] != REFERENCE)]
-    table = ok.pivot_table(index="split", columns="variant", values="score", aggfunc="first")
+    return ok.pivot_table(index="split", columns="variant", values="score", aggfunc="first")
+
+
+def split_changes(table: pd.DataFrame, greater_is_better: bool, variant: str, baseline: str) -> np.ndarray:
+    """A variant's change from the baseline on each split both trained (`table`: `split_scores`),
+    in % of the baseline's mean score over its splits, + = better whatever the score."""
     if variant not in table or baseline not in table:
         return np.array([])
     both = table[[variant, baseline]].dropna().astype(float)
@@ -390,7 +396,7 @@ def split_changes(results: Results, variant: str, baseline: str) -> np.ndarray:
     if not scale:
         return np.array([])
     change = (both[variant] - both[baseline]).to_numpy() / scale * 100
-    return change if results.greater_is_better else -change
+    return change if greater_is_better else -change
 
 
 def suite_hierarchical(group: Group, experiments: Sequence[str], rope: float = RELATIVE_ROPE
@@ -404,9 +410,11 @@ def suite_hierarchical(group: Group, experiments: Sequence[str], rope: float = R
     from .hierarchical import hierarchical_test
 
     members = {r.experiment: r for r in group.members if r.experiment in set(experiments)}
+    tables = {name: split_scores(r) for name, r in members.items()}  # once per data set, not per variant
     rows, shrunk = [], {}
     for variant in [v for v in group.variants if v != group.baseline]:
-        changes = {name: split_changes(r, variant, group.baseline) for name, r in members.items()}
+        changes = {name: split_changes(tables[name], r.greater_is_better, variant, group.baseline)
+                   for name, r in members.items()}
         changes = {name: d for name, d in changes.items() if len(d) >= 2}
         row: dict[str, Any] = {"variant": variant, "datasets": len(changes)}
         if len(changes) < 2:
