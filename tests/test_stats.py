@@ -4,6 +4,8 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy import stats as sps
 
 from harness import stats
@@ -69,6 +71,19 @@ def test_verdict_reads_the_direction_of_the_score(difference, p, greater, expect
 @pytest.mark.parametrize("pairs", [5, 6, 8, 10])
 def test_the_wilcoxon_floor_is_scipys_smallest_p(pairs):
     assert stats.wilcoxon_floor(pairs) == pytest.approx(sps.wilcoxon(np.arange(1.0, pairs + 1)).pvalue)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.sampled_from([-0.03, -0.02, -0.01, 0.0, 0.005, 0.01, 0.02, 0.04, 0.1]), min_size=2, max_size=16)
+       | st.lists(st.floats(-1, 1, allow_nan=False, width=32), min_size=2, max_size=16))
+def test_wilcoxon_p_is_scipys_wilcoxon(differences):
+    """The fast path (ties or zeros among at most 13 pairs, where scipy runs its permutation test
+    one flip at a time) and the rest give scipy's own p-value."""
+    d = np.asarray(differences, dtype=float)
+    if not np.any(d != 0):
+        return
+    expected = sps.wilcoxon(d).pvalue
+    assert stats.wilcoxon_p(d) == pytest.approx(expected, rel=1e-12, abs=1e-15, nan_ok=True)
 
 
 def test_paired_comparison_adjusts_across_the_page():

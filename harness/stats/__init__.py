@@ -12,10 +12,10 @@ The report renders what these compute; it computes nothing of its own.
 """
 from .page import by_training_size, comparison, headline, paired, reference_ratios, rope, summary
 from .significance import (ALPHA, bayesian_correlated_ttest, benjamini_hochberg, corrected_paired_ttest, default_rope, holm, paired_comparison,
-                     verdict, wilcoxon_floor)
+                     verdict, wilcoxon_floor, wilcoxon_p)
 from .summary import heaton_table, pooled_rmse, pstdev, variant_summary
 from .weights import kernel_arrays, split_kernels
 
 __all__ = ["ALPHA", "bayesian_correlated_ttest", "benjamini_hochberg", "by_training_size", "comparison", "corrected_paired_ttest", "default_rope", "headline",
            "heaton_table", "holm", "kernel_arrays", "paired", "paired_comparison", "pooled_rmse", "pstdev",
-           "reference_ratios", "rope", "split_kernels", "summary", "variant_summary", "verdict", "wilcoxon_floor"]
+           "reference_ratios", "rope", "split_kernels", "summary", "variant_summary", "verdict", "wilcoxon_floor", "wilcoxon_p"]

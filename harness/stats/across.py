@@ -23,7 +23,7 @@ from scipy import stats as sps
 
 from ..core import OK, REFERENCE, Results
 from .page import summary
-from .significance import ALPHA, holm, verdict
+from .significance import ALPHA, holm, verdict, wilcoxon_p
 
 #: the folder of the pages across data sets, under the reports folder
 FOLDER = "across"
@@ -462,7 +462,7 @@ def effect_sizes(relative: pd.DataFrame, baseline: str, rope: float = RELATIVE_R
         row["better_share"] = float(np.mean(values > rope)) if len(values) else math.nan
         row["worse_share"] = float(np.mean(values < -rope)) if len(values) else math.nan
         nonzero = values[values != 0]
-        row["p_wilcoxon"] = float(sps.wilcoxon(values).pvalue) if len(nonzero) >= 1 and len(values) >= 2 else math.nan
+        row["p_wilcoxon"] = wilcoxon_p(values) if len(nonzero) >= 1 and len(values) >= 2 else math.nan
         rows.append(row)
     table = pd.DataFrame(rows)
     if table.empty:

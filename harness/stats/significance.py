@@ -68,6 +68,27 @@ def bayesian_correlated_ttest(differences: Sequence[float], test_train_ratio: fl
     return left, max(0.0, 1.0 - left - right), right
 
 
+def wilcoxon_p(differences: Sequence[float]) -> float:
+    """The two-sided p-value of scipy's `wilcoxon(differences)` (zeros dropped, ties averaged),
+    computed faster where scipy would run its permutation test (ties or zeros among at most 13
+    pairs): the same exact test over all 2^n sign flips, through the same
+    `scipy.stats.permutation_test`, with the signed-rank statistic computed for every flip at
+    once instead of once per flip in Python (0.1 s a call, thousands of calls a report).
+    Elsewhere scipy's own call. tests/test_stats.py checks that the two agree."""
+    d = np.asarray(differences, dtype=float)
+    nonzero = d != 0
+    magnitude = np.abs(d[nonzero])
+    if len(d) > 13 or not len(magnitude) or (nonzero.all() and len(np.unique(magnitude)) == len(magnitude)):
+        return float(sps.wilcoxon(d).pvalue)
+    ranks = sps.rankdata(magnitude)  # a sign flip leaves |d|, so the ranks, as they are
+
+    def r_plus(flipped: np.ndarray, axis: int = -1) -> np.ndarray:
+        return np.sum((np.compress(nonzero, flipped, axis=axis) > 0) * ranks, axis=axis)
+
+    return float(sps.permutation_test((d,), r_plus, permutation_type="samples", vectorized=True, n_resamples=9999,
+                                      alternative="two-sided").pvalue)
+
+
 def default_rope(score: str, baseline_mean: float) -> float:
     """The region of practical equivalence: 0.01 for accuracy, 1% of the baseline variant's
     mean for an error score (log loss, RMSE, MAE)."""
@@ -94,9 +115,9 @@ def paired_comparison(
         worse = diff < 0 if greater_is_better else diff > 0
         ratio = (ratios or {}).get(name, test_train_ratio)
         p, low, high = corrected_paired_ttest(diff, ratio)
-        wilcoxon_p = math.nan
+        p_wilcoxon = math.nan
         if len(diff) >= 2 and np.any(diff != 0):
-            wilcoxon_p = float(sps.wilcoxon(diff).pvalue)
+            p_wilcoxon = wilcoxon_p(diff)
         below, within, above = bayesian_correlated_ttest(diff, ratio, rope)
         rows.append(
             {
@@ -106,7 +127,7 @@ def paired_comparison(
                 "ci_low": low,
                 "ci_high": high,
                 "p_corrected": p,
-                "p_wilcoxon": wilcoxon_p,
+                "p_wilcoxon": p_wilcoxon,
                 "wins": int(better.sum()),
                 "losses": int(worse.sum()),
                 "p_better": above if greater_is_better else below,
