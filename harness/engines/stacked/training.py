@@ -99,10 +99,11 @@ def _stacked_layer(op: tuple[Any, ...], position: int, members: Sequence[Member]
     return StackedActivation(op[1])
 
 
-def build_stacked(members: Sequence[Member]) -> StackedModel:
+def build_stacked(members: Sequence[Member], initial: bool = True) -> StackedModel:
     """A StackedModel whose member m starts from member m's own Keras model's initial weights
     and draws its dropout masks and noise from its own seed: nothing about a member depends on
-    the others in its model."""
+    the others in its model. `initial=False` leaves the weights as built, for a caller that
+    writes every member weight itself (a compacted model takes its members' current ones)."""
     specs = [m.spec for m in members]
     count = len(members)
     architecture = specs[0].architecture
@@ -120,6 +121,8 @@ def build_stacked(members: Sequence[Member]) -> StackedModel:
             dense_index += op[0] == "dense"
     model = StackedModel(layers, count, specs[0].loss_kind, [s.weight_decay for s in specs])
     model(np.zeros((count, 1, architecture.n_inputs), dtype="float32"))
+    if not initial:
+        return model
     starts = [initial_weights(m.template, m.job.seed) for m in members]
     for variable, index in zip(model.member_weights(), member_weight_indices(members[0].template)):
         variable.assign(np.stack([weights[index] for weights in starts]))
@@ -259,7 +262,7 @@ class Stage:
         spec = members[0].spec
         splits = [m.split for m in members]
         n_out = int(members[0].template.outputs[0].shape[-1])
-        self.model = build_stacked(members)
+        self.model = build_stacked(members, initial=orders is None)  # a compacted stage carries its weights over
         optimizer = stateless_optimizer(spec.optimizer_key[0], spec.optimizer_config)
         y_fit = [targets_for(fd.y_fit, n_out) for fd in splits]
         y_dtype = str(y_fit[0].dtype)
