@@ -46,7 +46,6 @@ def run(members: int) -> dict:
 def test_two_thousand_members_train_in_bounded_memory():
     small, large = run(200), run(2000)
     assert small["ok"] == small["members"] == 200 and large["ok"] == large["members"] == 2000
-    assert max(large["chunks"]) <= large["max_members"] and sum(large["chunks"]) == 2000
-    assert len(large["chunks"]) >= -(-2000 // large["max_members"])
-    # measured here: 789 MB for 200 members, 889 MB for 2000 in 4 models of 500 (most of it TensorFlow itself)
+    assert max(large["chunks"]) <= large["max_members"] and sum(large["chunks"]) == 2000 and len(large["chunks"]) >= 8
+    # measured here: 854 MB for 200 members, 960 MB for 2000 (most of it TensorFlow itself)
     assert large["peak_mb"] < small["peak_mb"] + 0.4 * small["peak_mb"], (small, large)

@@ -21,10 +21,8 @@ from ..base import Splits, finish
 from .reading import MemberSpec, Unsupported, describe_member
 from .training import MAX_EPOCH_BYTES, Member, batch_width, train_members
 
-#: members per stacked model: bounds memory (with MAX_EPOCH_BYTES); 512 puts the 360 inner-CV members
-#: of a suite data set (4 tuned variants × 3 candidates × 3 inner folds × 10 outer splits) in one
-#: model, one tracing and compilation instead of two
-MAX_MEMBERS = 512
+#: members per stacked model: bounds memory (with MAX_EPOCH_BYTES)
+MAX_MEMBERS = 256
 
 #: a variant's Keras model, its stackable spec (None when it cannot stack) and why not
 Template = tuple[keras.Model, "MemberSpec | None", "str | None"]
@@ -102,8 +100,8 @@ class StackedEngine:
 
     def chunks(self, exp: Experiment, splits: Splits, group: Group) -> list[list[Job]]:
         """A group split so that a stacked model's epoch arrays stay within MAX_EPOCH_BYTES, into
-        as few chunks as that takes, of sizes that differ by one at most (600 members: 300 + 300,
-        not 512 + 88)."""
+        as few chunks as that takes, of sizes that differ by one at most (360 members: 180 + 180,
+        not 256 + 104)."""
         fd = splits[group.jobs[0].data]
         steps = fd.steps_per_epoch(exp.batch_size)
         per_member = steps * batch_width(exp, [splits[job.data] for job in group.jobs]) * (fd.n_inputs + 2) * 4
