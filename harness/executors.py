@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import sys
 import sysconfig
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Iterator, Mapping
 
@@ -179,28 +180,56 @@ def configure_threads(threads: int | None = None) -> None:
 
 # ---------------------------------------------------------------------- executors
 class InProcess:
-    """Tasks one after another in this process."""
+    """Tasks one after another in this process, in the order they were submitted."""
 
     name = "in-process"
     slots = 1
 
     def run(self, tasks: Iterable[Task]) -> Iterator[tuple[Task, list[SplitRecord]]]:
-        for task in tasks:
-            yield task, execute(task)
+        return _run_all(self, tasks)
+
+    def stream(self) -> "Serial":
+        return Serial()
 
     def close(self) -> None:
         pass
 
 
-class DaskCluster:
-    """Tasks as futures on a Dask cluster, yielded with `as_completed` as each finishes.
+def _run_all(executor: Any, tasks: Iterable[Task]) -> Iterator[tuple[Task, list[SplitRecord]]]:
+    """Every task of a fixed list, yielded as each finishes."""
+    stream = executor.stream()
+    try:
+        for task in tasks:
+            stream.submit(task)
+        yield from stream
+    finally:
+        stream.close()
 
-    Dask itself moves a task whose worker dies to another worker; past the scheduler's
-    `distributed.scheduler.allowed-failures` deaths (3 by default) it gives up with
-    `KilledWorker`, and the task's jobs are recorded with that reason and status 'error' (the
-    next run trains them again). Losing the
-    scheduler itself stops the run (HarnessError): what finished is stored, and running the
-    same command again resumes.
+
+class Serial:
+    """A stream of tasks in this process: `submit` queues a task, iterating runs the queue in
+    submission order and yields `(task, records)` as each finishes, until nothing is queued;
+    tasks submitted while iterating (the next wave of an experiment) join the queue."""
+
+    def __init__(self) -> None:
+        self.queue: deque[Task] = deque()
+
+    def submit(self, task: Task, priority: float = 0.0) -> None:
+        self.queue.append(task)
+
+    def __iter__(self) -> Iterator[tuple[Task, list[SplitRecord]]]:
+        while self.queue:
+            task = self.queue.popleft()
+            yield task, execute(task)
+
+    def close(self) -> None:
+        self.queue.clear()
+
+
+class DaskCluster:
+    """Tasks as futures on a Dask cluster (`Futures`: a worker's death, a lost scheduler).
+    Losing the scheduler stops the run (HarnessError): what finished is stored, and running
+    the same command again resumes.
     """
 
     name = "dask"
@@ -228,35 +257,64 @@ class DaskCluster:
                                "repository's folder with PYTHONPATH set to it, with its requirements installed")
 
     def run(self, tasks: Iterable[Task]) -> Iterator[tuple[Task, list[SplitRecord]]]:
-        from distributed import as_completed
-        from distributed.scheduler import KilledWorker
+        return _run_all(self, tasks)
 
-        from .errors import HarnessError
-
-        pending = {self.client.submit(ENTRY, dumps(task), pure=False): task for task in tasks}
-        try:
-            for future in as_completed(list(pending)):
-                task = pending.pop(future)
-                if future.status == "finished":
-                    yield task, cloudpickle.loads(future.result())
-                    continue
-                if future.status != "error":  # cancelled or lost: the scheduler or the connection is gone
-                    raise HarnessError(f"lost the Dask cluster (a task came back {future.status}); finished "
-                                       "jobs are stored: run the same command again to resume")
-                exc = future.exception()
-                if isinstance(exc, KilledWorker):
-                    reason = f"every worker that ran it died ({type(exc).__name__}: {exc})"
-                else:  # raised on the worker outside the trainer (e.g. the task could not be unpacked there)
-                    reason = f"{type(exc).__name__} on the worker: {exc}"
-                yield task, [failed_record(task, job, reason) for job in task.jobs]
-        finally:  # stopped early (an error, Ctrl-C): the cluster should not go on with this run's tasks
-            if pending:
-                self.client.cancel(list(pending))
+    def stream(self) -> "Futures":
+        return Futures(self.client)
 
     def close(self) -> None:
         """Close the client if this executor opened it (a client passed in stays open)."""
         if self.owned:
             self.client.close()
+
+
+class Futures:
+    """A stream of tasks on a Dask cluster: `submit` sends a task (with a priority: among tasks
+    waiting for a worker, the higher runs first), iterating yields `(task, records)` as each
+    finishes, in whatever order, until none is pending; tasks submitted while iterating join.
+
+    Dask itself moves a task whose worker dies to another worker; past the scheduler's
+    `distributed.scheduler.allowed-failures` deaths it gives up with `KilledWorker`, and the
+    task's jobs come back as records with that reason and status 'error'. Losing the scheduler
+    stops the run (HarnessError)."""
+
+    def __init__(self, client: Any) -> None:
+        from distributed import as_completed
+
+        self.client = client
+        self.pending: dict[Any, Task] = {}
+        self.finished = as_completed(loop=client.loop)
+
+    def submit(self, task: Task, priority: float = 0.0) -> None:
+        future = self.client.submit(ENTRY, dumps(task), pure=False, priority=priority)
+        self.pending[future] = task
+        self.finished.add(future)
+
+    def __iter__(self) -> Iterator[tuple[Task, list[SplitRecord]]]:
+        from distributed.scheduler import KilledWorker
+
+        from .errors import HarnessError
+
+        for future in self.finished:
+            task = self.pending.pop(future)
+            if future.status == "finished":
+                yield task, cloudpickle.loads(future.result())
+                continue
+            if future.status != "error":  # cancelled or lost: the scheduler or the connection is gone
+                raise HarnessError(f"lost the Dask cluster (a task came back {future.status}); finished "
+                                   "jobs are stored: run the same command again to resume")
+            exc = future.exception()
+            if isinstance(exc, KilledWorker):
+                reason = f"every worker that ran it died ({type(exc).__name__}: {exc})"
+            else:  # raised on the worker outside the trainer (e.g. the task could not be unpacked there)
+                reason = f"{type(exc).__name__} on the worker: {exc}"
+            yield task, [failed_record(task, job, reason) for job in task.jobs]
+
+    def close(self) -> None:
+        """Stopped early (an error, Ctrl-C): the cluster should not go on with this run's tasks."""
+        if self.pending:
+            self.client.cancel(list(self.pending))
+            self.pending.clear()
 
 
 class LocalWorkers(DaskCluster):

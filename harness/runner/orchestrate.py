@@ -211,21 +211,22 @@ def task_cost(task: Task) -> float:
                for job in task.jobs)
 
 
-def balance(prepared: Sequence[Prepared], slots: int) -> None:
+def balance(prepared: Sequence[Prepared], slots: int, outstanding: float = 0.0) -> None:
     """With several workers, halve the largest tasks that can be cut (a stacked model: a part
     of one is a stacked model of the same members, each training as it would in the whole),
-    largest first, until none holds more than 1/slots of the run's work, so that no worker is
-    left idle while one trains a task larger than its share; every cut costs a model build,
-    so nothing is cut that need not be."""
+    largest first, until none holds more than 1/slots of the work to do (these tasks and
+    `outstanding`, the work already submitted and not finished), so that no worker is left
+    idle while one trains a task larger than its share; every cut costs a model build, so
+    nothing is cut that need not be."""
     if slots < 2:
         return
-    total = sum(task_cost(task) for item in prepared for task in item.tasks)
+    limit = (outstanding + sum(task_cost(task) for item in prepared for task in item.tasks)) / slots
     for item in prepared:
         tasks = item.tasks
         while True:
             splittable = [i for i, t in enumerate(tasks) if t.splittable and len(t.jobs) > 1]
             largest = max(splittable, key=lambda i: task_cost(tasks[i]), default=None)
-            if largest is None or task_cost(tasks[largest]) <= total / slots:
+            if largest is None or task_cost(tasks[largest]) <= limit:
                 break
             task = tasks[largest]
             half = (len(task.jobs) + 1) // 2
@@ -371,60 +372,104 @@ def engine_label(trainers: dict[str, Any]) -> str:
 
 def _train(prepared: list[Prepared], executor: Any, store: Store, bar: Progress, reports_dir: Path,
            options: RunOptions) -> list[Outcome]:
-    """Run every experiment's jobs in waves, storing each task as it finishes; report each
-    experiment when its last wave is done (on a thread of its own, while the rest trains).
-    An experiment without tuned variants has one wave; one with them trains its inner CV
-    round by round, then its outer jobs with the refits of what the inner CV chose."""
+    """Run every experiment's jobs in waves (`Waves`), storing each task as it finishes, and
+    report each experiment when its last wave is stored (on a thread of its own, while the
+    rest trains)."""
     outcomes = {item.exp.name: Outcome(item.exp.name, run_id=item.run_id, definition=item.exp,
                                        found_done=sum(1 for job in item.planned if job.key in item.found))
                 for item in prepared}
-    by_name = {item.exp.name: item for item in prepared}
     reports = Reports(store, bar, reports_dir)
+    waves = Waves(prepared, executor, store, bar, reports, options, outcomes)
     try:
-        for item in prepared:
-            bar.expect(item)
-        active = list(prepared)
-        while active:
-            for item in active:
-                item.tasks = make_tasks(item, item.trainers, item.wave)
-            balance(active, executor.slots)
-            for item in active:
-                drop_found(item)
-            bar.more(sum(len(task.jobs) for item in active for task in item.tasks))
-            remaining = {item.exp.name: len(item.tasks) for item in active}
-            for item in active:
-                if not remaining[item.exp.name] and item.final:
-                    reports.submit(item, outcomes[item.exp.name])
-            for task, records in executor.run([task for item in active for task in item.tasks]):
-                name = task.exp.name
-                item = by_name[name]
-                for record in records:
-                    record.run_id = item.run_id or ""
-                store.add_records(records)
-                for job, record in zip(task.jobs, records):
-                    bar.record(record)
-                    if item.tuning is not None:
-                        item.tuning.add(job, record.status, record.score)
-                    if record.role == INNER:
-                        continue
-                    outcomes[name].seconds += record.seconds
-                    if record.ok:
-                        outcomes[name].ok += 1
-                    else:
-                        outcomes[name].failed += 1
-                remaining[name] -= 1
-                if not remaining[name] and item.final:
-                    reports.submit(item, outcomes[name])
-            active = [item for item in active if not item.final]
-            for item in active:
-                _next_wave(item, store, bar, options, outcomes[item.exp.name])
-                if not item.wave and item.final:  # everything found done
-                    reports.submit(item, outcomes[item.exp.name])
-            active = [item for item in active if item.wave]
+        waves.run()
         reports.wait()
     finally:
+        waves.close()
         reports.close()
     return [outcomes[item.exp.name] for item in prepared]
+
+
+class Waves:
+    """Every experiment's jobs, wave after wave, on one stream of the executor's. An experiment
+    without tuned variants has one wave; one with them trains its inner CV round by round,
+    then its outer jobs with the refits of what the inner CV chose. An experiment's next wave
+    is submitted as soon as its current one is stored, whatever the others are doing (no
+    worker waits for another experiment's round to end), and ahead of the waiting tasks of the
+    experiments after it in the run, so that experiments finish, and their reports are
+    written, one after another while the rest trains."""
+
+    def __init__(self, prepared: list[Prepared], executor: Any, store: Store, bar: Progress, reports: "Reports",
+                 options: RunOptions, outcomes: dict[str, Outcome]) -> None:
+        self.prepared, self.store, self.bar, self.reports = prepared, store, bar, reports
+        self.options, self.outcomes, self.slots = options, outcomes, executor.slots
+        self.by_name = {item.exp.name: item for item in prepared}
+        self.position = {item.exp.name: i for i, item in enumerate(prepared)}
+        self.stream = executor.stream()
+        #: tasks of each experiment's current wave not stored yet
+        self.remaining: dict[str, int] = {}
+        #: the estimated work (`task_cost`) submitted and not stored yet
+        self.outstanding = 0.0
+
+    def run(self) -> None:
+        for item in self.prepared:
+            self.bar.expect(item)
+        for item in self.prepared:
+            item.tasks = make_tasks(item, item.trainers, item.wave)
+        balance(self.prepared, self.slots)
+        for item in self.prepared:
+            self.submit(item)
+        for task, records in self.stream:
+            self.outstanding -= task_cost(task)
+            item = self.by_name[task.exp.name]
+            self.stored(item, task, records)
+            self.remaining[item.exp.name] -= 1
+            if not self.remaining[item.exp.name]:
+                self.wave_done(item)
+
+    def submit(self, item: Prepared) -> None:
+        """Submit the tasks of the experiment's wave (`item.tasks`) not found done."""
+        drop_found(item)
+        self.bar.more(sum(len(task.jobs) for task in item.tasks))
+        self.remaining[item.exp.name] = len(item.tasks)
+        for task in item.tasks:
+            self.outstanding += task_cost(task)
+            self.stream.submit(task, priority=-self.position[item.exp.name])
+        if not item.tasks:
+            self.wave_done(item)
+
+    def stored(self, item: Prepared, task: Task, records: list[Any]) -> None:
+        """Store a finished task's records and count them."""
+        name = item.exp.name
+        for record in records:
+            record.run_id = item.run_id or ""
+        self.store.add_records(records)
+        for job, record in zip(task.jobs, records):
+            self.bar.record(record)
+            if item.tuning is not None:
+                item.tuning.add(job, record.status, record.score)
+            if record.role == INNER:
+                continue
+            self.outcomes[name].seconds += record.seconds
+            if record.ok:
+                self.outcomes[name].ok += 1
+            else:
+                self.outcomes[name].failed += 1
+
+    def wave_done(self, item: Prepared) -> None:
+        """The experiment's wave is stored: report the experiment if it was the last, else
+        submit the next (the inner CV's next round, or the outer jobs and the refits)."""
+        outcome = self.outcomes[item.exp.name]
+        if not item.final:
+            _next_wave(item, self.store, self.bar, self.options, outcome)
+            if item.wave:
+                item.tasks = make_tasks(item, item.trainers, item.wave)
+                balance([item], self.slots, self.outstanding)
+                self.submit(item)
+                return
+        self.reports.submit(item, outcome)
+
+    def close(self) -> None:
+        self.stream.close()
 
 
 def _next_wave(item: Prepared, store: Store, bar: Progress, options: RunOptions, outcome: Outcome) -> None:
