@@ -61,18 +61,77 @@ def plain_log_ticks(fig: plt.Figure) -> None:
                     put(_PlainLogFormatter(get()))
 
 
+#: the PNGs' resolution
+DPI = 100
+
+#: inches of blank canvas drawn around a figure before it is cropped (`save`), so that a label
+#: reaching past the figure's edge is drawn, not clipped
+MARGIN_IN = 1.0
+
+#: inches kept around what a figure draws, as `bbox_inches="tight"` keeps (its pad_inches)
+PAD_IN = 0.1
+
+
 def save(fig: plt.Figure, png: Path, svg: Path | None = None) -> None:
-    """Save the figure as PNG (and SVG, its text drawn as paths), cropped to what it draws as
-    `bbox_inches="tight"` crops, and close it. The crop is measured once for both files
-    (matplotlib would measure it, at the cost of a draw, for each)."""
+    """Save the figure as PNG (and SVG, its text drawn as paths), cropped to what it draws with
+    PAD_IN around it, as `bbox_inches="tight"` crops, and close it. The crop is found in the
+    PNG's own pixels (`_drawn_png`); matplotlib would measure it with a layout pass of its own
+    for each file, a third of a figure's cost."""
     try:
         plain_log_ticks(fig)
-        crop = fig.get_tightbbox(fig.canvas.get_renderer()).padded(0.1)
-        fig.savefig(png, format="png", dpi=100, bbox_inches=crop)
+        crop = _drawn_png(fig, png)
+        if crop is None:  # measured as matplotlib measures it
+            crop = fig.get_tightbbox(fig.canvas.get_renderer()).padded(PAD_IN)
+            fig.savefig(png, format="png", dpi=DPI, bbox_inches=crop)
         if svg is not None:
             fig.savefig(svg, format="svg", bbox_inches=crop)
     finally:
         plt.close(fig)
+
+
+def _drawn_png(fig: plt.Figure, png: Path) -> Any:
+    """Draw the figure once on a canvas MARGIN_IN larger on every side (its axes where they
+    were), write the part of it that holds ink, with PAD_IN around it, as the PNG, and return
+    that part in inches for the SVG. None, with the figure as it was and nothing written, where
+    the figure holds artists that would not move with its axes (its own texts or legends, a
+    layout engine at work, an axes locator other than a colour bar's) or where ink reaches the
+    canvas' edge."""
+    from matplotlib.transforms import Bbox
+    from PIL import Image
+
+    from matplotlib.colorbar import _ColorbarAxesLocator
+    from matplotlib.layout_engine import PlaceHolderLayoutEngine
+
+    engine = fig.get_layout_engine()
+    if (fig.texts or fig.legends or fig.lines or fig.patches or fig.images
+            or not (engine is None or isinstance(engine, PlaceHolderLayoutEngine))  # left by tight_layout: inert
+            or any(not (ax.get_axes_locator() is None or isinstance(ax.get_axes_locator(), _ColorbarAxesLocator))
+                   for ax in fig.axes)):  # a colour bar's places it from its own position
+        return None
+    size = fig.get_size_inches().copy()
+    places = [(ax, ax.get_position(original=True), ax.get_in_layout()) for ax in fig.axes]
+    padded = size + 2 * MARGIN_IN
+    for ax, place, _ in places:
+        x0, y0 = (place.x0 * size[0] + MARGIN_IN) / padded[0], (place.y0 * size[1] + MARGIN_IN) / padded[1]
+        ax.set_position([x0, y0, place.width * size[0] / padded[0], place.height * size[1] / padded[1]], which="both")
+    fig.set_size_inches(padded, forward=False)
+    fig.set_dpi(DPI)
+    fig.canvas.draw()
+    pixels = np.asarray(fig.canvas.buffer_rgba())
+    ink = (pixels != pixels[0, 0]).any(axis=2)  # the corner is blank margin
+    rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
+    tall, wide = ink.shape
+    if not len(rows) or rows[0] == 0 or cols[0] == 0 or rows[-1] == tall - 1 or cols[-1] == wide - 1:
+        fig.set_size_inches(size, forward=False)
+        for ax, place, in_layout in places:
+            ax.set_position(place, which="both")
+            ax.set_in_layout(in_layout)
+        return None
+    pad = round(PAD_IN * DPI)
+    top, bottom = max(rows[0] - pad, 0), min(rows[-1] + 1 + pad, tall)
+    left, right = max(cols[0] - pad, 0), min(cols[-1] + 1 + pad, wide)
+    Image.fromarray(pixels[top:bottom, left:right]).save(png, format="png")
+    return Bbox([[left / DPI, (tall - bottom) / DPI], [right / DPI, (tall - top) / DPI]])
 
 
 def panels(n: int, cols: int = 3, width: float = 4.0, height: float = 2.8, **kwargs) -> tuple[plt.Figure, list]:
