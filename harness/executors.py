@@ -329,7 +329,10 @@ class LocalWorkers(DaskCluster):
         from distributed import Client, LocalCluster
 
         threads = threads or int(os.environ.get(THREADS_ENV) or 0) or max(1, (os.cpu_count() or 1) // workers)
-        with dask.config.set({"distributed.worker.multiprocessing-method": "spawn"}):
+        # a worker holds only the task it runs (saturation 1.0; Dask's default sends it a second
+        # to queue), so a task submitted later with a higher priority runs next
+        with dask.config.set({"distributed.worker.multiprocessing-method": "spawn",
+                              "distributed.scheduler.worker-saturation": 1.0}):
             self.cluster = LocalCluster(
                 n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
                 dashboard_address=None,
