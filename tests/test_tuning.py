@@ -410,3 +410,37 @@ def test_an_inner_splitter_that_does_not_split_the_training_rows_is_one_line(wor
     with pytest.raises(HarnessError, match="inner split 0 of outer split 0 is not a split") as raised:
         run_fake([Bad()], workdir)
     assert "\n" not in str(raised.value)
+
+
+def test_a_tuned_experiments_outer_wave_does_not_wait_for_another_experiments_tasks(workdir, monkeypatch):
+    """Waves are per experiment: a tuned experiment's outer jobs and refits are submitted as
+    soon as its own inner CV is stored, not when every experiment's current wave has finished.
+    Here the executor runs the other experiment's tasks only when nothing else is queued: the
+    tuned experiment's outer wave must come before them (under global waves it came after)."""
+    from harness.executors import InProcess, Serial, execute
+    from harness.runner import orchestrate
+
+    ran: list[tuple[str, str]] = []
+
+    class OthersLast(Serial):
+        def __iter__(self):
+            while self.queue:
+                task = next((t for t in self.queue if t.exp.name != "other"), self.queue[0])
+                self.queue.remove(task)
+                ran.append((task.exp.name, task.jobs[0].role))
+                yield task, execute(task)
+
+    class Executor(InProcess):
+        def stream(self):
+            return OthersLast()
+
+    class Other(TinyClassification):
+        name = "other"
+
+    monkeypatch.setattr(orchestrate, "make_executor", lambda *args, **kwargs: Executor())
+    outcomes, _ = run_fake([Other(), TunedRegression()], workdir)
+    assert [o.ok for o in outcomes] == [4, 9]
+    roles = [role for name, role in ran if name == TunedRegression.name]
+    assert roles[0] == "inner" and roles[-1] != "inner"  # its inner CV, then its outer wave
+    first_other = next(i for i, (name, _) in enumerate(ran) if name == "other")
+    assert all(name != TunedRegression.name for name, _ in ran[first_other:])  # all of it before the other's

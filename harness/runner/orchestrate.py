@@ -395,15 +395,18 @@ class Waves:
     then its outer jobs with the refits of what the inner CV chose. An experiment's next wave
     is submitted as soon as its current one is stored, whatever the others are doing (no
     worker waits for another experiment's round to end), and ahead of the waiting tasks of the
-    experiments after it in the run, so that experiments finish, and their reports are
-    written, one after another while the rest trains."""
+    experiments after it, so that experiments finish, and their reports are written, one after
+    another while the rest trains. Experiments without tuned variants go first, in the run's
+    order, then the tuned ones: the run ends on a tuned experiment's outer wave, which is cut
+    for every worker to take a part when little else is left to do (`balance`)."""
 
     def __init__(self, prepared: list[Prepared], executor: Any, store: Store, bar: Progress, reports: "Reports",
                  options: RunOptions, outcomes: dict[str, Outcome]) -> None:
         self.prepared, self.store, self.bar, self.reports = prepared, store, bar, reports
         self.options, self.outcomes, self.slots = options, outcomes, executor.slots
         self.by_name = {item.exp.name: item for item in prepared}
-        self.position = {item.exp.name: i for i, item in enumerate(prepared)}
+        ranked = sorted(range(len(prepared)), key=lambda i: (prepared[i].tuning is not None, i))
+        self.position = {prepared[i].exp.name: rank for rank, i in enumerate(ranked)}
         self.stream = executor.stream()
         #: tasks of each experiment's current wave not stored yet
         self.remaining: dict[str, int] = {}
