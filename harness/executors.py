@@ -3,9 +3,10 @@ machine (`--workers N`), or an existing cluster (`--scheduler ADDRESS`).
 
 A task is a list of jobs that one trainer trains at once (one stacked model, one model.fit,
 one reference-model fit) with the preprocessed splits they need; it runs the same wherever it runs,
-so the job list and the results never depend on the executor. Every executor yields
-`(task, records)` as each task finishes, in whatever order they finish; the caller (the
-runner) alone writes the store and prints progress. A task whose worker dies is run again on
+so the job list and the results never depend on the executor. Every executor opens streams
+(`stream()`): tasks are submitted to a stream at any time, with a priority, and it yields
+`(task, records)` as each task finishes, in whatever order they finish (`run(tasks)` does
+this for a fixed list); the caller (the runner) alone writes the store and prints progress. A task whose worker dies is run again on
 another worker; after Dask's allowed failures it comes back as failed records naming the
 reason, and the run goes on.
 
