@@ -96,8 +96,8 @@ def _drawn_png(fig: plt.Figure, png: Path) -> Any:
     the figure holds artists that would not move with its axes (its own texts or legends, a
     layout engine at work, an axes locator other than a colour bar's) or where ink reaches the
     canvas' edge."""
+    from matplotlib.image import imsave
     from matplotlib.transforms import Bbox
-    from PIL import Image
 
     from matplotlib.colorbar import _ColorbarAxesLocator
     from matplotlib.layout_engine import PlaceHolderLayoutEngine
@@ -130,7 +130,7 @@ def _drawn_png(fig: plt.Figure, png: Path) -> Any:
     pad = round(PAD_IN * DPI)
     top, bottom = max(rows[0] - pad, 0), min(rows[-1] + 1 + pad, tall)
     left, right = max(cols[0] - pad, 0), min(cols[-1] + 1 + pad, wide)
-    Image.fromarray(pixels[top:bottom, left:right]).save(png, format="png")
+    imsave(png, pixels[top:bottom, left:right], format="png", dpi=DPI)
     return Bbox([[left / DPI, (tall - bottom) / DPI], [right / DPI, (tall - top) / DPI]])
 
 
