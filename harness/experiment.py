@@ -107,15 +107,35 @@ class Experiment:
             return StratifiedKFold(n_splits=self.folds, shuffle=True, random_state=self.seed)
         return KFold(n_splits=self.folds, shuffle=True, random_state=self.seed)
 
-    def inner_splitter(self, n_splits: int, outer_split: int) -> Any:
+    def group_splitter(self) -> Any:
+        """The default splitter when the data carries groups (`Dataset.groups`) and `splitter`
+        is not overridden: stratified (classification) or plain group K-fold, shuffled and
+        seeded, so that every group's rows are on one side of each split. scikit-learn has no
+        repeated group K-fold, so `cv_repeats` above 1 is refused with groups."""
+        from sklearn.model_selection import GroupKFold, StratifiedGroupKFold
+
+        if self.cv_repeats > 1:
+            raise HarnessError(f"{self.name}: cv_repeats = {self.cv_repeats} with grouped data: scikit-learn has no "
+                               "repeated group K-fold; set cv_repeats = 1, or override splitter()")
+        kind = StratifiedGroupKFold if self.task == "classification" else GroupKFold
+        return kind(n_splits=self.folds, shuffle=True, random_state=self.seed)
+
+    def inner_splitter(self, n_splits: int, outer_split: int, *, grouped: bool = False, ordered: bool = False) -> Any:
         """The splitter of a tuned variant's inner cross-validation, applied to one outer split's
         training rows (`n_splits`: the searches' `inner_folds`). Default: stratified
-        (classification) or plain shuffled K-fold, seeded per outer split."""
-        from sklearn.model_selection import KFold, StratifiedKFold
+        (classification) or plain shuffled K-fold, seeded per outer split; group K-fold of the
+        same kind when the outer splits are by group (`grouped`), and TimeSeriesSplit when they
+        are in time order (`ordered`). An override takes (n_splits, outer_split) alone."""
+        from sklearn.model_selection import GroupKFold, KFold, StratifiedGroupKFold, StratifiedKFold, TimeSeriesSplit
 
         import numpy as np
 
+        if ordered:
+            return TimeSeriesSplit(n_splits=n_splits)
         seed = int(np.random.SeedSequence([int(self.seed), int(outer_split)]).generate_state(1)[0] & 0x7FFFFFFF)
+        if grouped:
+            kind = StratifiedGroupKFold if self.task == "classification" else GroupKFold
+            return kind(n_splits=n_splits, shuffle=True, random_state=seed)
         if self.task == "classification":
             return StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=seed)
         return KFold(n_splits=n_splits, shuffle=True, random_state=seed)
@@ -232,9 +252,12 @@ class Experiment:
         exp.overrides = {**self.overrides, **given}
         return exp
 
-    def make_splitter(self) -> Any:
-        """`splitter()` with `--folds`/`--quick` applied (see `harness.splitters.resized`)."""
-        return resized(self.splitter(), self.overrides.get("folds"), self.quick, self.name)
+    def make_splitter(self, data: Any = None) -> Any:
+        """`splitter()` with `--folds`/`--quick` applied (see `harness.splitters.resized`); for
+        `data` with groups, `group_splitter()` unless `splitter` is overridden."""
+        grouped = getattr(data, "groups", None) is not None and type(self).splitter is Experiment.splitter
+        return resized(self.group_splitter() if grouped else self.splitter(), self.overrides.get("folds"), self.quick,
+                       self.name)
 
     def check(self) -> None:
         """Raise HarnessError for settings that cannot work."""

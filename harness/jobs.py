@@ -126,12 +126,15 @@ def _digest(value: Any) -> str:
 
 
 def data_fingerprint(data: Dataset) -> str:
-    """A hash of the data as loaded: every value, the index, column names, dtypes and the target."""
+    """A hash of the data as loaded: every value, the index, column names, dtypes, the target and
+    the groups (where there are any)."""
     digest = hashlib.sha256()
     digest.update(json.dumps([data.name, data.task, list(map(str, data.X.columns)),
                               [str(t) for t in data.X.dtypes], str(data.y.name), str(data.y.dtype)]).encode())
     digest.update(pd.util.hash_pandas_object(data.X, index=True).to_numpy().tobytes())
     digest.update(pd.util.hash_pandas_object(data.y, index=True).to_numpy().tobytes())
+    if data.groups is not None:  # data without groups keeps the fingerprint it had before groups existed
+        digest.update(pd.util.hash_pandas_object(data.groups.astype(str), index=True).to_numpy().tobytes())
     return digest.hexdigest()
 
 

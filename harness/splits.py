@@ -77,13 +77,25 @@ def check_dataset(exp: Experiment, data: Any, splitter: Any) -> None:
     check_features(exp.name, data.X)
     check_target(exp.name, exp.task, data.y)
     found = traits(splitter)
+    groups = data.group_codes
+    name = type(splitter).__name__
+    if found.grouped and groups is None:
+        raise HarnessError(f"{exp.name}: the splitter {name} splits by groups, but dataset {data.name!r} has none; "
+                           "give Dataset(..., groups=...) one value per row")
+    if groups is not None and not found.grouped:
+        raise HarnessError(f"{exp.name}: dataset {data.name!r} has groups, but the splitter {name} ignores them, so a "
+                           "group's rows could be on both sides of a split; use a group splitter (GroupKFold, "
+                           "StratifiedGroupKFold, LeaveOneGroupOut, GroupShuffleSplit) or drop the groups")
     # a repeated K-split partitions the rows once per repeat
     try:
-        n_splits = splitter_params(splitter).get("n_splits") or splitter.get_n_splits(data.X, data.y)
+        n_splits = splitter_params(splitter).get("n_splits") or (
+            splitter.get_n_splits(data.X, data.y, groups) if groups is not None else splitter.get_n_splits(data.X, data.y))
     except Exception as exc:  # noqa: BLE001 - a user's splitter
         raise HarnessError(f"{exp.name}: the splitter {splitter!r} cannot count its splits: {one_line(exc)}") from None
     if found.test_sets_partition and len(data.X) < n_splits:
         raise HarnessError(f"{exp.name}: {len(data.X)} rows is fewer than the {n_splits} folds asked for")
+    if found.grouped and found.test_sets_partition and len(np.unique(groups)) < n_splits:
+        raise HarnessError(f"{exp.name}: {len(np.unique(groups))} groups is fewer than the {n_splits} folds asked for")
     if exp.task == "classification":
         counts = data.y.value_counts()
         smallest = _plain(counts.idxmin())
@@ -167,8 +179,10 @@ def make_splits(exp: Experiment, data: Dataset, splitter: Any) -> list[tuple[np.
     valid row positions, neither empty, with no row both trained on and scored."""
     y = data.y.to_numpy()
     n = len(data.X)
+    groups = data.group_codes
     try:
-        divisions = [(np.asarray(tr), np.asarray(te)) for tr, te in splitter.split(data.X, y)]
+        parts = splitter.split(data.X, y) if groups is None else splitter.split(data.X, y, groups)
+        divisions = [(np.asarray(tr), np.asarray(te)) for tr, te in parts]
     except HarnessError:
         raise
     except Exception as exc:  # noqa: BLE001 - a user's splitter
@@ -189,10 +203,34 @@ def make_splits(exp: Experiment, data: Dataset, splitter: Any) -> list[tuple[np.
         if overlap.size:
             raise HarnessError(f"{exp.name}: split {i} from {splitter!r} scores {overlap.size} rows it also trains on "
                                f"(e.g. row {int(overlap[0])})")
+        shared = np.intersect1d(groups[train], groups[test]) if groups is not None else []
+        if len(shared):
+            example = data.groups.iloc[int(np.flatnonzero(groups == shared[0])[0])]
+            raise HarnessError(f"{exp.name}: split {i} from {splitter!r} has {len(shared)} groups on both sides "
+                               f"(e.g. group {example!r})")
     return divisions
 
 
-def _carve_validation(exp: Experiment, train_index: np.ndarray, y: np.ndarray, seed: int):
+def _carve_validation(exp: Experiment, train_index: np.ndarray, y: np.ndarray, seed: int,
+                      groups: np.ndarray | None = None, ordered: bool = False):
+    """The training rows cut into fit and validation rows (a `validation_fraction` of them):
+    the latest rows when the splits are in time order, whole groups when the data has groups,
+    else a seeded draw (stratified where every class can spare a row)."""
+    train_index = np.asarray(train_index)
+    if ordered:  # the validation rows come after every fit row, before the test rows
+        ordered_rows = np.sort(train_index)
+        n_val = int(np.ceil(exp.validation_fraction * len(ordered_rows)))
+        if n_val >= len(ordered_rows):
+            raise ValueError("no rows are left to fit on")
+        return ordered_rows[:-n_val], ordered_rows[-n_val:]
+    if groups is not None:
+        from sklearn.model_selection import GroupShuffleSplit
+
+        if len(np.unique(groups[train_index])) < 2:
+            raise ValueError("its training rows hold a single group, which cannot be split into fit and validation")
+        carve = GroupShuffleSplit(n_splits=1, test_size=exp.validation_fraction, random_state=seed)
+        fit, val = next(carve.split(train_index, groups=groups[train_index]))
+        return np.sort(train_index[fit]), np.sort(train_index[val])
     stratify = None
     if exp.task == "classification":
         _, counts = np.unique(y[train_index], return_counts=True)
@@ -206,14 +244,16 @@ def _carve_validation(exp: Experiment, train_index: np.ndarray, y: np.ndarray, s
 
 
 def prepare_split(
-    exp: Experiment, data: Dataset, split: int, train_index: np.ndarray, test_index: np.ndarray
+    exp: Experiment, data: Dataset, split: Any, train_index: np.ndarray, test_index: np.ndarray, ordered: bool = False
 ) -> SplitData:
-    """Preprocess one split: every transformer is fitted on the training rows only."""
+    """Preprocess one split: every transformer is fitted on the training rows only. The rows
+    held out for validation respect the data's groups and, where the splits are in time order
+    (`ordered`), time (`_carve_validation`)."""
     seed = derive_seed(exp.seed, split, "validation-split")
     y_all = data.y.to_numpy()
     if exp.uses_validation_split:
         try:
-            fit_index, val_index = _carve_validation(exp, train_index, y_all, seed)
+            fit_index, val_index = _carve_validation(exp, train_index, y_all, seed, data.group_codes, ordered)
         except ValueError as exc:
             raise HarnessError(f"{exp.name}: split {split} has {len(train_index)} training rows, too few to hold "
                                f"out a validation fraction of {exp.validation_fraction} ({one_line(exc)})") from None

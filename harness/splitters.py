@@ -19,6 +19,11 @@ The properties:
   split)?
 - `test_sets_partition`: are the test sets disjoint parts of the rows (K-fold: the data
   needs at least as many rows as splits), rather than independent draws?
+- `grouped`: does it split by groups (GroupKFold, StratifiedGroupKFold, LeaveOneGroupOut,
+  LeavePGroupsOut, GroupShuffleSplit: every group's rows on one side), so that the data must
+  carry groups (`Dataset.groups`)?
+- `ordered`: does it split in time order (TimeSeriesSplit: training rows before test rows), so
+  that rows carved out for validation must be the latest training rows?
 """
 from __future__ import annotations
 
@@ -44,6 +49,8 @@ class SplitterTraits:
     test_sets_partition: bool
     #: repeats of a whole cross-validation (scikit-learn's `n_repeats`) that `--quick` sets to 1
     repeated: bool = False
+    grouped: bool = False
+    ordered: bool = False
 
     @property
     def resampling_correction(self) -> bool:
@@ -60,6 +67,8 @@ class Splitter(abc.ABC):
     resizable: ClassVar[bool] = False
     stratified: ClassVar[bool] = False
     test_sets_partition: ClassVar[bool] = False
+    grouped: ClassVar[bool] = False
+    ordered: ClassVar[bool] = False
 
     @abc.abstractmethod
     def split(self, X: Any, y: Any = None, groups: Any = None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
@@ -84,10 +93,14 @@ def _sklearn_traits(splitter: Any) -> SplitterTraits:
     stratified = isinstance(splitter, (ms.StratifiedKFold, ms.RepeatedStratifiedKFold,
                                        ms.StratifiedShuffleSplit, ms.StratifiedGroupKFold))
     partition = isinstance(splitter, (ms.KFold, ms.StratifiedKFold, ms.GroupKFold, ms.StratifiedGroupKFold,
-                                      ms.RepeatedKFold, ms.RepeatedStratifiedKFold, ms.LeaveOneOut))
+                                      ms.RepeatedKFold, ms.RepeatedStratifiedKFold, ms.LeaveOneOut,
+                                      ms.LeaveOneGroupOut))
+    grouped = isinstance(splitter, (ms.GroupKFold, ms.StratifiedGroupKFold, ms.LeaveOneGroupOut, ms.LeavePGroupsOut,
+                                    ms.GroupShuffleSplit))
     params = _constructor_params(splitter)
     return SplitterTraits(training_overlap="partial", resizable="n_splits" in params, stratified=stratified,
-                          test_sets_partition=partition, repeated="n_repeats" in params)
+                          test_sets_partition=partition, repeated="n_repeats" in params, grouped=grouped,
+                          ordered=isinstance(splitter, ms.TimeSeriesSplit))
 
 
 def traits(splitter: Any) -> SplitterTraits:
@@ -99,7 +112,7 @@ def traits(splitter: Any) -> SplitterTraits:
             raise HarnessError(f"{type(splitter).__name__}.training_overlap must be one of {OVERLAPS}, "
                                f"got {splitter.training_overlap!r}")
         return SplitterTraits(splitter.training_overlap, splitter.resizable, splitter.stratified,
-                              splitter.test_sets_partition)
+                              splitter.test_sets_partition, grouped=splitter.grouped, ordered=splitter.ordered)
     if type(splitter).__module__.startswith("sklearn."):
         return _sklearn_traits(splitter)
     if not (callable(getattr(splitter, "split", None)) and callable(getattr(splitter, "get_n_splits", None))):

@@ -30,20 +30,26 @@ def inner_folds(exp: Experiment) -> int:
     return next((v.search.inner_folds for v in tuned_variants(exp)), 0)
 
 
-def inner_splits(exp: Experiment, data: Dataset, divisions: Sequence[tuple[np.ndarray, np.ndarray]]
-                 ) -> dict[tuple[int, int], SplitData]:
+def inner_splits(exp: Experiment, data: Dataset, divisions: Sequence[tuple[np.ndarray, np.ndarray]],
+                 ordered: bool = False) -> dict[tuple[int, int], SplitData]:
     """The inner splits of every outer split, keyed (outer, inner): the experiment's
-    `inner_splitter` applied to the outer split's training rows alone, each preprocessed on
-    its own training rows (as an outer split is)."""
+    `inner_splitter` applied to the outer split's training rows alone (with their groups, and
+    in time order where the outer splits are: `ordered`), each preprocessed on its own
+    training rows (as an outer split is)."""
     k = inner_folds(exp)
     if not k:
         return {}
+    groups = data.group_codes
     table: dict[tuple[int, int], SplitData] = {}
     for outer, (train, _test) in enumerate(divisions):
         train = np.sort(np.asarray(train))
-        splitter = exp.inner_splitter(k, outer)
+        if type(exp).inner_splitter is Experiment.inner_splitter:
+            splitter = exp.inner_splitter(k, outer, grouped=groups is not None, ordered=ordered)
+        else:
+            splitter = exp.inner_splitter(k, outer)
         try:
-            parts = list(splitter.split(data.X.iloc[train], data.y.to_numpy()[train]))
+            X, y = data.X.iloc[train], data.y.to_numpy()[train]
+            parts = list(splitter.split(X, y) if groups is None else splitter.split(X, y, groups[train]))
         except Exception as exc:  # noqa: BLE001 - too few rows of a class for the inner folds, a user's splitter
             raise HarnessError(f"{exp.name}: outer split {outer}: its {len(train)} training rows cannot be cut into "
                                f"{k} inner splits: {one_line(exc)}") from None
@@ -55,7 +61,11 @@ def inner_splits(exp: Experiment, data: Dataset, divisions: Sequence[tuple[np.nd
                     or min(tr.min(), te.min()) < 0 or max(tr.max(), te.max()) >= len(train) or np.intersect1d(tr, te).size):
                 raise HarnessError(f"{exp.name}: inner split {inner} of outer split {outer} is not a split of its "
                                    f"{len(train)} training rows (empty, out of range, or scoring rows it trains on)")
-            table[(outer, inner)] = prepare_split(exp, data, (outer, inner), train[np.asarray(tr)], train[np.asarray(te)])
+            if groups is not None and np.intersect1d(groups[train[tr]], groups[train[te]]).size:
+                raise HarnessError(f"{exp.name}: inner split {inner} of outer split {outer} has groups on both "
+                                   "sides; the inner splitter must split by groups")
+            table[(outer, inner)] = prepare_split(exp, data, (outer, inner), train[np.asarray(tr)], train[np.asarray(te)],
+                                                  ordered)
     return table
 
 

@@ -12,12 +12,18 @@ from .tasks import TASKS
 
 @dataclass
 class Dataset:
-    """Features, target and task of one experiment. Rows keep their original index."""
+    """Features, target and task of one experiment. Rows keep their original index.
+
+    `groups` (optional, one value per row: a patient, a subject, a site) says which rows belong
+    together: every split then keeps a group's rows on one side (the splitter must be a group
+    splitter, e.g. GroupKFold; the default splitter becomes one), and so do the validation rows
+    carved for early stopping and the inner splits of tuned variants."""
 
     name: str
     X: pd.DataFrame
     y: pd.Series
     task: str
+    groups: pd.Series | None = None
 
     def __post_init__(self) -> None:
         if self.task not in TASKS:
@@ -31,6 +37,26 @@ class Dataset:
                 f"dataset {self.name!r}: {len(self.X)} feature rows but {len(self.y)} targets"
             )
         self.X.columns = [str(c) for c in self.X.columns]
+        if self.groups is not None:
+            self.groups = self._checked_groups(self.groups)
+
+    def _checked_groups(self, groups: object) -> pd.Series:
+        values = groups.to_numpy() if isinstance(groups, pd.Series) else np.asarray(groups, dtype=object)
+        if values.ndim != 1 or len(values) != len(self.X):
+            raise HarnessError(f"dataset {self.name!r}: groups must give one value per row: "
+                               f"{len(self.X)} rows but groups of shape {values.shape}")
+        series = pd.Series(values, index=self.X.index, name=getattr(groups, "name", None) or "groups")
+        missing = int(series.isna().sum())
+        if missing:
+            raise HarnessError(f"dataset {self.name!r}: {missing} rows have no group (missing values in the groups)")
+        return series
+
+    @property
+    def group_codes(self) -> np.ndarray | None:
+        """The groups as integer codes (None without groups): what splitters receive."""
+        if self.groups is None:
+            return None
+        return pd.factorize(self.groups.astype(str))[0]
 
     @property
     def classes(self) -> np.ndarray:

@@ -117,7 +117,7 @@ def run_record(prepared: Any, engine_notes: Sequence[str] = ()) -> RunRecord:
         experiment=exp.name, dataset=prepared.data.name, training=TrainingSettings(exp.settings()),
         description=exp.description, source=exp.source, source_results=exp.source_results(),
         quick=exp.quick, version=exp.version, full_settings={k: plain(v) for k, v in exp.full_settings.items()},
-        protocol_text=exp.protocol_description(), splitter=repr(prepared.splitter),
+        protocol_text=exp.protocol_description() + _split_respects(prepared), splitter=repr(prepared.splitter),
         preprocessor=repr(exp.preprocessor(prepared.data.X)), n_rows=len(prepared.data.X),
         n_features=splits[0].n_inputs, input_names=input_names(prepared),
         test_train_ratio=ratio if corrected else 0.0, resampling_correction=corrected,
@@ -131,3 +131,18 @@ def run_record(prepared: Any, engine_notes: Sequence[str] = ()) -> RunRecord:
         train_rows=float(np.mean([len(f.fit_index) for f in splits])), label_noise=exp.label_noise,
         found_done=sum(1 for job in prepared.planned if job.key in prepared.found),
     )
+
+
+def _split_respects(prepared: Any) -> str:
+    """What the splits keep whole, for the page's protocol line: the data's groups, time order."""
+    found = traits(prepared.splitter)
+    text = ""
+    if found.grouped and prepared.data.groups is not None:
+        groups = prepared.data.groups
+        text += (f"; split by {groups.name!r} ({groups.nunique()} groups): no group is on both sides of a split, "
+                 "of the validation carve or of an inner split, and the resampling correction's n_test/n_train is "
+                 "the mean over splits, whose sizes follow the groups'")
+    if found.ordered and prepared.exp.uses_validation_split:
+        text += (f"; in time order: the validation rows are the latest {prepared.exp.validation_fraction:.0%} of each "
+                 "split's training rows, after every row fitted on and before every row scored")
+    return text

@@ -32,6 +32,7 @@ from ..experiment import Experiment
 from ..jobs import Job, KeyMaker, job_seed, library_versions, make_jobs, reference_jobs, with_key
 from ..registry import known_to_reports
 from ..splits import SplitData, check_dataset, make_splits, prepare_split
+from ..splitters import traits
 from ..tuning import Tuning, inner_splits, tuned_variants
 from ..store import Store
 from .metadata import run_record
@@ -127,14 +128,15 @@ def prepare(exp: Experiment, data_dir: Path) -> Prepared:
     exp.check()
     references = check_reference_models(exp)
     data = load(exp, Path(data_dir))
-    splitter = exp.make_splitter()
+    splitter = exp.make_splitter(data)
     check_dataset(exp, data, splitter)
     divisions = make_splits(exp, data, splitter)
-    splits = [prepare_split(exp, data, i, train, test) for i, (train, test) in enumerate(divisions)]
+    ordered = traits(splitter).ordered
+    splits = [prepare_split(exp, data, i, train, test, ordered) for i, (train, test) in enumerate(divisions)]
     item = Prepared(exp, data, splitter, splits, make_jobs(exp, len(splits)), reference_models=references,
                     divisions=divisions)
     if tuned_variants(exp):
-        item.inner = inner_splits(exp, data, divisions)
+        item.inner = inner_splits(exp, data, divisions, ordered)
         item.tuning = Tuning(exp, len(splits))
     return item
 
