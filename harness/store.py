@@ -242,7 +242,10 @@ class Store:
             return True
         try:
             features = data.X.to_parquet()
-            target = data.y.to_frame(name="target").to_parquet()
+            frame = data.y.to_frame(name="target")
+            if data.groups is not None:
+                frame["groups"] = data.groups.astype(str).to_numpy()
+            target = frame.to_parquet()
         except (ValueError, TypeError, pa_errors()):
             return False
         with self._write() as db:
@@ -259,8 +262,10 @@ class Store:
         if row is None:
             return None
         name, task, target_name, features, target = row
-        y = pd.read_parquet(io.BytesIO(target))["target"].rename(target_name)
-        return Dataset(name, pd.read_parquet(io.BytesIO(features)), y, task)
+        frame = pd.read_parquet(io.BytesIO(target))
+        y = frame["target"].rename(target_name)
+        groups = frame["groups"] if "groups" in frame else None
+        return Dataset(name, pd.read_parquet(io.BytesIO(features)), y, task, groups=groups)
 
     def finish_run(self, run_id: str, status: str = "finished") -> None:
         with self._write() as db:

@@ -177,3 +177,16 @@ def test_the_page_says_what_the_splits_keep_whole(workdir):
     html = (workdir.reports / GroupedClassification.name / "index.html").read_text()
     assert "split by &#39;subject&#39; (23 groups): no group is on both sides" in html
     assert "StratifiedGroupKFold" in html and "Nadeau" in html
+
+
+def test_groups_named_by_a_column_leave_the_features_and_are_kept_in_the_store(workdir):
+    data = tiny_classification(n=12)
+    X = data.X.assign(subject=[f"s{i // 3}" for i in range(12)])
+    named = Dataset("d", X, data.y, "classification", groups="subject")
+    assert "subject" not in named.X.columns and named.groups.nunique() == 4
+    with pytest.raises(HarnessError, match="groups='patient' is not a column of the features"):
+        Dataset("d", X, data.y, "classification", groups="patient")
+    run_fake([GroupedClassification()], workdir)
+    with Store(workdir.db) as store:
+        back = store.dataset(store.results(GroupedClassification.name).run.data_fingerprint)
+    assert back is not None and back.groups is not None and back.groups.nunique() == 23

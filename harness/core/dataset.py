@@ -14,8 +14,8 @@ from .tasks import TASKS
 class Dataset:
     """Features, target and task of one experiment. Rows keep their original index.
 
-    `groups` (optional, one value per row: a patient, a subject, a site) says which rows belong
-    together: every split then keeps a group's rows on one side (the splitter must be a group
+    `groups` (optional, one value per row: a patient, a subject, a site; or the name of a
+    column of X, which then leaves the features) says which rows belong together: every split then keeps a group's rows on one side (the splitter must be a group
     splitter, e.g. GroupKFold; the default splitter becomes one), and so do the validation rows
     carved for early stopping and the inner splits of tuned variants."""
 
@@ -41,6 +41,13 @@ class Dataset:
             self.groups = self._checked_groups(self.groups)
 
     def _checked_groups(self, groups: object) -> pd.Series:
+        if isinstance(groups, str):  # a column of X names them: it is taken out of the features
+            if groups not in self.X.columns:
+                raise HarnessError(f"dataset {self.name!r}: groups={groups!r} is not a column of the features "
+                                   f"(columns: {', '.join(map(str, self.X.columns[:8]))}{', …' if self.X.shape[1] > 8 else ''})")
+            column = self.X[groups]
+            self.X = self.X.drop(columns=[groups])
+            groups = column
         values = groups.to_numpy() if isinstance(groups, pd.Series) else np.asarray(groups, dtype=object)
         if values.ndim != 1 or len(values) != len(self.X):
             raise HarnessError(f"dataset {self.name!r}: groups must give one value per row: "
