@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -77,6 +78,24 @@ class RunResults(Results):
         return results_html(self)
 
 
+def _is_table(spec: str) -> bool:
+    from .tables import is_table
+
+    return is_table(spec)
+
+
+def _table(spec: Any, task: str | None, stream: Any, target: str | None = None, groups: str | None = None) -> Experiment:
+    """The standard comparison on a data file (`harness.tables`), saying what task it inferred."""
+    from .tables import table_experiment
+
+    if not (isinstance(spec, (str, Path)) and _is_table(str(spec))):
+        raise HarnessError(f"target= and groups= apply to a data file (.csv, .tsv, .parquet), not {spec!r}")
+    cls = table_experiment(spec, target, task, groups)
+    if cls.inferred:
+        (stream or sys.stdout).write(cls.inferred + "\n")
+    return cls()
+
+
 def _experiment(spec: Any) -> Experiment:
     """An Experiment from an instance, a subclass, a built-in name or the path of a .py file
     defining exactly one."""
@@ -98,8 +117,10 @@ def _experiment(spec: Any) -> Experiment:
 def run(experiment: Any, **options: Any) -> RunResults:
     """Run one experiment as `regbench run` does and return its results.
 
-    `experiment` is an Experiment, its class, a built-in experiment's name ('wine') or the
-    path of a .py file defining one. The keywords are the command line's options
+    `experiment` is an Experiment, its class, a built-in experiment's name ('wine'), the
+    path of a .py file defining one, or a data file (.csv, .tsv, .parquet) with `target=` its
+    column to predict (and `task=`, `groups=`: the standard comparison on it, as
+    `regbench run data.csv --target COLUMN`). The keywords are the command line's options
     (`harness.runner.RunOptions`: `quick`, `full`, `fresh`, `retry_failed`, `engine`,
     `workers`, `scheduler`, `db`, `reports_dir`, `data_dir`, `progress`, `lines`; and `client`,
     a dask.distributed.Client, and `stream`) and any training setting by name (`epochs=20`,
@@ -110,6 +131,9 @@ def run(experiment: Any, **options: Any) -> RunResults:
     from .options import RunOptions
     from .runner import run_experiments
 
+    table = {key: options.pop(key) for key in ("target", "groups") if key in options}
+    if table or (isinstance(experiment, (str, Path)) and _is_table(str(experiment))):
+        experiment = _table(experiment, options.pop("task", None), options.get("stream"), **table)
     how = RunOptions.from_keywords(**options)
     outcome, = run_experiments([_experiment(experiment)], how)
     if outcome.skipped:

@@ -24,8 +24,16 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(parser_class=_Parser, dest="command", required=True)
     sub.add_parser("list", help="list the built-in experiments, one per line")
 
-    run = sub.add_parser("run", help="run experiments by name or by path to a .py file")
-    run.add_argument("experiments", nargs="*", metavar="NAME|PATH", help="experiment names or files defining Experiment subclasses")
+    run = sub.add_parser("run", help="run experiments by name or by path to a .py file, or the standard "
+                         "comparison on a CSV or Parquet file")
+    run.add_argument("experiments", nargs="*", metavar="NAME|PATH", help="experiment names, files defining Experiment "
+                     "subclasses, or data files (.csv, .tsv, .parquet) to run the standard variants on")
+    table = run.add_argument_group("a data file (regbench run data.csv --target COLUMN)")
+    table.add_argument("--target", metavar="COLUMN", help="the column to predict")
+    table.add_argument("--task", dest="table_task", choices=("classification", "regression"),
+                       help="what the target is (default: inferred from its values, and said)")
+    table.add_argument("--groups", metavar="COLUMN", help="a column whose rows belong together (a patient, a subject): "
+                       "the splits keep each group whole")
     run.add_argument("--suite", metavar="NAME", help="run a suite: default (what `make benchmark` runs) or large "
                      "(42 data sets; see README)")
     RunOptions.add_arguments(run)
@@ -70,9 +78,19 @@ def _list() -> int:
 def _run(args: argparse.Namespace) -> int:
     from .registry import resolve, suite
 
+    from .tables import is_table, table_experiment
+
     if not args.experiments and not args.suite:
-        raise HarnessError("name at least one experiment (or a .py file), or pass --suite default")
-    classes = (suite(args.suite) if args.suite else []) + resolve(args.experiments)
+        raise HarnessError("name at least one experiment (or a .py file, or a data file), or pass --suite default")
+    tables = [spec for spec in args.experiments if is_table(spec)]
+    given = [flag for flag, value in (("--target", args.target), ("--task", args.table_task), ("--groups", args.groups)) if value]
+    if given and not tables:
+        raise HarnessError(f"{', '.join(given)} apply to a data file (regbench run data.csv --target COLUMN); none was given")
+    made = [table_experiment(spec, args.target, args.table_task, args.groups) for spec in tables]
+    for cls in made:
+        if cls.inferred:
+            print(cls.inferred)
+    classes = (suite(args.suite) if args.suite else []) + resolve([s for s in args.experiments if not is_table(s)]) + made
     options = RunOptions.from_arguments(args, {s.name: getattr(args, s.name) for s in SETTINGS if hasattr(args, s.name)})
     from .runner import run_experiments
 

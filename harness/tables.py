@@ -1,0 +1,117 @@
+"""A user's table as an experiment: `regbench run data.csv --target COLUMN` and
+`harness.run("data.csv", target=...)` run the standard comparison on a CSV or Parquet file.
+
+`table_experiment` makes the experiment class: the default suite's variants (no penalty; L1,
+L2, L1L2 and dropout tuned by nested cross-validation; three fixed strengths), the default
+network and splitter, the file's other columns as features, and the task given or inferred
+from the target (`infer_task`, which says on one line what it inferred and why). A file that
+cannot be read, a target or groups column it does not have, or a target that cannot serve the
+task is a one-line HarnessError before anything trains.
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .core import Dataset, suite_variants
+from .core.tasks import TASKS
+from .errors import HarnessError, one_line
+from .experiment import Experiment
+
+#: what `regbench run` reads as a table, by suffix
+TABLE_SUFFIXES = {".csv": "csv", ".tsv": "tsv", ".txt": "csv", ".parquet": "parquet", ".pq": "parquet"}
+
+#: an integer-valued numeric target with at most this many distinct values is read as classes
+MOST_CLASSES = 20
+
+
+def is_table(spec: str) -> bool:
+    """Whether a command-line argument names a table file (by its suffix)."""
+    return Path(spec).suffix.lower() in TABLE_SUFFIXES
+
+
+def read_table(path: Path) -> pd.DataFrame:
+    """The file as a DataFrame (CSV, tab-separated or Parquet, by suffix); a one-line error for a
+    file that is missing, empty or not a table."""
+    path = Path(path)
+    if not path.is_file():
+        raise HarnessError(f"no such data file: {path}")
+    kind = TABLE_SUFFIXES.get(path.suffix.lower())
+    if kind is None:
+        raise HarnessError(f"{path}: not a table file; give a .csv, .tsv or .parquet file")
+    try:
+        if kind == "parquet":
+            frame = pd.read_parquet(path)
+        else:
+            frame = pd.read_csv(path, sep="\t" if kind == "tsv" else ",")
+    except Exception as exc:  # noqa: BLE001 - whatever the file holds
+        raise HarnessError(f"{path}: cannot be read as {kind}: {one_line(exc)}") from None
+    if frame.empty or frame.shape[1] == 0:
+        raise HarnessError(f"{path}: holds no rows or no columns")
+    frame.columns = [str(c) for c in frame.columns]
+    return frame
+
+
+def infer_task(target: pd.Series) -> tuple[str, str]:
+    """The task a target serves, and why, in words: text, booleans or integers with at most
+    MOST_CLASSES distinct values are classes; other numbers are a regression target."""
+    values = target.dropna()
+    distinct = values.nunique()
+    if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+        return "classification", f"its {distinct} distinct values are not numbers"
+    numbers = values.to_numpy(dtype="float64")
+    if np.all(np.isfinite(numbers)) and np.all(numbers == np.round(numbers)) and distinct <= MOST_CLASSES:
+        return "classification", f"its {distinct} distinct values are whole numbers (at most {MOST_CLASSES} read as classes)"
+    return "regression", f"it holds numbers with {distinct} distinct values"
+
+
+def _name(path: Path) -> str:
+    """An experiment name from the file's name and kind (data.csv: data-csv, so that no table is
+    taken for a built-in experiment of the same name in the store): letters, digits, '-', '_'."""
+    stem = re.sub(r"[^A-Za-z0-9_-]+", "-", path.stem).strip("-") or "table"
+    return f"{stem}-{TABLE_SUFFIXES.get(path.suffix.lower(), 'table')}"
+
+
+def table_experiment(path: str | Path, target: str | None, task: str | None = None,
+                     groups: str | None = None) -> type[Experiment]:
+    """The experiment class of the standard comparison on the table at `path`: `target` is the
+    column to predict, `task` "classification" or "regression" (None: inferred, and the
+    inference is in the class's `inferred`), `groups` a column whose rows belong together (the
+    splits then keep each group whole; see `Dataset.groups`)."""
+    path = Path(path)
+    if not target:
+        raise HarnessError(f"{path}: name the column to predict (--target COLUMN, or target=...)")
+    if task is not None and task not in TASKS:
+        raise HarnessError(f"--task must be one of {', '.join(TASKS)}, got {task!r}")
+    frame = read_table(path)
+    for role, column in (("target", target), ("groups", groups)):
+        if column is not None and column not in frame.columns:
+            shown = ", ".join(frame.columns[:10]) + (", …" if frame.shape[1] > 10 else "")
+            raise HarnessError(f"{path}: no {role} column {column!r}; its columns are {shown}")
+    if groups is not None and groups == target:
+        raise HarnessError(f"{path}: the groups column cannot be the target column ({target!r})")
+    if frame.shape[1] - 1 - (groups is not None) < 1:
+        raise HarnessError(f"{path}: no feature columns besides the target{' and the groups' if groups else ''}")
+    inferred = ""
+    if task is None:
+        task, why = infer_task(frame[target])
+        inferred = (f"{path.name}: task inferred as {task} from the target {target!r} ({why}); "
+                    f"--task {'regression' if task == 'classification' else 'classification'} says otherwise")
+
+    def load_data(self: Experiment, data_dir: Path) -> Dataset:
+        table = read_table(path)  # read again here: the file is the data, the run keys it
+        features = table.drop(columns=[target])
+        return Dataset(path.name, features, table[target], self.task, groups=groups)
+
+    attributes: dict[str, Any] = {
+        "name": _name(path), "task": task, "load_data": load_data, "variants": tuple(suite_variants()),
+        "description": (f"{path.name}: predicting {target!r} ({task}) from its other "
+                        f"{frame.shape[1] - 1 - (groups is not None)} columns"
+                        + (f", rows grouped by {groups!r}" if groups else "") + f"; {len(frame)} rows."),
+        "source": str(path.resolve()), "inferred": inferred, "__module__": __name__,
+    }
+    return type(f"Table_{_name(path).replace('-', '_')}", (Experiment,), attributes)
