@@ -39,20 +39,33 @@ def read_table(path: Path) -> pd.DataFrame:
     file that is missing, empty or not a table."""
     path = Path(path)
     if not path.is_file():
-        raise HarnessError(f"no such data file: {path}")
+        raise HarnessError(f"{path} is a folder, not a data file" if path.is_dir() else f"no such data file: {path}")
     kind = TABLE_SUFFIXES.get(path.suffix.lower())
     if kind is None:
         raise HarnessError(f"{path}: not a table file; give a .csv, .tsv or .parquet file")
     try:
-        if kind == "parquet":
-            frame = pd.read_parquet(path)
-        else:
-            frame = pd.read_csv(path, sep="\t" if kind == "tsv" else ",")
+        frame = pd.read_parquet(path) if kind == "parquet" else _read_text_table(path, "\t" if kind == "tsv" else ",")
     except Exception as exc:  # noqa: BLE001 - whatever the file holds
         raise HarnessError(f"{path}: cannot be read as {kind}: {one_line(exc)}") from None
     if frame.empty or frame.shape[1] == 0:
         raise HarnessError(f"{path}: holds no rows or no columns")
     frame.columns = [str(c) for c in frame.columns]
+    return frame
+
+
+def _read_text_table(path: Path, sep: str) -> pd.DataFrame:
+    """A delimited text file: UTF-8, else Latin-1 (a spreadsheet's export); where the given
+    separator finds one column, the separator sniffed from the file (';' in much of Europe)."""
+    try:
+        frame = pd.read_csv(path, sep=sep)
+        encoding = "utf-8"
+    except UnicodeDecodeError:
+        frame = pd.read_csv(path, sep=sep, encoding="latin-1")
+        encoding = "latin-1"
+    if frame.shape[1] == 1:
+        sniffed = pd.read_csv(path, sep=None, engine="python", encoding=encoding)
+        if sniffed.shape[1] > 1:
+            return sniffed
     return frame
 
 
@@ -65,7 +78,7 @@ def infer_task(target: pd.Series) -> tuple[str, str]:
         return "classification", f"its {distinct} distinct values are not numbers"
     numbers = values.to_numpy(dtype="float64")
     if np.all(np.isfinite(numbers)) and np.all(numbers == np.round(numbers)) and distinct <= MOST_CLASSES:
-        return "classification", f"its {distinct} distinct values are whole numbers (at most {MOST_CLASSES} read as classes)"
+        return "classification", f"its {distinct} distinct values are whole numbers, and up to {MOST_CLASSES} are read as classes"
     return "regression", f"it holds numbers with {distinct} distinct values"
 
 

@@ -100,3 +100,12 @@ def test_what_cannot_be_run_on_a_file_is_one_line_exit_2(tmp_path, capsys):
         err = capsys.readouterr().err.strip()
         assert code == 2 and words in err and "\n" not in err, (argv, err)
     assert not (tmp_path / "reports").exists()  # nothing trained, nothing written
+
+
+def test_a_spreadsheets_csv_with_semicolons_and_latin1_reads_as_a_table(tmp_path):
+    from harness.tables import read_table
+
+    rows = "\n".join(f"{i};{i % 3};caf\xe9" for i in range(6))
+    (tmp_path / "export.csv").write_bytes(f"x;label;\xe9tat\n{rows}\n".encode("latin-1"))
+    frame = read_table(tmp_path / "export.csv")
+    assert list(frame.columns) == ["x", "label", "\xe9tat"] and len(frame) == 6 and frame["\xe9tat"][0] == "caf\xe9"
