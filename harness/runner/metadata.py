@@ -141,7 +141,7 @@ def _split_respects(prepared: Any) -> str:
         groups = prepared.data.groups
         text += (f"; split by {groups.name!r} ({groups.nunique()} groups): no group is on both sides of a split, "
                  "of the validation carve or of an inner split, and the resampling correction's n_test/n_train is "
-                 "the mean over splits, whose sizes follow the groups'")
+                 "the mean over splits, whose sizes vary with the groups' sizes")
     if found.ordered and prepared.exp.uses_validation_split:
         text += (f"; in time order: the validation rows are the latest {prepared.exp.validation_fraction:.0%} of each "
                  "split's training rows, after every row fitted on and before every row scored")
