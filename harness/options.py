@@ -21,6 +21,9 @@ from .store import DEFAULT_DB
 #: the default report folder, beside the store (both relative to the working folder)
 DEFAULT_REPORTS = Path("reports")
 
+#: where --mlflow logs when it names no tracking URI
+DEFAULT_MLFLOW = "./mlruns"
+
 
 @dataclass(frozen=True)
 class Option:
@@ -33,11 +36,13 @@ class Option:
     metavar: str | None = None
     negated: bool = False
     store: bool = False
+    #: the value of the flag given without one (`--mlflow` alone); None: the flag needs a value
+    const: str | None = None
 
 
 def _option(default: Any, flag: str, help: str | Callable[[], str], metavar: str | None = None, negated: bool = False,
-            store: bool = False) -> Any:
-    return field(default=default, metadata={"option": Option(flag, help, metavar, negated, store)})
+            store: bool = False, const: str | None = None) -> Any:
+    return field(default=default, metadata={"option": Option(flag, help, metavar, negated, store, const)})
 
 
 @dataclass(frozen=True)
@@ -64,6 +69,9 @@ class RunOptions:
                                                            "Jupyter kernel)", negated=True)
     lines: bool = _option(True, "--no-lines", "no line per split (Heaton's); each experiment's summary line and "
                                               "the report path remain", negated=True)
+    mlflow: str | None = _option(None, "--mlflow", f"log each experiment's run, a nested run per variant, to MLflow "
+                                                   f"at URI (default {DEFAULT_MLFLOW}); needs regbench[mlflow]", "URI",
+                                 const=DEFAULT_MLFLOW)
     #: training settings by name, instead of each experiment's own (`epochs=20`, `--epochs 20`)
     settings: Mapping[str, Any] = field(default_factory=dict)
     #: a `dask.distributed.Client` to train on (Python only)
@@ -112,8 +120,9 @@ class RunOptions:
                                     default=argparse.SUPPRESS, help=text)
             else:
                 kind = Path if "Path" in str(f.type) else int if f.type in ("int", int) else str
+                optional = {"nargs": "?", "const": option.const} if option.const is not None else {}
                 parser.add_argument(option.flag, dest=f.name, type=kind, metavar=option.metavar,
-                                    default=argparse.SUPPRESS, help=text)
+                                    default=argparse.SUPPRESS, help=text, **optional)
 
     @classmethod
     def from_arguments(cls, args: argparse.Namespace, settings: Mapping[str, Any] | None = None) -> "RunOptions":

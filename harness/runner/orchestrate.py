@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence, TextIO
 
-from .. import report
+from .. import report, tracking
 from ..core import ERROR, FAILED, INNER, NETWORK, OK, Dataset, candidate_label
 from ..data import default_data_dir
 from ..errors import DataUnavailable, HarnessError, one_line
@@ -269,6 +269,8 @@ def run_experiments(experiments: Sequence[Experiment], options: RunOptions | Non
     twice = sorted({name for name in names if names.count(name) > 1})
     if twice:
         raise HarnessError(f"two experiments of this run are named {', '.join(map(repr, twice))}; give each its own name")
+    if options.mlflow:  # refused before anything trains when MLflow is missing
+        tracking.client(options.mlflow)
     # workers start (and load TensorFlow) while this process prepares and plans
     executor = make_executor(options.workers, options.client, options.scheduler)
     try:
@@ -299,6 +301,11 @@ def _run(experiments: Sequence[Experiment], executor: Any, options: RunOptions) 
         bar = Progress(0, stream, show_bar, options.lines)
         outcomes += _train(prepared, executor, store, bar, reports_dir, options)
         index = report.write_index(store, reports_dir, known_to_reports()[1])
+        if options.mlflow:
+            runs = [(o.experiment, o.run_id, o.page.parent if o.page else None) for o in outcomes if o.run_id]
+            logged = tracking.log_runs(store, runs, options.mlflow)
+            stream.write(f"mlflow: {logged} run(s) logged to {options.mlflow}"
+                         f"{f' ({len(runs) - logged} logged before)' if len(runs) - logged else ''}\n")
     except BaseException:
         for item in prepared:
             if item.run_id is not None and not _finished(store, item.run_id):
