@@ -14,7 +14,7 @@ from typing import Any, ClassVar, Mapping, Sequence
 
 import pandas as pd
 
-from .core import DEFAULT_SCORE, SCORES, Dataset, Results, Section, Variant, standard_variants
+from .core import DEFAULT_SCORE, SCORES, Dataset, Results, Section, Variant, score_label, standard_variants
 from .errors import HarnessError
 from .settings import BY_NAME, SETTINGS, check_settings
 from .splitters import resized
@@ -62,8 +62,10 @@ class Experiment:
     #: (early stopping on the scored split, as in Heaton's Part 5.5)
     protocol: str = "validation"
     validation_fraction: float = 0.1
-    #: score name (see SCORES); None: accuracy for classification, RMSE for regression
-    score: str | None = None
+    #: the score: a name of SCORES, a scikit-learn scorer's name ('balanced_accuracy', 'roc_auc',
+    #: 'f1_macro', 'neg_mean_absolute_error', …) or a scorer (`make_scorer(...)`), whose sign
+    #: gives the direction; None: accuracy for classification, RMSE for regression
+    score: Any = None
     #: regression: train on a z-scored target (fitted on each split's training rows), score in raw units
     standardize_target: bool = True
     #: True: every variant on a split shares the split's seed (same init, split and batch
@@ -221,11 +223,24 @@ class Experiment:
 
     @property
     def score_name(self) -> str:
-        return self.score or DEFAULT_SCORE[self.task]
+        return DEFAULT_SCORE[self.task] if self.score is None else score_label(self.score)
 
     @property
     def greater_is_better(self) -> bool:
-        return SCORES[self.score_name]
+        """The harness's own scores say; a scikit-learn scorer is greater-is-better by its
+        construction (an error is negated: neg_mean_absolute_error)."""
+        return SCORES.get(self.score_name, True)
+
+    @property
+    def scorer(self) -> Any:
+        """The scikit-learn scorer of the score; None for the harness's own (SCORES)."""
+        if self.score is None or (isinstance(self.score, str) and self.score in SCORES):
+            return None
+        if isinstance(self.score, str):
+            from sklearn.metrics import get_scorer
+
+            return get_scorer(self.score)
+        return self.score
 
     def configured(self, *, quick: bool = False, full: bool = False, **overrides: Any) -> "Experiment":
         """A copy with the command line's choices applied: `full` (`--full`: `full_settings`

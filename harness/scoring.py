@@ -6,7 +6,10 @@ from typing import Any
 
 import numpy as np
 from sklearn import metrics
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 
+from .core import REGRESSION_SCORERS
+from .errors import HarnessError, one_line
 from .experiment import Experiment
 from .splits import SplitData
 
@@ -28,8 +31,76 @@ def _probabilities(outputs: np.ndarray) -> np.ndarray:
     return outputs
 
 
+class _Outputs(BaseEstimator):
+    """A fitted model as a scikit-learn scorer sees one: its predictions are a network's (or a
+    reference model's) outputs for the rows scored, whatever X it is given."""
+
+    def __init__(self, outputs: np.ndarray) -> None:
+        self.outputs = outputs
+
+
+class _Classifier(ClassifierMixin, _Outputs):
+    def __init__(self, outputs: np.ndarray, n_classes: int) -> None:
+        super().__init__(outputs)
+        self.classes_ = np.arange(n_classes)
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        return self.outputs
+
+    def decision_function(self, X: Any) -> np.ndarray:
+        return self.outputs[:, 1] if self.outputs.shape[1] == 2 else self.outputs
+
+    def predict(self, X: Any) -> np.ndarray:
+        return self.outputs.argmax(axis=1)
+
+
+class _Regressor(RegressorMixin, _Outputs):
+    def predict(self, X: Any) -> np.ndarray:
+        return self.outputs
+
+
+def scorer_value(exp: Experiment, outputs: np.ndarray, y_raw: np.ndarray, n_classes: int) -> float:
+    """The experiment's scikit-learn scorer on a model's outputs: class probabilities
+    (classification, `n_classes` of them) or predictions in the target's units (regression)."""
+    model = _Classifier(outputs, n_classes) if exp.task == "classification" else _Regressor(outputs)
+    return float(exp.scorer(model, np.zeros((len(y_raw), 1)), y_raw))
+
+
+def check_score(exp: Experiment, n_classes: int) -> None:
+    """Refuse, in one line, a scikit-learn score that cannot judge the experiment's task: tried
+    on made-up outputs of the task before anything trains."""
+    if exp.scorer is None:
+        return
+    name = exp.score_name
+    if exp.task == "classification" and name.startswith(REGRESSION_SCORERS):
+        raise HarnessError(f"{exp.name}: score {name!r} judges numbers, not classes; choose a classification "
+                           "score (e.g. balanced_accuracy, f1_macro, roc_auc)")
+    rows = 4 * max(n_classes, 2)
+    y = np.arange(rows) % max(n_classes, 2) if exp.task == "classification" else np.linspace(1.0, 2.0, rows)
+    outputs = np.eye(max(n_classes, 2))[y] * 0.8 + 0.1 if exp.task == "classification" else y + 0.1
+    try:
+        value = scorer_value(exp, outputs.astype("float64"), y, max(n_classes, 2))
+    except Exception as exc:  # noqa: BLE001 - a scorer that does not fit the task
+        raise HarnessError(f"{exp.name}: score {name!r} does not work for {exp.task}: {one_line(exc)}") from None
+    if not np.isfinite(value):
+        raise HarnessError(f"{exp.name}: score {name!r} gives {value} for {exp.task}")
+
+
 def task_metrics(exp: Experiment, fd: SplitData, outputs: np.ndarray, y_raw: np.ndarray) -> dict[str, float]:
-    """accuracy and log loss (classification) or rmse and mae (regression)."""
+    """accuracy and log loss (classification) or rmse and mae (regression); and the experiment's
+    score where it is a scikit-learn scorer."""
+    found = _task_metrics(exp, fd, outputs, y_raw)
+    if getattr(exp, "scorer", None) is not None:
+        if exp.task == "classification":  # probabilities as for log_loss: clipped, rows summing to one
+            proba = np.clip(_probabilities(outputs.astype("float64")), 1e-15, 1.0)
+            proba /= proba.sum(axis=1, keepdims=True)
+            found[exp.score_name] = scorer_value(exp, proba, np.asarray(y_raw, dtype=int), max(fd.n_outputs, 2))
+        else:
+            found[exp.score_name] = scorer_value(exp, fd.to_raw(outputs.reshape(-1).astype("float64")), y_raw, 0)
+    return found
+
+
+def _task_metrics(exp: Experiment, fd: SplitData, outputs: np.ndarray, y_raw: np.ndarray) -> dict[str, float]:
     if not np.isfinite(outputs).all():
         raise FoldFailed("the model's predictions are NaN or infinite")
     if exp.task == "classification":

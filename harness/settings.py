@@ -11,7 +11,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .core import SCORES, TASKS, is_int, is_real
+from .core import SCORES, TASKS, is_int, is_real, is_score
 from .errors import HarnessError
 
 PROTOCOLS = ("validation", "heaton")
@@ -86,9 +86,10 @@ class Setting:
 
 SETTINGS: tuple[Setting, ...] = (
     Setting("task", "classification or regression", _one_of(TASKS), f"one of {TASKS}"),
-    Setting("score", "score on the held-out split (None: accuracy for classification, RMSE for regression)",
-            lambda v: v is None or v in SCORES, f"None or one of {sorted(SCORES)}", str, "NAME",
-            effective=lambda exp, _: exp.score_name),
+    Setting("score", "score on the held-out split (None: accuracy for classification, RMSE for regression; or "
+            "a scikit-learn scorer's name, e.g. balanced_accuracy, roc_auc, f1_macro, neg_mean_absolute_error)",
+            is_score, f"None, one of {sorted(SCORES)}, a scikit-learn scorer's name (sklearn.metrics."
+            "get_scorer_names()) or a make_scorer(...)", str, "NAME", effective=lambda exp, _: exp.score_name),
     Setting("seed", "the experiment's seed (splits, initial weights, batch order)", is_int, "an integer", int, "S"),
     Setting("folds", "the number of splits of the default splitters", lambda v: is_int(v) and v >= 2,
             "an integer >= 2", int, "K", keyed=False),  # acts through the splitter, which is keyed

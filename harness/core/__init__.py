@@ -12,11 +12,12 @@ from .records import (ERROR, FAILED, INNER, NETWORK, OK, REFERENCE, REFIT, Emit,
 from .regularization import Penalty, Regularization
 from .results import Definition, Results, Section
 from .run import RunRecord
-from .tasks import DEFAULT_SCORE, SCORES, TASKS, is_int, is_real
+from .tasks import DEFAULT_SCORE, REGRESSION_SCORERS, SCORES, TASKS, is_int, is_real, is_score, score_label
 from .tuning import Choice, Search, candidate_label, choose, log_grid
 from .variant import Variant, standard_variants, suite_variants, tuned
 
 __all__ = ["Choice", "DEFAULT_SCORE", "Dataset", "Definition", "ERROR", "Emit", "FAILED", "INNER", "NETWORK", "OK",
-           "Penalty", "REFERENCE", "REFIT", "Regularization", "Results", "RunRecord", "SCORES", "Search", "Section",
-           "SplitRecord", "TASKS", "Variant", "candidate_label", "choose", "decode_weights", "encode_arrays",
-           "encode_weights", "is_int", "is_real", "log_grid", "standard_variants", "suite_variants", "tuned"]
+           "Penalty", "REFERENCE", "REFIT", "REGRESSION_SCORERS", "Regularization", "Results", "RunRecord", "SCORES",
+           "Search", "Section", "SplitRecord", "TASKS", "Variant", "candidate_label", "choose", "decode_weights",
+           "encode_arrays", "encode_weights", "is_int", "is_real", "is_score", "log_grid", "score_label",
+           "standard_variants", "suite_variants", "tuned"]

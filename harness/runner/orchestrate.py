@@ -32,6 +32,7 @@ from ..experiment import Experiment
 from ..jobs import Job, KeyMaker, job_seed, library_versions, make_jobs, reference_jobs, with_key
 from ..registry import known_to_reports
 from ..splits import SplitData, check_dataset, make_splits, prepare_split
+from ..scoring import check_score
 from ..splitters import traits
 from ..tuning import Tuning, inner_splits, tuned_variants
 from ..store import Store
@@ -130,6 +131,7 @@ def prepare(exp: Experiment, data_dir: Path) -> Prepared:
     data = load(exp, Path(data_dir))
     splitter = exp.make_splitter(data)
     check_dataset(exp, data, splitter)
+    check_score(exp, len(data.classes) if exp.task == "classification" else 0)
     divisions = make_splits(exp, data, splitter)
     ordered = traits(splitter).ordered
     splits = [prepare_split(exp, data, i, train, test, ordered) for i, (train, test) in enumerate(divisions)]
