@@ -77,7 +77,11 @@ def check_score(exp: Experiment, n_classes: int) -> None:
                            "score (e.g. balanced_accuracy, f1_macro, roc_auc)")
     rows = 4 * max(n_classes, 2)
     y = np.arange(rows) % max(n_classes, 2) if exp.task == "classification" else np.linspace(1.0, 2.0, rows)
-    outputs = np.eye(max(n_classes, 2))[y] * 0.8 + 0.1 if exp.task == "classification" else y + 0.1
+    if exp.task == "classification":  # probabilities: most on the true class, every row summing to one
+        outputs = np.eye(max(n_classes, 2))[y] + 0.1
+        outputs /= outputs.sum(axis=1, keepdims=True)
+    else:
+        outputs = y + 0.1
     try:
         value = scorer_value(exp, outputs.astype("float64"), y, max(n_classes, 2))
     except Exception as exc:  # noqa: BLE001 - a scorer that does not fit the task

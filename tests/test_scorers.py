@@ -84,3 +84,7 @@ def test_a_score_that_cannot_judge_the_task_is_one_line():
         assert words in str(caught.value) and "\n" not in str(caught.value)
     with pytest.raises(HarnessError, match="a scikit-learn scorer's name"):
         TinyClassification().configured(score="no_such_score")
+    for score in ("roc_auc_ovr", "neg_log_loss", "balanced_accuracy", "f1_macro"):  # 3 classes: these can judge them
+        prepare(TinyClassification().configured(score=score), "/nonexistent")
+    for score in ("neg_mean_absolute_error", "r2", "neg_root_mean_squared_error"):
+        prepare(TinyRegression().configured(score=score), "/nonexistent")
