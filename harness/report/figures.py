@@ -317,6 +317,16 @@ def critical_difference_diagram(mean_ranks: pd.Series, p_values: pd.DataFrame, c
         mean_ranks, p_values, cd=cd if math.isfinite(cd) else None, alpha=alpha, ax=ax,
         label_fmt_left="{label} ({rank:.2f})", label_fmt_right="({rank:.2f}) {label}",
         label_props={"fontsize": 9})
+    # scikit-posthocs draws the critical difference at y = 0.5 (its label at 0.65), on top of the
+    # rank axis' tick labels: lifted above them
+    for line in ax.lines:
+        if np.allclose(line.get_ydata(), 0.5):
+            line.set_ydata([1.2, 1.2])
+    for text in ax.texts:
+        if text.get_text().startswith("CD ="):
+            text.set_y(1.45)
+    bottom, top = ax.get_ylim()
+    ax.set_ylim(bottom, max(top, 1.7))
     ax.set_title(f"mean rank (1 = best); bars join variants not different at α = {alpha:g} (Nemenyi)", fontsize=9)
     return fig
 
