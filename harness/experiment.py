@@ -114,13 +114,17 @@ class Experiment:
         is not overridden: stratified (classification) or plain group K-fold, shuffled and
         seeded, so that every group's rows are on one side of each split. scikit-learn has no
         repeated group K-fold, so `cv_repeats` above 1 is refused with groups."""
-        from sklearn.model_selection import GroupKFold, StratifiedGroupKFold
-
         if self.cv_repeats > 1:
             raise HarnessError(f"{self.name}: cv_repeats = {self.cv_repeats} with grouped data: scikit-learn has no "
                                "repeated group K-fold; set cv_repeats = 1, or override splitter()")
+        return self._group_kfold(self.folds, self.seed)
+
+    def _group_kfold(self, n_splits: int, seed: int) -> Any:
+        """Shuffled, seeded group K-fold, stratified for classification."""
+        from sklearn.model_selection import GroupKFold, StratifiedGroupKFold
+
         kind = StratifiedGroupKFold if self.task == "classification" else GroupKFold
-        return kind(n_splits=self.folds, shuffle=True, random_state=self.seed)
+        return kind(n_splits=n_splits, shuffle=True, random_state=seed)
 
     def inner_splitter(self, n_splits: int, outer_split: int, *, grouped: bool = False, ordered: bool = False) -> Any:
         """The splitter of a tuned variant's inner cross-validation, applied to one outer split's
@@ -128,7 +132,7 @@ class Experiment:
         (classification) or plain shuffled K-fold, seeded per outer split; group K-fold of the
         same kind when the outer splits are by group (`grouped`), and TimeSeriesSplit when they
         are in time order (`ordered`). An override takes (n_splits, outer_split) alone."""
-        from sklearn.model_selection import GroupKFold, KFold, StratifiedGroupKFold, StratifiedKFold, TimeSeriesSplit
+        from sklearn.model_selection import KFold, StratifiedKFold, TimeSeriesSplit
 
         import numpy as np
 
@@ -136,8 +140,7 @@ class Experiment:
             return TimeSeriesSplit(n_splits=n_splits)
         seed = int(np.random.SeedSequence([int(self.seed), int(outer_split)]).generate_state(1)[0] & 0x7FFFFFFF)
         if grouped:
-            kind = StratifiedGroupKFold if self.task == "classification" else GroupKFold
-            return kind(n_splits=n_splits, shuffle=True, random_state=seed)
+            return self._group_kfold(n_splits, seed)
         if self.task == "classification":
             return StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=seed)
         return KFold(n_splits=n_splits, shuffle=True, random_state=seed)

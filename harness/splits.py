@@ -18,7 +18,7 @@ from sklearn.model_selection import train_test_split
 from .errors import HarnessError, one_line
 from .core import Dataset
 from .experiment import Experiment
-from .splitters import splitter_params, traits
+from .splitters import count_splits, split_rows, splitter_params, traits
 
 
 def derive_seed(*parts: Any) -> int:
@@ -88,8 +88,7 @@ def check_dataset(exp: Experiment, data: Any, splitter: Any) -> None:
                            "StratifiedGroupKFold, LeaveOneGroupOut, GroupShuffleSplit) or drop the groups")
     # a repeated K-split partitions the rows once per repeat
     try:
-        n_splits = splitter_params(splitter).get("n_splits") or (
-            splitter.get_n_splits(data.X, data.y, groups) if groups is not None else splitter.get_n_splits(data.X, data.y))
+        n_splits = splitter_params(splitter).get("n_splits") or count_splits(splitter, data.X, data.y, groups)
     except Exception as exc:  # noqa: BLE001 - a user's splitter
         raise HarnessError(f"{exp.name}: the splitter {splitter!r} cannot count its splits: {one_line(exc)}") from None
     if found.test_sets_partition and len(data.X) < n_splits:
@@ -181,8 +180,7 @@ def make_splits(exp: Experiment, data: Dataset, splitter: Any) -> list[tuple[np.
     n = len(data.X)
     groups = data.group_codes
     try:
-        parts = splitter.split(data.X, y) if groups is None else splitter.split(data.X, y, groups)
-        divisions = [(np.asarray(tr), np.asarray(te)) for tr, te in parts]
+        divisions = [(np.asarray(tr), np.asarray(te)) for tr, te in split_rows(splitter, data.X, y, groups)]
     except HarnessError:
         raise
     except Exception as exc:  # noqa: BLE001 - a user's splitter

@@ -121,6 +121,17 @@ def traits(splitter: Any) -> SplitterTraits:
     return SplitterTraits("partial", resizable=False, stratified=False, test_sets_partition=False)
 
 
+def split_rows(splitter: Any, X: Any, y: Any, groups: Any = None) -> Any:
+    """`splitter.split(X, y)`, with the groups where the data has them (a splitter of the
+    user's own without a `groups` argument is called as before)."""
+    return splitter.split(X, y) if groups is None else splitter.split(X, y, groups)
+
+
+def count_splits(splitter: Any, X: Any, y: Any, groups: Any = None) -> int:
+    """`splitter.get_n_splits(X, y)`, with the groups as `split_rows` passes them."""
+    return splitter.get_n_splits(X, y) if groups is None else splitter.get_n_splits(X, y, groups)
+
+
 def _constructor_params(splitter: Any) -> dict[str, Any]:
     """A scikit-learn splitter's constructor arguments, read back from the attributes it keeps
     them in (the repeated K-folds keep `n_splits` in `cvargs`); splitters have no `get_params`."""

@@ -18,6 +18,7 @@ from .errors import HarnessError, one_line
 from .experiment import Experiment
 from .jobs import Job
 from .splits import SplitData, derive_seed, prepare_split
+from .splitters import split_rows
 
 
 def tuned_variants(exp: Experiment) -> list[Variant]:
@@ -48,8 +49,8 @@ def inner_splits(exp: Experiment, data: Dataset, divisions: Sequence[tuple[np.nd
         else:
             splitter = exp.inner_splitter(k, outer)
         try:
-            X, y = data.X.iloc[train], data.y.to_numpy()[train]
-            parts = list(splitter.split(X, y) if groups is None else splitter.split(X, y, groups[train]))
+            parts = list(split_rows(splitter, data.X.iloc[train], data.y.to_numpy()[train],
+                                    None if groups is None else groups[train]))
         except Exception as exc:  # noqa: BLE001 - too few rows of a class for the inner folds, a user's splitter
             raise HarnessError(f"{exp.name}: outer split {outer}: its {len(train)} training rows cannot be cut into "
                                f"{k} inner splits: {one_line(exc)}") from None

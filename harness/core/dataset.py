@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -58,9 +59,10 @@ class Dataset:
             raise HarnessError(f"dataset {self.name!r}: {missing} rows have no group (missing values in the groups)")
         return series
 
-    @property
+    @cached_property
     def group_codes(self) -> np.ndarray | None:
-        """The groups as integer codes (None without groups): what splitters receive."""
+        """The groups as integer codes (None without groups): what splitters receive; computed
+        once (every split of a run asks for them)."""
         if self.groups is None:
             return None
         return pd.factorize(self.groups.astype(str))[0]
