@@ -84,13 +84,14 @@ def _is_table(spec: str) -> bool:
     return is_table(spec)
 
 
-def _table(spec: Any, task: str | None, stream: Any, target: str | None = None, groups: str | None = None) -> Experiment:
+def _table(spec: Any, task: str | None, stream: Any, target: str | None = None, groups: str | None = None,
+           sample_weight: str | None = None) -> Experiment:
     """The standard comparison on a data file (`harness.tables`), saying what task it inferred."""
     from .tables import table_experiment
 
     if not (isinstance(spec, (str, Path)) and _is_table(str(spec))):
-        raise HarnessError(f"target= and groups= apply to a data file (.csv, .tsv, .parquet), not {spec!r}")
-    cls = table_experiment(spec, target, task, groups)
+        raise HarnessError(f"target=, groups= and sample_weight= apply to a data file (.csv, .tsv, .parquet), not {spec!r}")
+    cls = table_experiment(spec, target, task, groups, sample_weight)
     if cls.inferred:
         (stream or sys.stdout).write(cls.inferred + "\n")
     return cls()
@@ -119,7 +120,7 @@ def run(experiment: Any, **options: Any) -> RunResults:
 
     `experiment` is an Experiment, its class, a built-in experiment's name ('wine'), the
     path of a .py file defining one, or a data file (.csv, .tsv, .parquet) with `target=` its
-    column to predict (and `task=`, `groups=`: the standard comparison on it, as
+    column to predict (and `task=`, `groups=`, `sample_weight=`: the standard comparison on it, as
     `regbench run data.csv --target COLUMN`). The keywords are the command line's options
     (`harness.runner.RunOptions`: `quick`, `full`, `fresh`, `retry_failed`, `engine`,
     `workers`, `scheduler`, `db`, `reports_dir`, `data_dir`, `progress`, `lines`; and `client`,
@@ -131,7 +132,7 @@ def run(experiment: Any, **options: Any) -> RunResults:
     from .options import RunOptions
     from .runner import run_experiments
 
-    table = {key: options.pop(key) for key in ("target", "groups") if key in options}
+    table = {key: options.pop(key) for key in ("target", "groups", "sample_weight") if key in options}
     if table or (isinstance(experiment, (str, Path)) and _is_table(str(experiment))):
         experiment = _table(experiment, options.pop("task", None), options.get("stream"), **table)
     how = RunOptions.from_keywords(**options)

@@ -66,6 +66,13 @@ class Experiment:
     #: 'f1_macro', 'neg_mean_absolute_error', …) or a scorer (`make_scorer(...)`), whose sign
     #: gives the direction; None: accuracy for classification, RMSE for regression
     score: Any = None
+    #: the Keras training loss: None (cross-entropy for classification, mean squared error for
+    #: regression), a Keras loss name ('huber', 'mean_absolute_error', 'log_cosh') or a
+    #: keras.losses object (`keras.losses.Huber(delta=0.5)`)
+    loss: Any = None
+    #: classification: 'balanced' or {class label: weight} weighs each training row's loss by its
+    #: class (as Keras' fit(class_weight=...)); Dataset(sample_weight=...) weighs rows one by one
+    class_weight: Any = None
     #: regression: train on a z-scored target (fitted on each split's training rows), score in raw units
     standardize_target: bool = True
     #: True: every variant on a split shares the split's seed (same init, split and batch
@@ -302,7 +309,8 @@ class Experiment:
 
     def keyed_settings(self) -> dict[str, Any]:
         """The training settings every job's key includes: those that change what it computes."""
-        return {s.name: s.value(self) for s in SETTINGS if s.keyed}
+        return {s.name: s.value(self) for s in SETTINGS
+                if s.keyed and not (s.keyed_if_set and s.value(self) is None)}
 
     @property
     def version(self) -> str | None:

@@ -135,6 +135,8 @@ def data_fingerprint(data: Dataset) -> str:
     digest.update(pd.util.hash_pandas_object(data.y, index=True).to_numpy().tobytes())
     if data.groups is not None:  # data without groups keeps the fingerprint it had before groups existed
         digest.update(pd.util.hash_pandas_object(data.groups.astype(str), index=True).to_numpy().tobytes())
+    if data.sample_weight is not None:  # likewise for sample weights
+        digest.update(b"sample_weight;" + np.ascontiguousarray(data.sample_weight.to_numpy("float64")).tobytes())
     return digest.hexdigest()
 
 
@@ -151,6 +153,8 @@ def split_fingerprint(fd: SplitData) -> str:
     digest = hashlib.sha256()
     arrays = (fd.fit_index, fd.val_index, fd.test_index, fd.x_fit, fd.y_fit, fd.x_val, fd.y_val, fd.x_test,
               fd.y_test, fd.y_fit_raw, fd.y_test_raw, np.asarray([fd.target_mean, fd.target_std, fd.n_outputs]))
+    if fd.w_fit is not None:  # an unweighted split keeps the fingerprint it had before weights existed
+        arrays += (fd.w_fit,)
     for array in arrays:
         if array is None:
             digest.update(b"none;")

@@ -88,3 +88,28 @@ def summary_text(model: Any) -> str:
             console._is_jupyter = is_jupyter  # type: ignore[union-attr]
     return "\n".join(lines)
 
+
+
+def loss_function_parts(loss: Any) -> tuple[Any, dict[str, Any]]:
+    """(the per-row function, its keyword arguments) of a Keras loss: a built-in loss object
+    (`keras.losses.Huber(delta=0.5)` is `huber` with {'delta': 0.5}) or a loss function as it is.
+
+    Private: `LossFunctionWrapper` (`keras.src.losses`) and its `fn` and `_fn_kwargs`. Keras'
+    built-in loss classes are that wrapper around a public function; nothing public says which
+    function and arguments a loss object computes with."""
+    from keras.src.losses.losses import LossFunctionWrapper
+
+    if isinstance(loss, LossFunctionWrapper):
+        return loss.fn, dict(loss._fn_kwargs)
+    return loss, {}
+
+
+def as_loss_object(function: Any) -> Any:
+    """A loss function as `model.compile` takes it: wrapped into a Keras loss that aligns the
+    targets' rank with the outputs' and reduces over the batch.
+
+    Private: `keras.src.losses.LossFunctionWrapper`, what compile wraps a function in."""
+    import keras
+    from keras.src.losses.losses import LossFunctionWrapper
+
+    return function if isinstance(function, keras.losses.Loss) else LossFunctionWrapper(function)

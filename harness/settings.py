@@ -13,6 +13,7 @@ import numpy as np
 
 from .core import SCORES, TASKS, is_int, is_real, is_score
 from .errors import HarnessError
+from .losses import class_weight_label, is_class_weight, is_loss, loss_label
 
 PROTOCOLS = ("validation", "heaton")
 
@@ -60,6 +61,8 @@ class Setting:
     metavar: str = "VALUE"
     recorded: bool = True
     keyed: bool = True
+    #: keyed only when not None: a setting added later leaves the keys of runs without it as they were
+    keyed_if_set: bool = False
     effective: Callable[[Any, str], Any] = _as_is
 
     def value(self, exp: Any) -> Any:
@@ -90,6 +93,13 @@ SETTINGS: tuple[Setting, ...] = (
             "a scikit-learn scorer's name, e.g. balanced_accuracy, roc_auc, f1_macro, neg_mean_absolute_error)",
             is_score, f"None, one of {sorted(SCORES)}, a scikit-learn scorer's name (sklearn.metrics."
             "get_scorer_names()) or a make_scorer(...)", str, "NAME", effective=lambda exp, _: exp.score_name),
+    Setting("loss", "the Keras training loss (None: cross-entropy for classification, mean squared error for "
+            "regression; or a Keras loss name, e.g. huber, mean_absolute_error, log_cosh, or a keras.losses object)",
+            is_loss, "None, a Keras loss name or a keras.losses object", str, "NAME", keyed_if_set=True,
+            effective=lambda exp, _: loss_label(exp.loss)),
+    Setting("class_weight", "classification: the classes' weights in the training loss ('balanced', or "
+            "{label: weight} in Python)", is_class_weight, "None, 'balanced' or a dict {label: weight >= 0}",
+            _optional(str), "balanced|none", keyed_if_set=True, effective=lambda exp, _: class_weight_label(exp.class_weight)),
     Setting("seed", "the experiment's seed (splits, initial weights, batch order)", is_int, "an integer", int, "S"),
     Setting("folds", "the number of splits of the default splitters", lambda v: is_int(v) and v >= 2,
             "an integer >= 2", int, "K", keyed=False),  # acts through the splitter, which is keyed
@@ -141,6 +151,9 @@ def check_settings(exp: Any) -> None:
         raise HarnessError(f"{exp.name}: score {score!r} needs a classification task")
     if exp.task == "classification" and score in ("rmse", "mae"):
         raise HarnessError(f"{exp.name}: score {score!r} needs a regression task")
+    if exp.task == "regression" and exp.class_weight is not None:
+        raise HarnessError(f"{exp.name}: class_weight needs a classification task; weigh rows with "
+                           "Dataset(sample_weight=...)")
     if exp.test_curve and exp.patience is not None:
         raise HarnessError(
             f"{exp.name}: test_curve records the test loss for plots and needs patience=None; "

@@ -18,6 +18,7 @@ from sklearn.model_selection import train_test_split
 from .errors import HarnessError, one_line
 from .core import Dataset
 from .experiment import Experiment
+from .losses import row_weights
 from .splitters import count_splits, split_rows, splitter_params, traits
 
 
@@ -50,6 +51,8 @@ class SplitData:
     n_outputs: int
     target_mean: float = 0.0
     target_std: float = 1.0
+    #: each fit row's weight in the training loss (class and sample weights); None: all 1
+    w_fit: np.ndarray | None = None
 
     @property
     def n_inputs(self) -> int:
@@ -267,6 +270,7 @@ def prepare_split(
         y_fit, y_test = y_fit_raw, y_test_raw
         y_val = None if val_index is None else codes[val_index]
         n_outputs, mean, std = len(classes), 0.0, 1.0
+        w_fit = row_weights(exp.class_weight, classes, y_fit, _sample_weights(data, fit_index))
     else:
         target = y_all.astype("float64")
         y_fit_raw, y_test_raw = target[fit_index], target[test_index]
@@ -277,6 +281,7 @@ def prepare_split(
         y_fit, y_test = scale(y_fit_raw), scale(y_test_raw)
         y_val = None if val_index is None else scale(target[val_index])
         n_outputs = 1
+        w_fit = row_weights(None, np.zeros(0), np.zeros(len(fit_index), int), _sample_weights(data, fit_index))
 
     if (exp.protocol == "heaton" and exp.patience is not None) or exp.test_curve:
         x_val, y_val, val_index = x_test, y_test, test_index
@@ -296,7 +301,12 @@ def prepare_split(
         n_outputs=n_outputs,
         target_mean=mean,
         target_std=std,
+        w_fit=w_fit,
     )
+
+
+def _sample_weights(data: Dataset, rows: np.ndarray) -> np.ndarray | None:
+    return None if data.sample_weight is None else data.sample_weight.to_numpy("float64")[rows]
 
 
 def _features(exp: Experiment, data: Dataset, split: int, fit_index: np.ndarray, val_index: np.ndarray | None,

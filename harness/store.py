@@ -245,6 +245,8 @@ class Store:
             frame = data.y.to_frame(name="target")
             if data.groups is not None:
                 frame["groups"] = data.groups.astype(str).to_numpy()
+            if data.sample_weight is not None:
+                frame["sample_weight"] = data.sample_weight.to_numpy()
             target = frame.to_parquet()
         except (ValueError, TypeError, pa_errors()):
             return False
@@ -265,7 +267,8 @@ class Store:
         frame = pd.read_parquet(io.BytesIO(target))
         y = frame["target"].rename(target_name)
         groups = frame["groups"] if "groups" in frame else None
-        return Dataset(name, pd.read_parquet(io.BytesIO(features)), y, task, groups=groups)
+        weights = frame["sample_weight"] if "sample_weight" in frame else None
+        return Dataset(name, pd.read_parquet(io.BytesIO(features)), y, task, groups=groups, sample_weight=weights)
 
     def finish_run(self, run_id: str, status: str = "finished") -> None:
         with self._write() as db:

@@ -90,25 +90,29 @@ def _name(path: Path) -> str:
 
 
 def table_experiment(path: str | Path, target: str | None, task: str | None = None,
-                     groups: str | None = None) -> type[Experiment]:
+                     groups: str | None = None, sample_weight: str | None = None) -> type[Experiment]:
     """The experiment class of the standard comparison on the table at `path`: `target` is the
     column to predict, `task` "classification" or "regression" (None: inferred, and the
     inference is in the class's `inferred`), `groups` a column whose rows belong together (the
-    splits then keep each group whole; see `Dataset.groups`)."""
+    splits then keep each group whole; see `Dataset.groups`), `sample_weight` a column of
+    row weights for the training loss (`Dataset.sample_weight`). Neither is a feature."""
     path = Path(path)
     if not target:
         raise HarnessError(f"{path}: name the column to predict (--target COLUMN, or target=...)")
     if task is not None and task not in TASKS:
         raise HarnessError(f"--task must be one of {', '.join(TASKS)}, got {task!r}")
     frame = read_table(path)
-    for role, column in (("target", target), ("groups", groups)):
-        if column is not None and column not in frame.columns:
+    roles = {role: column for role, column in (("target", target), ("groups", groups), ("sample weight", sample_weight))
+             if column is not None}
+    for role, column in roles.items():
+        if column not in frame.columns:
             shown = ", ".join(frame.columns[:10]) + (", …" if frame.shape[1] > 10 else "")
             raise HarnessError(f"{path}: no {role} column {column!r}; its columns are {shown}")
-    if groups is not None and groups == target:
-        raise HarnessError(f"{path}: the groups column cannot be the target column ({target!r})")
-    if frame.shape[1] - 1 - (groups is not None) < 1:
-        raise HarnessError(f"{path}: no feature columns besides the target{' and the groups' if groups else ''}")
+    if len(set(roles.values())) < len(roles):
+        raise HarnessError(f"{path}: one column serves two roles ({', '.join(f'{r} {c!r}' for r, c in roles.items())})")
+    n_features = frame.shape[1] - len(roles)
+    if n_features < 1:
+        raise HarnessError(f"{path}: no feature columns besides the {' and the '.join(roles)}")
     inferred = ""
     if task is None:
         task, why = infer_task(frame[target])
@@ -118,13 +122,13 @@ def table_experiment(path: str | Path, target: str | None, task: str | None = No
     def load_data(self: Experiment, data_dir: Path) -> Dataset:
         table = read_table(path)  # read again here: the file is the data, the run keys it
         features = table.drop(columns=[target])
-        return Dataset(path.name, features, table[target], self.task, groups=groups)
+        return Dataset(path.name, features, table[target], self.task, groups=groups, sample_weight=sample_weight)
 
     attributes: dict[str, Any] = {
         "name": _name(path), "task": task, "load_data": load_data, "variants": tuple(suite_variants()),
         "description": (f"{path.name}: predicting {target!r} ({task}) from its other "
-                        f"{frame.shape[1] - 1 - (groups is not None)} columns"
-                        + (f", rows grouped by {groups!r}" if groups else "") + f"; {len(frame)} rows."),
+                        f"{n_features} columns" + (f", rows grouped by {groups!r}" if groups else "")
+                        + (f", rows weighted by {sample_weight!r}" if sample_weight else "") + f"; {len(frame)} rows."),
         "source": str(path.resolve()), "inferred": inferred, "__module__": __name__,
     }
     return type(f"Table_{_name(path).replace('-', '_')}", (Experiment,), attributes)

@@ -11,6 +11,7 @@ from ..core import NETWORK, Emit, Variant
 from ..experiment import Experiment
 from ..jobs import Job
 from ..keras_private import nested_layers, own_variables
+from ..losses import make_loss
 from ..splits import SplitData, derive_seed
 from .base import OneJobPerTask, Splits, TrainedMember, finish, first_nan_epoch
 
@@ -18,13 +19,10 @@ if TYPE_CHECKING:  # pragma: no cover
     import tensorflow as tf
 
 
-def loss_for(exp: Experiment, n_model_outputs: int) -> keras.losses.Loss:
-    """MSE for regression; binary or sparse categorical cross-entropy for classification."""
-    if exp.task == "regression":
-        return keras.losses.MeanSquaredError()
-    if n_model_outputs == 1:
-        return keras.losses.BinaryCrossentropy()
-    return keras.losses.SparseCategoricalCrossentropy()
+def loss_for(exp: Experiment, n_model_outputs: int) -> Any:
+    """The experiment's loss (`Experiment.loss`); by default MSE for regression, binary or
+    sparse categorical cross-entropy for classification."""
+    return make_loss(exp.loss, exp.task, n_model_outputs)
 
 
 def targets_for(y: np.ndarray | None, n_model_outputs: int) -> np.ndarray | None:
@@ -34,8 +32,10 @@ def targets_for(y: np.ndarray | None, n_model_outputs: int) -> np.ndarray | None
     return y.astype("float32")
 
 
-def batches(x: np.ndarray, y: np.ndarray, batch_size: int, shuffle_seed: int | None = None) -> "tf.data.Dataset":
-    """One epoch of (x, y) batches, freshly shuffled on every pass when a seed is given.
+def batches(x: np.ndarray, y: np.ndarray, batch_size: int, shuffle_seed: int | None = None,
+            weights: np.ndarray | None = None) -> "tf.data.Dataset":
+    """One epoch of (x, y) batches (x, y, weight with row weights), freshly shuffled on every
+    pass when a seed is given.
 
     Repeated with `steps_per_epoch = ceil(n / batch_size)`, this is `fit(x, y, shuffle=True)`
     (a new permutation each epoch, the last batch partial) without the per-epoch cost of
@@ -43,7 +43,7 @@ def batches(x: np.ndarray, y: np.ndarray, batch_size: int, shuffle_seed: int | N
     """
     import tensorflow as tf
 
-    dataset = tf.data.Dataset.from_tensor_slices((x, y))
+    dataset = tf.data.Dataset.from_tensor_slices((x, y) if weights is None else (x, y, weights))
     if shuffle_seed is not None:
         dataset = dataset.shuffle(len(x), seed=shuffle_seed, reshuffle_each_iteration=True)
     return dataset.batch(batch_size)
@@ -103,7 +103,7 @@ def fit_member(exp: Experiment, variant: Variant, fd: SplitData, seed: int) -> T
     if fd.x_val is not None:
         validation = batches(fd.x_val, targets_for(fd.y_val, n_out), exp.batch_size).cache()
     steps = fd.steps_per_epoch(exp.batch_size)
-    training = batches(fd.x_fit, targets_for(fd.y_fit, n_out), exp.batch_size, shuffle_seed=seed)
+    training = batches(fd.x_fit, targets_for(fd.y_fit, n_out), exp.batch_size, shuffle_seed=seed, weights=fd.w_fit)
     history = model.fit(
         training.repeat().prefetch(2), steps_per_epoch=steps, epochs=exp.epochs,
         validation_data=validation, shuffle=False, verbose=0, callbacks=callbacks,

@@ -334,6 +334,15 @@ def settings(results: Results) -> Section:
              ("epochs (max)", str(training.epochs)), ("batch size", str(training.batch_size)),
              ("optimizer", f"{training.optimizer}, learning rate {training.learning_rate}"),
              ("early stopping", stopping)]
+    loss, class_weight = training.get("loss"), training.get("class_weight")  # None for runs stored before them
+    items.append(("loss", f"{loss} (the experiment's own)" if loss else "the task's default: cross-entropy for "
+                  "classification, mean squared error for regression"))
+    if class_weight is not None:
+        items.append(("class weights", f"{class_weight} (each training row's loss weighted by its class; validation "
+                      "losses and scores unweighted)"))
+    if results.data is not None and results.data.sample_weight is not None:
+        items.append(("sample weights", "each training row's loss weighted by the data's sample weight "
+                      "(validation losses and scores unweighted)"))
     if training.get("standardize_target") is not None:  # None: classification, or a run from before it existed
         items.append(("target", "z-scored per training split, scored in raw units" if training.standardize_target
                       else "raw"))

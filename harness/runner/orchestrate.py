@@ -32,6 +32,7 @@ from ..experiment import Experiment
 from ..jobs import Job, KeyMaker, job_seed, library_versions, make_jobs, reference_jobs, with_key
 from ..registry import known_to_reports
 from ..splits import SplitData, check_dataset, make_splits, prepare_split
+from ..losses import check_class_weight, check_loss
 from ..scoring import check_score
 from ..splitters import traits
 from ..tuning import Tuning, inner_splits, tuned_variants
@@ -131,7 +132,11 @@ def prepare(exp: Experiment, data_dir: Path) -> Prepared:
     data = load(exp, Path(data_dir))
     splitter = exp.make_splitter(data)
     check_dataset(exp, data, splitter)
-    check_score(exp, len(data.classes) if exp.task == "classification" else 0)
+    n_classes = len(data.classes) if exp.task == "classification" else 0
+    check_score(exp, n_classes)
+    check_loss(exp.name, exp.loss, exp.task, n_classes)
+    if exp.task == "classification":
+        check_class_weight(exp.name, exp.class_weight, data.classes)
     divisions = make_splits(exp, data, splitter)
     ordered = traits(splitter).ordered
     splits = [prepare_split(exp, data, i, train, test, ordered) for i, (train, test) in enumerate(divisions)]

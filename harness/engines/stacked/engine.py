@@ -94,7 +94,7 @@ class StackedEngine:
             if spec is None:
                 raise ValueError(f"variant {job.variant.name!r} cannot be stacked: {self.skip(exp, splits, job)}")
             key = (spec.architecture, spec.optimizer_key, spec.loss_kind, fd.steps_per_epoch(exp.batch_size),
-                   fd.n_outputs, fd.x_val is not None)
+                   fd.n_outputs, fd.x_val is not None, fd.w_fit is not None)
             groups.setdefault(key, Group(key)).jobs.append(job)
         return list(groups.values())
 

@@ -16,7 +16,7 @@ from keras import ops
 
 from ...regularizers import penalty_value
 
-LOSS_KINDS = ("sparse_categorical_crossentropy", "binary_crossentropy", "mean_squared_error")
+from .reading import PER_ROW_LOSSES
 
 
 @keras.saving.register_keras_serializable(package="harness")
@@ -258,13 +258,14 @@ class StackedGaussianNoise(MemberStreams):
         return x + member_normal(seeds, calls, tf.shape(x)) * amounts
 
 
-def per_row_loss(kind: str, y: Any, y_pred: Any) -> Any:
-    """Keras' own loss functions, one value per (member, row)."""
-    if kind == "sparse_categorical_crossentropy":
-        return keras.losses.sparse_categorical_crossentropy(y, y_pred)
-    if kind == "binary_crossentropy":
-        return keras.losses.binary_crossentropy(ops.expand_dims(y, -1), y_pred)
-    return keras.losses.mean_squared_error(ops.expand_dims(y, -1), y_pred)
+def per_row_loss(kind: tuple[Any, ...], y: Any, y_pred: Any) -> Any:
+    """Keras' own loss function `kind` = (name, keyword arguments), one value per (member,
+    row): targets (M, B) against outputs (M, B, units), as Keras' loss wrapper ranks them
+    (class indices for sparse cross-entropy, one target per output unit otherwise)."""
+    name, kwargs = kind
+    function = getattr(keras.losses, name)
+    target = y if name == "sparse_categorical_crossentropy" else ops.cast(ops.expand_dims(y, -1), y_pred.dtype)
+    return function(target, y_pred, **dict(kwargs))
 
 
 class StackedModel(keras.Model):
@@ -275,11 +276,11 @@ class StackedModel(keras.Model):
     """
 
     def __init__(
-        self, stack_layers: Sequence[keras.layers.Layer], members: int, loss_kind: str,
+        self, stack_layers: Sequence[keras.layers.Layer], members: int, loss_kind: tuple[Any, ...],
         weight_decay: Sequence[float] | None = None, **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        if loss_kind not in LOSS_KINDS:
+        if loss_kind[0] not in PER_ROW_LOSSES:
             raise ValueError(f"unknown loss kind {loss_kind!r}")
         self.stack_layers = list(stack_layers)
         self.members = int(members)
@@ -304,17 +305,25 @@ class StackedModel(keras.Model):
                     activity = activity + layer.activity_penalty(x)
         return x, activity
 
-    def data_losses(self, x: Any, y: Any, mask: Any, training: bool) -> tuple[Any, Any]:
+    def data_losses(self, x: Any, y: Any, mask: Any, training: bool, weights: Any = None) -> tuple[Any, Any]:
         """(mean loss per member over its unmasked rows, rows per member), both (M,). A row's
-        loss includes its activity penalties: Keras adds their batch mean to the loss."""
+        loss is weighted by its row weight (M, B) where there are any (Keras: Σ wᵢ·lossᵢ ÷
+        batch size); it includes its activity penalties, unweighted (Keras adds their batch
+        mean to the loss)."""
         y_pred, activity = self.forward(x, training, mask)
-        per_row = per_row_loss(self.loss_kind, y, y_pred) + activity
+        per_row = per_row_loss(self.loss_kind, y, y_pred)
+        if weights is not None:
+            per_row = per_row * weights
+        per_row = per_row + activity
         counts = ops.sum(mask, axis=1)
         return ops.sum(per_row * mask, axis=1) / ops.maximum(counts, 1.0), counts
 
-    def set_training_data(self, x: np.ndarray, y: np.ndarray) -> None:
+    def set_training_data(self, x: np.ndarray, y: np.ndarray, weights: np.ndarray | None = None) -> None:
+        """The members' resident training rows (M, N, …), targets (M, N) and row weights (M, N)
+        or None."""
         self.x_train = tf.constant(x, dtype="float32")
         self.y_train = tf.constant(y)
+        self.w_train = None if weights is None else tf.constant(weights, dtype="float32")
 
     def penalized_variables(self) -> tuple[list[Any], list[np.ndarray], list[np.ndarray]]:
         """Trainable variables in order, with each one's per-member L1 and L2 coefficients

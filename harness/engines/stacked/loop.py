@@ -110,10 +110,11 @@ class EpochLoop:
         mask = tf.slice(row_mask, [0, step * width], [members, width])
         x = tf.gather(self.model.x_train, rows, batch_dims=1)
         y = tf.gather(self.model.y_train, rows, batch_dims=1)
+        w = None if self.model.w_train is None else tf.gather(self.model.w_train, rows, batch_dims=1)
         with tf.GradientTape() as tape:
             tape.watch(weights)
             with keras.StatelessScope(state_mapping=self._mapping(weights, state)) as scope:
-                losses, counts = self.model.data_losses(x, y, mask, training=True)
+                losses, counts = self.model.data_losses(x, y, mask, training=True, weights=w)
             total = ops.sum(losses)
         gradients = tape.gradient(total, weights)
         state = [scope.get_current_value(v) for v in self.state_variables]

@@ -11,13 +11,19 @@ import numpy as np
 
 from ...core import Variant
 from ...experiment import Experiment
-from ...keras_private import excludes_from_weight_decay, is_functional_chain_class
+from ...keras_private import excludes_from_weight_decay, is_functional_chain_class, loss_function_parts
 from ...regularizers import coefficients
 from ...splits import SplitData
 from ..keras_fit import loss_for
 
 #: optimizers whose update is elementwise (per weight): safe to share across members
 ELEMENTWISE_OPTIMIZERS = ("SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adamax", "Nadam", "Adadelta", "Lion")
+
+
+#: Keras loss functions of (y_true, y_pred) with one value per row: the losses that stack
+PER_ROW_LOSSES = ("sparse_categorical_crossentropy", "binary_crossentropy", "binary_focal_crossentropy",
+                  "mean_squared_error", "mean_absolute_error", "mean_absolute_percentage_error",
+                  "mean_squared_logarithmic_error", "huber", "log_cosh", "poisson", "hinge", "squared_hinge")
 
 
 class Unsupported(Exception):
@@ -45,7 +51,7 @@ class MemberSpec:
     weight_decay: float
     optimizer_key: tuple[Any, ...]
     optimizer_config: dict[str, Any]
-    loss_kind: str
+    loss_kind: tuple[Any, ...]
 
 
 def _activation_name(activation: Any) -> str:
@@ -168,14 +174,25 @@ def describe_optimizer(optimizer: keras.optimizers.Optimizer) -> tuple[float, tu
     return weight_decay, key, config
 
 
+def describe_loss(loss: Any) -> tuple[Any, ...]:
+    """(name of a Keras per-row loss function, its keyword arguments as sorted pairs) for a
+    Keras loss object or function whose value per row the stacked engine computes
+    (`PER_ROW_LOSSES`: Keras' own functions, called per member and row)."""
+    function, kwargs = loss_function_parts(loss)
+    name = getattr(function, "__name__", type(loss).__name__)
+    if name not in PER_ROW_LOSSES or getattr(keras.losses, name, None) is not function:
+        raise Unsupported(f"loss {name} is not one of the Keras losses the stacked engine computes per member "
+                          f"({', '.join(PER_ROW_LOSSES)})")
+    if kwargs.get("axis", -1) != -1 or kwargs.get("ignore_class") is not None:
+        raise Unsupported(f"loss {name} with axis or ignore_class set")
+    return (name, tuple(sorted(kwargs.items())))
+
+
 def describe_member(exp: Experiment, variant: Variant, fd: SplitData, model: keras.Model | None = None) -> MemberSpec:
     model = model if model is not None else exp.build_model(variant, fd.n_inputs, fd.n_outputs)
     architecture, l1, l2, dropout, activity = describe_model(model)
     n_out = int(model.outputs[0].shape[-1])
-    loss = loss_for(exp, n_out)
-    kind = {"SparseCategoricalCrossentropy": "sparse_categorical_crossentropy",
-            "BinaryCrossentropy": "binary_crossentropy",
-            "MeanSquaredError": "mean_squared_error"}[type(loss).__name__]
+    kind = describe_loss(loss_for(exp, n_out))
     weight_decay, key, config = describe_optimizer(exp.make_optimizer(variant))
     return MemberSpec(architecture, l1, l2, dropout, activity, weight_decay, key, config, kind)
 

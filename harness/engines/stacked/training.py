@@ -266,7 +266,11 @@ class Stage:
         optimizer = stateless_optimizer(spec.optimizer_key[0], spec.optimizer_config)
         y_fit = [targets_for(fd.y_fit, n_out) for fd in splits]
         y_dtype = str(y_fit[0].dtype)
-        self.model.set_training_data(_padded([fd.x_fit for fd in splits], "float32")[0], _padded(y_fit, y_dtype)[0])
+        weights = None
+        if splits[0].w_fit is not None:
+            weights = _padded([fd.w_fit for fd in splits], "float32")[0]
+        self.model.set_training_data(_padded([fd.x_fit for fd in splits], "float32")[0], _padded(y_fit, y_dtype)[0],
+                                     weights)
         self.validation = None
         if splits[0].x_val is not None:
             x_val, val_mask = _padded([fd.x_val for fd in splits], "float32")
