@@ -3,9 +3,9 @@ cross-validation, a results store and HTML reports.
 
 From Python or a notebook: `harness.run(experiment, **overrides)` and `harness.results(name)`;
 from a shell: `regbench` (or `python -m harness`)."""
-import os
+from . import _quiet
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+_quiet.install()  # TensorFlow's C++ start-up lines kept off the console (REGBENCH_VERBOSE=1 shows them)
 
 from . import _builtin  # noqa: E402
 

@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sqlite3
 import sys
 from typing import Sequence
 
+from ._quiet import VERBOSE_ENV
 from .errors import HarnessError, program
 from .options import RunOptions
 from .settings import SETTINGS, Setting
@@ -34,8 +36,11 @@ def _parser() -> argparse.ArgumentParser:
                        help="what the target is (default: inferred from its values, and said)")
     table.add_argument("--groups", metavar="COLUMN", help="a column whose rows belong together (a patient, a subject): "
                        "the splits keep each group whole")
+    table.add_argument("--sample-weight", metavar="COLUMN", help="a column of row weights for the training loss")
     run.add_argument("--suite", metavar="NAME", help="run a suite: default (what `make benchmark` runs) or large "
                      "(42 data sets; see README)")
+    run.add_argument("--verbose", action="store_true", help="show TensorFlow's own start-up lines (CUDA, oneDNN, "
+                     "absl), which are kept off the console otherwise; so does REGBENCH_VERBOSE=1")
     RunOptions.add_arguments(run)
     _setting_options(run.add_argument_group("training settings (instead of each experiment's own)"))
 
@@ -80,13 +85,16 @@ def _run(args: argparse.Namespace) -> int:
 
     from .tables import is_table, table_experiment
 
+    if args.verbose:  # before TensorFlow loads, here and in every worker process
+        os.environ[VERBOSE_ENV] = "1"
     if not args.experiments and not args.suite:
         raise HarnessError("name at least one experiment (or a .py file, or a data file), or pass --suite default")
     tables = [spec for spec in args.experiments if is_table(spec)]
-    given = [flag for flag, value in (("--target", args.target), ("--task", args.table_task), ("--groups", args.groups)) if value]
+    given = [flag for flag, value in (("--target", args.target), ("--task", args.table_task), ("--groups", args.groups),
+                                      ("--sample-weight", args.sample_weight)) if value]
     if given and not tables:
         raise HarnessError(f"{', '.join(given)} apply to a data file (regbench run data.csv --target COLUMN); none was given")
-    made = [table_experiment(spec, args.target, args.table_task, args.groups) for spec in tables]
+    made = [table_experiment(spec, args.target, args.table_task, args.groups, args.sample_weight) for spec in tables]
     for cls in made:
         if cls.inferred:
             print(cls.inferred)

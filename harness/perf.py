@@ -17,20 +17,17 @@ where the arithmetic, not the per-step overhead, dominates.
 from __future__ import annotations
 
 import argparse
-import os
 import time
 import warnings
 from typing import Sequence
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+import numpy as np
+import pandas as pd
+from sklearn.datasets import make_classification
 
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from sklearn.datasets import make_classification  # noqa: E402
-
-from .core import Dataset, Variant  # noqa: E402
-from .experiment import Experiment  # noqa: E402
-from .jobs import Job  # noqa: E402
+from .core import Dataset, Variant
+from .experiment import Experiment
+from .jobs import Job
 
 
 class PerfGrid(Experiment):
