@@ -25,7 +25,7 @@ def _frame(X: np.ndarray, y: np.ndarray, name: str, task: str) -> Dataset:
 #: rows of scikit-learn's 1797 digits each digits data set of the suites takes, in this order,
 #: from one seeded stratified shuffle: no row is in two of them (the tests across data sets
 #: assume independent data sets)
-DIGITS_PARTS = {"digits-small": 250, "digits-noisy-labels": 600}
+DIGITS_PARTS = {"digits-small": 250, "digits-noisy-labels": 600, "digits-cnn": 500}
 
 
 def _digits_subset(part: str, seed: int = 0) -> tuple[pd.DataFrame, pd.Series]:

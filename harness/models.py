@@ -72,8 +72,19 @@ def built(exp: Any, variant: Any, n_inputs: int, n_outputs: int) -> Any:
     cache = _BUILT.setdefault(exp, {})
     key = (variant.config_hash(), n_inputs, n_outputs)
     if key not in cache:
-        cache[key] = exp.build_model(variant, n_inputs, n_outputs)
+        cache[key] = build(exp, variant, n_inputs, n_outputs)
     return cache[key]
+
+
+def build(exp: Any, variant: Any, n_inputs: int, n_outputs: int) -> Any:
+    """`exp.build_model(...)`, built: a subclassed `keras.Model` (its own `call`, no input
+    declared) has no weights until it is called, so it is called once on a batch of zeros."""
+    model = exp.build_model(variant, n_inputs, n_outputs)
+    if not getattr(model, "built", True):
+        import numpy as np
+
+        model(np.zeros((1, n_inputs), dtype="float32"))
+    return model
 
 
 def structure(model: Any) -> tuple[Any, ...]:
@@ -86,3 +97,14 @@ def structure(model: Any) -> tuple[Any, ...]:
             return "?"
 
     return tuple((type(layer).__name__, shape(layer), layer.count_params()) for layer in model.layers)
+
+
+def output_units(model: Any, n_inputs: int) -> int:
+    """The model's output units: its declared output's, or (a subclassed model) those of its
+    output on one row of zeros."""
+    try:
+        return int(model.outputs[0].shape[-1])
+    except (AttributeError, IndexError, TypeError, ValueError):
+        import numpy as np
+
+        return int(model(np.zeros((1, n_inputs), dtype="float32")).shape[-1])

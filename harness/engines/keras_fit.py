@@ -12,6 +12,7 @@ from ..experiment import Experiment
 from ..jobs import Job
 from ..keras_private import nested_layers, own_variables
 from ..losses import make_loss
+from ..models import build, output_units
 from ..splits import SplitData, derive_seed
 from .base import OneJobPerTask, Splits, TrainedMember, finish, first_nan_epoch
 
@@ -80,7 +81,7 @@ def initial_weights(model: keras.Model, seed: int) -> list[np.ndarray]:
 def build_member(exp: Experiment, variant: Variant, fd: SplitData, seed: int) -> keras.Model:
     """The experiment's own model for one member, its initial weights drawn from `seed`."""
     keras.utils.set_random_seed(seed)
-    model = exp.build_model(variant, fd.n_inputs, fd.n_outputs)
+    model = build(exp, variant, fd.n_inputs, fd.n_outputs)
     model.set_weights(initial_weights(model, seed))
     return model
 
@@ -89,7 +90,7 @@ def fit_member(exp: Experiment, variant: Variant, fd: SplitData, seed: int) -> T
     """Train one model with `model.fit`, early stopping as the experiment's protocol says."""
     start = time.perf_counter()
     model = build_member(exp, variant, fd, seed)
-    n_out = int(model.outputs[0].shape[-1])
+    n_out = output_units(model, fd.n_inputs)
     model.compile(optimizer=exp.make_optimizer(variant), loss=loss_for(exp, n_out))
     callbacks: list[Any] = [keras.callbacks.TerminateOnNaN()]
     stopper = None

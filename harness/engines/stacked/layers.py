@@ -106,13 +106,134 @@ class StackedActivation(keras.layers.Layer):
         return {**super().get_config(), "activation": keras.activations.serialize(self.activation)}
 
 
+@keras.saving.register_keras_serializable(package="harness")
+class StackedConv(keras.layers.Layer):
+    """`members` independent Conv1D/Conv2D layers (channels last): y[m] = activation(conv(x[m],
+    W[m]) + b[m]) on activations (M, B, *spatial, C), as one grouped convolution. Members
+    become channel groups of one batch, (B, *spatial, M·C), convolved with the kernels side by
+    side, (*kernel, C, M·F): each group of filters sees only its own member's channels.
+
+    Measured on this project's 2-core CPU (90 members, 32 rows of 8×8×8, 3×3 kernels to 16
+    filters, forward and backward): 54 ms per step in TensorFlow's executor; the batched form
+    (patches, then one matmul per member) 132 ms, and 279 ms under XLA, whose grouped
+    convolution took 18 s. So stacked models with convolutions run in TensorFlow's executor
+    (`worth_compiling`)."""
+
+    def __init__(self, members: int, rank: int, filters: int, kernel_size: Sequence[int], strides: Sequence[int],
+                 padding: str, dilation_rate: Sequence[int], activation: Any = None, use_bias: bool = True,
+                 kernel_regularizer: StackedL1L2 | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.members, self.rank, self.filters = int(members), int(rank), int(filters)
+        self.kernel_size, self.strides = tuple(kernel_size), tuple(strides)
+        self.padding, self.dilation_rate = padding, tuple(dilation_rate)
+        self.activation = keras.activations.get(activation)
+        self.use_bias = bool(use_bias)
+        self.kernel_regularizer = kernel_regularizer
+
+    def build(self, input_shape: Sequence[int]) -> None:
+        channels = int(input_shape[-1])
+        self.kernel = self.add_weight(shape=(self.members, *self.kernel_size, channels, self.filters),
+                                      initializer="zeros", name="kernel", regularizer=self.kernel_regularizer)
+        self.bias = None
+        if self.use_bias:
+            self.bias = self.add_weight(shape=(self.members, self.filters), initializer="zeros", name="bias")
+
+    def call(self, x: Any) -> Any:
+        members, rank, channels = self.members, self.rank, int(x.shape[-1])
+        spatial = list(x.shape[2:-1])
+        rows = tf.shape(x)[1]
+        grouped = tf.reshape(tf.transpose(x, [1, *range(2, 2 + rank), 0, 2 + rank]), [rows, *spatial, members * channels])
+        kernel = tf.transpose(self.kernel, [*range(1, 1 + rank), 1 + rank, 0, 2 + rank])
+        kernel = tf.reshape(kernel, [*self.kernel_size, channels, members * self.filters])
+        if rank == 1:  # as a 2-D convolution of height 1 (TensorFlow's own conv1d does the same)
+            y = tf.nn.conv2d(grouped[:, None], kernel[None], [1, 1, *self.strides, 1], self.padding.upper(),
+                             dilations=[1, 1, *self.dilation_rate, 1])[:, 0]
+        else:
+            y = tf.nn.conv2d(grouped, kernel, [1, *self.strides, 1], self.padding.upper(),
+                             dilations=[1, *self.dilation_rate, 1])
+        out_spatial = list(y.shape[1:-1])
+        y = tf.reshape(y, [rows, *out_spatial, members, self.filters])
+        y = tf.transpose(y, [1 + rank, 0, *range(1, 1 + rank), 2 + rank])
+        if self.bias is not None:
+            y = y + ops.reshape(self.bias, (members,) + (1,) * (rank + 1) + (self.filters,))
+        return self.activation(y)
+
+    def member_weights(self) -> list[Any]:
+        """The variables, in the order of a Keras Conv layer's `weights`."""
+        return [self.kernel] + ([self.bias] if self.bias is not None else [])
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "members": self.members, "rank": self.rank, "filters": self.filters,
+                "kernel_size": list(self.kernel_size), "strides": list(self.strides), "padding": self.padding,
+                "dilation_rate": list(self.dilation_rate), "activation": keras.activations.serialize(self.activation),
+                "use_bias": self.use_bias,
+                "kernel_regularizer": keras.regularizers.serialize(self.kernel_regularizer)
+                if self.kernel_regularizer else None}
+
+
+@keras.saving.register_keras_serializable(package="harness")
+class StackedReshape(keras.layers.Layer):
+    """Reshape (and Flatten: `target_shape` (-1,)) of each row, the member and row axes kept."""
+
+    def __init__(self, target_shape: Sequence[int], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.target_shape = tuple(int(d) for d in target_shape)
+
+    def call(self, x: Any) -> Any:
+        shape = tf.shape(x)
+        return tf.reshape(x, tf.concat([shape[:2], tf.constant(self.target_shape, tf.int32)], axis=0))
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "target_shape": list(self.target_shape)}
+
+
+@keras.saving.register_keras_serializable(package="harness")
+class StackedPooling(keras.layers.Layer):
+    """Max or average pooling of each row (`pool_size` windows; `pool_size` None: global, over
+    every spatial position), as Keras' pooling layers compute it: members and rows are one batch
+    for it, since pooling has no weights."""
+
+    def __init__(self, kind: str, rank: int, pool_size: Sequence[int] | None, strides: Sequence[int] | None = None,
+                 padding: str = "valid", **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.kind, self.rank, self.padding = kind, int(rank), padding
+        self.pool_size = None if pool_size is None else tuple(pool_size)
+        self.strides = None if strides is None else tuple(strides)
+
+    def call(self, x: Any) -> Any:
+        if self.pool_size is None:
+            axes = list(range(2, 2 + self.rank))
+            return ops.max(x, axis=axes) if self.kind == "max" else ops.mean(x, axis=axes)
+        shape = tf.shape(x)
+        spatial, channels = list(x.shape[2:-1]), int(x.shape[-1])
+        flat = tf.reshape(x, [shape[0] * shape[1], *spatial, channels])
+        pooled = tf.nn.pool(flat, self.pool_size, "MAX" if self.kind == "max" else "AVG",
+                            strides=self.strides, padding=self.padding.upper())
+        return tf.reshape(pooled, tf.concat([shape[:2], tf.shape(pooled)[1:]], axis=0))
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "kind": self.kind, "rank": self.rank, "padding": self.padding,
+                "pool_size": None if self.pool_size is None else list(self.pool_size),
+                "strides": None if self.strides is None else list(self.strides)}
+
+
+def _per_member(value: Any, rank: int) -> Any:
+    """A (M, U) tensor shaped to broadcast over activations of `rank` axes (M, B, …, U)."""
+    return ops.reshape(value, (ops.shape(value)[0],) + (1,) * (rank - 2) + (ops.shape(value)[-1],))
+
+
 def _masked_moments(x: Any, mask: Any) -> tuple[Any, Any]:
-    """Each member's mean and (biased) variance per unit over its unmasked rows: (M, 1, U)."""
-    weight = ops.expand_dims(mask, -1)
-    count = ops.maximum(ops.sum(weight, axis=1, keepdims=True), 1.0)
-    mean = ops.sum(x * weight, axis=1, keepdims=True) / count
-    variance = ops.sum(ops.square(x - mean) * weight, axis=1, keepdims=True) / count
-    return mean, variance
+    """Each member's mean and (biased) variance per unit over its unmasked rows (and, for
+    convolutions' activations, every spatial position of them): (M, U)."""
+    rank = len(x.shape)
+    axes = tuple(range(1, rank - 1))
+    weight = ops.reshape(mask, tuple(ops.shape(mask)) + (1,) * (rank - 2))
+    positions = float(np.prod([int(d) for d in x.shape[2:-1]])) if rank > 3 else 1.0
+    count = ops.maximum(ops.sum(weight, axis=axes, keepdims=True) * positions, 1.0)
+    mean = ops.sum(x * weight, axis=axes, keepdims=True) / count
+    variance = ops.sum(ops.square(x - mean) * weight, axis=axes, keepdims=True) / count
+    units = (ops.shape(x)[0], ops.shape(x)[-1])
+    return ops.reshape(mean, units), ops.reshape(variance, units)
 
 
 @keras.saving.register_keras_serializable(package="harness")
@@ -142,21 +263,23 @@ class StackedNormalization(keras.layers.Layer):
         return [w for w in (self.gamma, self.beta, self.moving_mean, self.moving_variance) if w is not None]
 
     def call(self, x: Any, training: bool = False, row_mask: Any = None) -> Any:
+        rank = len(x.shape)
         if self.kind == "layer":
             mean = ops.mean(x, axis=-1, keepdims=True)
             variance = ops.var(x, axis=-1, keepdims=True)
         elif training:
             mean, variance = _masked_moments(x, row_mask if row_mask is not None else ops.ones(ops.shape(x)[:2]))
             momentum = self.momentum
-            self.moving_mean.assign(self.moving_mean * momentum + mean[:, 0] * (1.0 - momentum))
-            self.moving_variance.assign(self.moving_variance * momentum + variance[:, 0] * (1.0 - momentum))
+            self.moving_mean.assign(self.moving_mean * momentum + mean * (1.0 - momentum))
+            self.moving_variance.assign(self.moving_variance * momentum + variance * (1.0 - momentum))
+            mean, variance = _per_member(mean, rank), _per_member(variance, rank)
         else:
-            mean, variance = ops.expand_dims(self.moving_mean, 1), ops.expand_dims(self.moving_variance, 1)
+            mean, variance = _per_member(self.moving_mean, rank), _per_member(self.moving_variance, rank)
         y = (x - mean) * ops.rsqrt(variance + self.epsilon)
         if self.gamma is not None:
-            y = y * ops.expand_dims(self.gamma, 1)
+            y = y * _per_member(self.gamma, rank)
         if self.beta is not None:
-            y = y + ops.expand_dims(self.beta, 1)
+            y = y + _per_member(self.beta, rank)
         return y
 
     def get_config(self) -> dict[str, Any]:
@@ -213,7 +336,12 @@ class MemberStreams(keras.layers.Layer):
         if not training or not np.any(self.amounts_ > 0):
             return x
         calls = self.seed_generator.next()[1]
-        return self.perturb(x, tf.constant(self.seeds), calls, ops.reshape(ops.convert_to_tensor(self.amounts_), (-1, 1, 1)))
+        amounts = ops.reshape(ops.convert_to_tensor(self.amounts_), (-1, 1, 1))
+        if len(x.shape) == 3:
+            return self.perturb(x, tf.constant(self.seeds), calls, amounts)
+        shape = tf.shape(x)  # a convolution's activations: each row's values as one vector
+        flat = tf.reshape(x, tf.concat([shape[:2], [-1]], axis=0))
+        return tf.reshape(self.perturb(flat, tf.constant(self.seeds), calls, amounts), shape)
 
     def perturb(self, x: Any, seeds: Any, calls: Any, amounts: Any) -> Any:
         """x (members, batch, units) with this call's draws applied; `amounts` is (members, 1, 1)."""
@@ -327,11 +455,11 @@ class StackedModel(keras.Model):
 
     def penalized_variables(self) -> tuple[list[Any], list[np.ndarray], list[np.ndarray]]:
         """Trainable variables in order, with each one's per-member L1 and L2 coefficients
-        (M,): a Dense layer's own on its kernel, 0 elsewhere."""
+        (M,): a Dense or Conv layer's own on its kernel, 0 elsewhere."""
         zeros = np.zeros(self.members, "float32")
         coefficients = {id(layer.kernel): (layer.kernel_regularizer.l1, layer.kernel_regularizer.l2)
                         for layer in self.stack_layers
-                        if isinstance(layer, StackedDense) and layer.kernel_regularizer is not None}
+                        if isinstance(layer, (StackedDense, StackedConv)) and layer.kernel_regularizer is not None}
         variables = list(self.trainable_variables)
         pairs = [coefficients.get(id(v), (zeros, zeros)) for v in variables]
         return variables, [a for a, _ in pairs], [b for _, b in pairs]

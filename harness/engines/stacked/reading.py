@@ -12,6 +12,7 @@ import numpy as np
 from ...core import Variant
 from ...experiment import Experiment
 from ...keras_private import excludes_from_weight_decay, is_functional_chain_class, loss_function_parts
+from ...models import build
 from ...regularizers import coefficients
 from ...splits import SplitData
 from ..keras_fit import loss_for
@@ -32,11 +33,14 @@ class Unsupported(Exception):
 
 @dataclass(frozen=True)
 class Architecture:
-    """What members must share to be stacked: the layer ops (Dense / Activation), and where
-    Dropout may sit; penalties, dropout rates and weight decay may differ per member."""
+    """What members must share to be stacked: the layer ops (Dense, Conv, pooling, reshapes,
+    activations, normalizations), and where Dropout may sit; penalties, dropout rates and
+    weight decay may differ per member."""
 
     ops: tuple[tuple[Any, ...], ...]
     n_inputs: int
+    #: multiply-adds of one row's forward pass through the Dense and Conv layers
+    macs: int = 0
 
 
 @dataclass
@@ -112,23 +116,95 @@ def _normalization_op(layer: keras.layers.Layer) -> tuple[Any, ...]:
     return ("layer_norm", float(config["epsilon"]), bool(config["center"]), bool(config["scale"]))
 
 
+#: what the stacked engine stacks, for the message that says it cannot
+STACKED_LAYERS = ("Dense, Conv1D, Conv2D, MaxPooling and AveragePooling (1D, 2D, global), Flatten, Reshape, "
+                  "Dropout, Activation, GaussianNoise, LayerNormalization, BatchNormalization")
+
+
+def _conv_op(layer: Any) -> tuple[tuple[Any, ...], tuple[float, float]]:
+    config = layer.get_config()
+    rank = 1 if isinstance(layer, keras.layers.Conv1D) else 2
+    for attr in ("bias_regularizer", "kernel_constraint", "bias_constraint", "activity_regularizer"):
+        if getattr(layer, attr, None) is not None:
+            raise Unsupported(f"Conv layer {layer.name!r} has a {attr.replace('_', ' ')}")
+    if config.get("data_format", "channels_last") != "channels_last" or config.get("groups", 1) != 1:
+        raise Unsupported(f"Conv layer {layer.name!r} is channels-first or grouped")
+    if config["padding"] not in ("valid", "same") or layer.dtype_policy.name != "float32":
+        raise Unsupported(f"Conv layer {layer.name!r} has padding {config['padding']!r} or is not float32")
+    op = ("conv", rank, int(config["filters"]), tuple(config["kernel_size"]), tuple(config["strides"]),
+          config["padding"], tuple(config["dilation_rate"]), _activation_name(layer.activation), bool(config["use_bias"]))
+    return op, _penalty(layer.kernel_regularizer)
+
+
+POOLS = {"MaxPooling1D": ("max", 1), "MaxPooling2D": ("max", 2), "AveragePooling1D": ("avg", 1),
+         "AveragePooling2D": ("avg", 2), "GlobalMaxPooling1D": ("max", 1), "GlobalMaxPooling2D": ("max", 2),
+         "GlobalAveragePooling1D": ("avg", 1), "GlobalAveragePooling2D": ("avg", 2)}
+
+
+def _shape_op(layer: Any) -> tuple[Any, ...] | None:
+    """The op of a layer without weights that reshapes or pools; None for other layers."""
+    name = type(layer).__name__
+    config = layer.get_config()
+    if name in POOLS and type(layer) is getattr(keras.layers, name):
+        if config.get("data_format", "channels_last") != "channels_last" or config.get("keepdims"):
+            raise Unsupported(f"pooling layer {layer.name!r} is channels-first or keeps its dimensions")
+        kind, rank = POOLS[name]
+        if name.startswith("Global"):
+            return ("pool", kind, rank, None, None, "valid")
+        return ("pool", kind, rank, tuple(config["pool_size"]), tuple(config["strides"]), config["padding"])
+    if type(layer) is keras.layers.Flatten:
+        if config.get("data_format", "channels_last") != "channels_last":
+            raise Unsupported(f"Flatten layer {layer.name!r} is channels-first")
+        return ("reshape", (-1,))
+    if type(layer) is keras.layers.Reshape:
+        return ("reshape", tuple(int(d) for d in config["target_shape"]))
+    return None
+
+
+def _macs(layer: Any, shape_in: tuple[Any, ...], shape_out: tuple[Any, ...]) -> int:
+    """Multiply-adds of one row through a Dense or Conv layer."""
+    if isinstance(layer, keras.layers.Dense):
+        return int(shape_in[-1]) * int(layer.units)
+    if isinstance(layer, (keras.layers.Conv1D, keras.layers.Conv2D)):
+        return int(np.prod([int(d) for d in shape_out[1:]])) * int(np.prod(layer.kernel_size)) * int(shape_in[-1])
+    return 0
+
+
 def describe_model(model: keras.Model) -> tuple[Architecture, list[float], list[float], dict[int, float],
                                                 list[tuple[float, float]]]:
-    """The stackable structure of a chain (Sequential or functional) of Dense, Dropout,
-    Activation, GaussianNoise, LayerNormalization and BatchNormalization layers; a Dense
-    layer's activity penalty is read with its kernel's (`MemberSpec.activity`)."""
+    """The stackable structure of a chain (Sequential or functional) of the layers in
+    STACKED_LAYERS taking a table's rows (one input axis); each Dense or Conv layer's L1/L2
+    penalty is read in order (`MemberSpec.l1`, `l2`), with a Dense layer's activity penalty
+    (`MemberSpec.activity`; (0, 0) for a Conv layer)."""
     ops: list[tuple[Any, ...]] = []
     l1s: list[float] = []
     l2s: list[float] = []
     dropout: dict[int, float] = {}
     activity: list[tuple[float, float]] = []
-    for layer in chain_layers(model):
+    layers = chain_layers(model)
+    if len(model.inputs[0].shape) != 2:
+        raise Unsupported(f"the model's input has shape {tuple(model.inputs[0].shape)}: the stacked engine feeds a "
+                          "table's rows, (batch, features); begin with keras.layers.Reshape for images")
+    shape: tuple[Any, ...] = tuple(model.inputs[0].shape)
+    macs = 0
+    for layer in layers:
+        shape_in, shape = shape, tuple(layer.compute_output_shape(shape))
+        macs += _macs(layer, shape_in, shape)
         if isinstance(layer, keras.layers.Dense):
+            if len(shape_in) != 2:
+                raise Unsupported(f"Dense layer {layer.name!r} takes {len(shape_in) - 1}-D rows; Flatten them first")
             op, (l1, l2), penalty = _dense_op(layer)
             ops.append(op)
             l1s.append(l1)
             l2s.append(l2)
             activity.append(penalty)
+            continue
+        if type(layer) in (keras.layers.Conv1D, keras.layers.Conv2D):
+            op, (l1, l2) = _conv_op(layer)
+            ops.append(op)
+            l1s.append(l1)
+            l2s.append(l2)
+            activity.append((0.0, 0.0))
             continue
         if getattr(layer, "activity_regularizer", None) is not None:
             raise Unsupported(f"layer {layer.name!r} has an activity regularizer")
@@ -144,13 +220,16 @@ def describe_model(model: keras.Model) -> tuple[Architecture, list[float], list[
             ops.append(("noise", float(layer.stddev)))
         elif isinstance(layer, (keras.layers.BatchNormalization, keras.layers.LayerNormalization)):
             ops.append(_normalization_op(layer))
+        elif _shape_op(layer) is not None:
+            ops.append(_shape_op(layer))
         else:
             raise Unsupported(f"layer {layer.name!r} ({type(layer).__name__}) is not one the stacked engine "
-                              "stacks (Dense, Dropout, Activation, GaussianNoise, LayerNormalization, "
-                              "BatchNormalization)")
+                              f"stacks ({STACKED_LAYERS})")
     if not any(op[0] == "dense" for op in ops):
         raise Unsupported("the model has no Dense layer")
-    return Architecture(tuple(ops), int(model.inputs[0].shape[-1])), l1s, l2s, dropout, activity
+    if len(shape) != 2:
+        raise Unsupported(f"the model's output has shape {shape}, not (batch, units)")
+    return Architecture(tuple(ops), int(model.inputs[0].shape[-1]), macs), l1s, l2s, dropout, activity
 
 
 def describe_optimizer(optimizer: keras.optimizers.Optimizer) -> tuple[float, tuple[Any, ...], dict[str, Any]]:
@@ -189,7 +268,7 @@ def describe_loss(loss: Any) -> tuple[Any, ...]:
 
 
 def describe_member(exp: Experiment, variant: Variant, fd: SplitData, model: keras.Model | None = None) -> MemberSpec:
-    model = model if model is not None else exp.build_model(variant, fd.n_inputs, fd.n_outputs)
+    model = model if model is not None else build(exp, variant, fd.n_inputs, fd.n_outputs)
     architecture, l1, l2, dropout, activity = describe_model(model)
     n_out = int(model.outputs[0].shape[-1])
     kind = describe_loss(loss_for(exp, n_out))
@@ -198,9 +277,10 @@ def describe_member(exp: Experiment, variant: Variant, fd: SplitData, model: ker
 
 
 def member_weight_indices(template: keras.Model) -> list[int]:
-    """Positions in `template.weights` of the weights of its Dense and normalization layers, in
-    the stacked model's `member_weights()` order (layer by layer, each in Keras' order)."""
+    """Positions in `template.weights` of the weights of its Dense, Conv and normalization
+    layers, in the stacked model's `member_weights()` order (layer by layer, each in Keras' order)."""
     position = {id(v): i for i, v in enumerate(template.weights)}
     return [position[id(w)] for layer in chain_layers(template)
-            if isinstance(layer, (keras.layers.Dense, keras.layers.BatchNormalization, keras.layers.LayerNormalization))
+            if isinstance(layer, (keras.layers.Dense, keras.layers.Conv1D, keras.layers.Conv2D,
+                                  keras.layers.BatchNormalization, keras.layers.LayerNormalization))
             for w in layer.weights]

@@ -18,8 +18,8 @@ from ...scoring import scored_rows
 from ...splits import SplitData, derive_seed
 from ..base import TrainedMember, first_nan_epoch
 from ..keras_fit import initial_weights, targets_for
-from .layers import (StackedActivation, StackedDense, StackedDropout, StackedGaussianNoise, StackedL1L2, StackedModel,
-                     StackedNormalization)
+from .layers import (StackedActivation, StackedConv, StackedDense, StackedDropout, StackedGaussianNoise, StackedL1L2,
+                     StackedModel, StackedNormalization, StackedPooling, StackedReshape)
 from .loop import EpochLoop
 from .reading import Architecture, MemberSpec, member_weight_indices
 
@@ -82,8 +82,20 @@ def batch_width(exp: Experiment, splits: Sequence[SplitData]) -> int:
 
 
 def _stacked_layer(op: tuple[Any, ...], position: int, members: Sequence[Member], dense_index: int) -> keras.layers.Layer:
-    """The stacked layer of one op, with each member's own penalties and random stream."""
+    """The stacked layer of one op, with each member's own penalties and random stream
+    (`dense_index`: the op's place among the Dense and Conv layers, whose penalties the specs
+    list in order)."""
     specs, count = [m.spec for m in members], len(members)
+    if op[0] == "conv":
+        _, rank, filters, kernel_size, strides, padding, dilation, activation, use_bias = op
+        l1, l2 = [s.l1[dense_index] for s in specs], [s.l2[dense_index] for s in specs]
+        penalty = StackedL1L2(l1, l2) if any(l1) or any(l2) else None
+        return StackedConv(count, rank, filters, kernel_size, strides, padding, dilation, activation, use_bias,
+                           kernel_regularizer=penalty)
+    if op[0] == "pool":
+        return StackedPooling(*op[1:])
+    if op[0] == "reshape":
+        return StackedReshape(op[1])
     if op[0] == "dense":
         _, units, activation, use_bias = op
         l1, l2 = [s.l1[dense_index] for s in specs], [s.l2[dense_index] for s in specs]
@@ -118,7 +130,7 @@ def build_stacked(members: Sequence[Member], initial: bool = True) -> StackedMod
         if op is not None:
             layers.append(_stacked_layer(op, position, members, dense_index))
             layers[-1].stack_key = ("op", position)
-            dense_index += op[0] == "dense"
+            dense_index += op[0] in ("dense", "conv")
     model = StackedModel(layers, count, specs[0].loss_kind, [s.weight_decay for s in specs])
     model(np.zeros((count, 1, architecture.n_inputs), dtype="float32"))
     if not initial:
@@ -179,16 +191,18 @@ def epochs_per_call(exp: Experiment, members: int, width: int) -> int:
 
 def step_flops(architecture: Architecture, rows: int) -> float:
     """One member's optimizer step over `rows` rows, roughly: 6 per multiply-add of its Dense
-    layers (forward and backward)."""
-    sizes = [architecture.n_inputs] + [op[1] for op in architecture.ops if op[0] == "dense"]
-    return 6.0 * sum(a * b for a, b in zip(sizes, sizes[1:])) * rows
+    and Conv layers (forward and backward)."""
+    return 6.0 * architecture.macs * rows
 
 
 def worth_compiling(exp: Experiment, members: Sequence[Member], steps: int, width: int) -> bool:
     """Whether XLA pays for its compilation (about a second) here: when the training would take
     over XLA_WORTH_S seconds in TensorFlow's executor, estimated from its steps (~1 ms of
     overhead each) and arithmetic (at ~10 GFLOP/s). Measured on this project's 2-core CPU:
-    XLA runs 90 members of 10→50→25→4 at 0.6-0.7 ms per step against 1.2-1.3 ms."""
+    XLA runs 90 members of 10→50→25→4 at 0.6-0.7 ms per step against 1.2-1.3 ms. Never for
+    convolutions: XLA's grouped convolution is far slower on CPU (see `StackedConv`)."""
+    if any(op[0] == "conv" for op in members[0].spec.architecture.ops):
+        return False  # XLA's grouped convolution is ~300x slower on CPU (StackedConv)
     flops = step_flops(members[0].spec.architecture, width) * len(members)
     optimizer_steps = exp.epochs * steps
     return optimizer_steps * (1e-3 + flops / 10e9) > XLA_WORTH_S
