@@ -202,7 +202,7 @@ def worth_compiling(exp: Experiment, members: Sequence[Member], steps: int, widt
     XLA runs 90 members of 10→50→25→4 at 0.6-0.7 ms per step against 1.2-1.3 ms. Never for
     convolutions: XLA's grouped convolution is far slower on CPU (see `StackedConv`)."""
     if any(op[0] == "conv" for op in members[0].spec.architecture.ops):
-        return False  # XLA's grouped convolution is ~300x slower on CPU (StackedConv)
+        return False  # XLA's grouped convolution is ~400x slower on CPU (StackedConv)
     flops = step_flops(members[0].spec.architecture, width) * len(members)
     optimizer_steps = exp.epochs * steps
     return optimizer_steps * (1e-3 + flops / 10e9) > XLA_WORTH_S
