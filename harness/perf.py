@@ -6,7 +6,9 @@ a fixed number of epochs with no early stopping, variants 'none' and L2 penaltie
 - stacked: the stacked engine, the whole path (build, train, write weights back, score);
 - keras: one `model.fit` per member (the keras engine, same path);
 - scikit-learn: `MLPClassifier` (adam, same batch size, epochs, hidden sizes, L2 as `alpha`)
-  on the same preprocessed splits.
+  on the same preprocessed splits;
+- fused: a hand-written XLA training loop of the same arithmetic (`harness.perf_fused`), the
+  practical limit on this CPU; `stacked ÷ fused` is what the engine's generality costs.
 
 Beside them, the floor: the grid's floating-point operations (forward and backward passes of
 every member over every epoch, and the scoring pass) divided by this machine's peak
@@ -28,6 +30,7 @@ from sklearn.datasets import make_classification
 from .core import Dataset, Variant
 from .experiment import Experiment
 from .jobs import Job
+from .perf_fused import fused_fit
 
 
 class PerfGrid(Experiment):
@@ -197,6 +200,10 @@ def time_grid(grid: type[PerfGrid], n_variants: int, args: argparse.Namespace, p
           flush=True)
     stacked = [time_engine(StackedEngine(), prepared, jobs) for _ in range(args.repeats)]
     stacked_s = float(np.median([seconds for seconds, _ in stacked])) / len(jobs)
+    fused = [fused_fit([prepared.splits[job.split] for job in jobs], [job.variant.l2 for job in jobs],
+                       [job.seed for job in jobs], exp.hidden_units, exp.epochs, exp.batch_size, exp.learning_rate)
+             for _ in range(args.repeats)]
+    fused_s = float(np.median([seconds for seconds, _ in fused])) / len(jobs)
     if network not in singles:  # one fit per member costs the same whatever the grid: measure once per network
         keras = [time_engine(KerasFitEngine(), prepared, [job]) for job in spread(jobs, args.keras_fits)]
         sk = [time_sklearn(prepared, job) for job in spread(jobs, args.sklearn_fits)]
@@ -206,11 +213,13 @@ def time_grid(grid: type[PerfGrid], n_variants: int, args: argparse.Namespace, p
     floor_s = grid_flops(prepared, jobs) / (peak * 1e9) / len(jobs)
     return {
         "network": network, "members": len(jobs), "epochs": exp.epochs,
-        "floor s/member": floor_s, "stacked s/member": stacked_s, "keras s/member": keras_s, "sklearn s/member": sk_s,
-        "stacked ÷ floor": stacked_s / floor_s, "keras ÷ floor": keras_s / floor_s, "sklearn ÷ floor": sk_s / floor_s,
+        "floor s/member": floor_s, "fused s/member": fused_s, "stacked s/member": stacked_s, "keras s/member": keras_s,
+        "sklearn s/member": sk_s, "fused ÷ floor": fused_s / floor_s, "stacked ÷ floor": stacked_s / floor_s,
+        "stacked ÷ fused": stacked_s / fused_s, "keras ÷ floor": keras_s / floor_s, "sklearn ÷ floor": sk_s / floor_s,
         "keras ÷ stacked": keras_s / stacked_s, "sklearn ÷ stacked": sk_s / stacked_s,
         "stacked GFLOP/s": grid_flops(prepared, jobs) / (stacked_s * len(jobs)) / 1e9,
-        "acc stacked": np.mean(stacked[0][1]), "acc keras": keras_acc, "acc sklearn": sk_acc,
+        "acc stacked": np.mean(stacked[0][1]), "acc fused": np.mean(fused[0][1]), "acc keras": keras_acc,
+        "acc sklearn": sk_acc,
     }
 
 
