@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 READY := $(VENV)/.requirements-installed
 
-.PHONY: benchmark perf perf-tuning test test-all venv clean
+.PHONY: benchmark gpu-check perf perf-tuning test test-all venv clean
 
 $(READY): requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -25,6 +25,10 @@ benchmark: $(READY)
 # the same grids trained by the stacked engine, one Keras fit per fold and scikit-learn, beside the floor (~15 min)
 perf: $(READY)
 	$(PY) -m harness.perf
+
+# make perf's grids and the default suite on a CUDA device, for the day one is lent (refuses without one)
+gpu-check: $(READY)
+	$(PY) -m harness.gpu_check $(ARGS)
 
 # a tuned variant (7-point grid, 3 inner folds) beside the same grid as fixed variants and GridSearchCV(MLPClassifier)
 perf-tuning: $(READY)

@@ -40,3 +40,12 @@ def test_the_fused_loop_learns_the_grid_and_its_penalty_shrinks():
                           exp.learning_rate)
     assert min(scores[:2]) > 0.85
     assert scores[2] < min(scores[:2]) - 0.1
+
+
+def test_the_gpu_check_refuses_in_one_line_without_a_gpu(capsys):
+    """CI never has a GPU: the check says so and exits 2; nothing else needs one."""
+    from harness import gpu_check
+
+    assert gpu_check.main([]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: no CUDA device is visible to TensorFlow") and "\n" not in err
