@@ -13,6 +13,18 @@ from .layers import StackedModel
 from .stopping import MemberStopping, per_member
 
 
+class _NotRetracing:
+    """Drops TensorFlow's "triggered tf.function retracing" warning, and only it: every stacked
+    model has a loop of its own, traced once on purpose (a new EpochLoop per model), which
+    TensorFlow's heuristic takes for a function retraced in a loop."""
+
+    def filter(self, record: Any) -> bool:
+        return "triggered tf.function retracing" not in record.getMessage()
+
+
+tf.get_logger().addFilter(_NotRetracing())
+
+
 class EpochLoop:
     """Up to `epochs_per_call` epochs of a StackedModel in one compiled TensorFlow call.
 
