@@ -311,7 +311,11 @@ class Futures:
         self.finished = as_completed(loop=client.loop)
 
     def submit(self, task: Task, priority: float = 0.0) -> None:
-        future = self.client.submit(ENTRY, dumps(task), pure=False, priority=priority)
+        import warnings
+
+        with warnings.catch_warnings():  # a task carries its splits by design: Dask's advice to load data with
+            warnings.filterwarnings("ignore", message="Sending large graph", category=UserWarning)  # Dask is not for it
+            future = self.client.submit(ENTRY, dumps(task), pure=False, priority=priority)
         self.pending[future] = task
         self.finished.add(future)
 

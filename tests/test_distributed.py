@@ -246,3 +246,25 @@ def test_built_in_experiments_travel_by_value(tmp_path):
                           env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.split() == ["Wine", "wine", "False"]
+
+
+def test_dasks_large_graph_warning_does_not_reach_the_console():
+    """A task carries its splits by design, so Dask's "Sending large graph" advice (printed
+    twice by every `make benchmark`) is filtered where tasks are submitted, and nothing else."""
+    import warnings
+
+    from harness.executors import Futures
+
+    class Client:
+        def submit(self, *args, **kwargs):
+            warnings.warn("Sending large graph of size 27.68 MiB.\nThis may cause some slowdown.", UserWarning)
+            warnings.warn("another warning", UserWarning)
+            return object()
+
+    stream = Futures.__new__(Futures)
+    stream.client, stream.pending, stream.finished = Client(), {}, set()
+    task = types.SimpleNamespace(exp=TinyClassification(), jobs=[])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        stream.submit(task)
+    assert [str(w.message) for w in caught] == ["another warning"]
