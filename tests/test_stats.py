@@ -234,3 +234,15 @@ def test_the_index_adjusts_every_pages_comparisons_together(workdir):
             assert index.at[name, "q_bh_index"] == pytest.approx(q[(name, best)])
     page = (workdir.reports / "index.html").read_text()
     assert "Benjamini and Hochberg" in page and f"({len(keys)} with a p-value)" in page
+
+
+def test_differences_that_cancel_read_as_zero_not_float_noise():
+    """Accuracies are k/100 in floats: 0.96 − 0.95 and 0.93 − 0.94 do not cancel exactly, and
+    their mean (1e-17) once showed on a page as a difference of 1.110e-17."""
+    base = [0.95, 0.94, 0.91, 0.96]
+    other = [0.96, 0.93, 0.92, 0.95]
+    assert np.mean(np.subtract(other, base)) != 0  # the float noise is there
+    rows = [{"variant": v, "split": i, "status": "ok", "score": s}
+            for v, scores in (("none", base), ("L2", other)) for i, s in enumerate(scores)]
+    table = stats.paired_comparison(pd.DataFrame(rows), "none", True, 0.0)
+    assert table.loc[0, "mean_difference"] == 0.0

@@ -123,7 +123,9 @@ def paired_comparison(
             {
                 "variant": name,
                 "pairs": len(diff),
-                "mean_difference": float(diff.mean()) if len(diff) else math.nan,
+                # to 12 decimals: differences of scores such as accuracies (k/100) that cancel
+                # leave float noise (1e-17) that a page would print as a difference
+                "mean_difference": round(float(diff.mean()), 12) if len(diff) else math.nan,
                 "ci_low": low,
                 "ci_high": high,
                 "p_corrected": p,
