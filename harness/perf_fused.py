@@ -25,6 +25,38 @@ def _glorot(rng: np.random.Generator, members: int, fan_in: int, fan_out: int) -
     return rng.uniform(-limit, limit, (members, fan_in, fan_out)).astype("float32")
 
 
+def _member_arrays(splits: Sequence[Any], seeds: Sequence[int], epochs: int, batch: int):
+    """The members' resident rows, targets, batch orders (a fresh permutation of each member's
+    own rows per epoch, from its seed) and row mask, padded to the longest member."""
+    members = len(splits)
+    rows = max(len(fd.x_fit) for fd in splits)
+    steps = -(-rows // batch)
+    x = np.zeros((members, rows, splits[0].n_inputs), "float32")
+    y = np.zeros((members, rows), "int32")
+    orders = np.zeros((members, epochs, steps * batch), "int32")
+    mask = np.zeros((members, steps * batch), "float32")
+    for m, (fd, seed) in enumerate(zip(splits, seeds)):
+        n = len(fd.x_fit)
+        x[m, :n], y[m, :n] = fd.x_fit, fd.y_fit
+        orders[m, :, :n] = np.random.default_rng(seed).permuted(
+            np.broadcast_to(np.arange(n, dtype="int32"), (epochs, n)), axis=1)
+        mask[m, :n] = 1.0
+    return x, y, orders, mask, steps
+
+
+def _initial(members: int, sizes: Sequence[int], l2: Sequence[float]) -> tuple[list[np.ndarray], np.ndarray]:
+    """Glorot-uniform kernels and zero biases per member, and each weight's L2 coefficient per
+    member (the hidden kernels' own; 0 for biases and the output kernel)."""
+    rng = np.random.default_rng(0)
+    weights = []
+    for a, b in zip(sizes, sizes[1:]):
+        weights += [_glorot(rng, members, a, b), np.zeros((members, 1, b), "float32")]
+    penalty = np.zeros((len(weights), members, 1, 1), "float32")
+    for layer in range(len(sizes) - 2):
+        penalty[2 * layer] = np.asarray(l2, "float32")[:, None, None]
+    return weights, penalty
+
+
 def fused_fit(splits: Sequence[Any], l2: Sequence[float], seeds: Sequence[int], hidden: Sequence[int],
               epochs: int, batch: int, learning_rate: float) -> tuple[float, list[float]]:
     """Train one member per (split, l2, seed) and score it on its split's test rows; return
@@ -33,28 +65,8 @@ def fused_fit(splits: Sequence[Any], l2: Sequence[float], seeds: Sequence[int], 
 
     start = time.perf_counter()
     members = len(splits)
-    n_classes = int(splits[0].n_outputs)
-    sizes = [splits[0].n_inputs, *hidden, n_classes]
-    rows = max(len(fd.x_fit) for fd in splits)
-    steps = -(-rows // batch)
-    x = np.zeros((members, rows, sizes[0]), "float32")
-    y = np.zeros((members, rows), "int32")
-    for m, fd in enumerate(splits):
-        x[m, : len(fd.x_fit)], y[m, : len(fd.y_fit)] = fd.x_fit, fd.y_fit
-    orders = np.zeros((members, epochs, steps * batch), "int32")
-    mask = np.zeros((members, steps * batch), "float32")
-    for m, (fd, seed) in enumerate(zip(splits, seeds)):
-        n = len(fd.x_fit)
-        rng = np.random.default_rng(seed)
-        orders[m, :, :n] = rng.permuted(np.broadcast_to(np.arange(n, dtype="int32"), (epochs, n)), axis=1)
-        mask[m, :n] = 1.0
-    rng = np.random.default_rng(0)
-    weights = []
-    for a, b in zip(sizes, sizes[1:]):
-        weights += [_glorot(rng, members, a, b), np.zeros((members, 1, b), "float32")]
-    penalty = np.zeros((len(weights), members, 1, 1), "float32")
-    for layer in range(len(sizes) - 2):  # hidden kernels only, as the grid's variants put it
-        penalty[2 * layer] = np.asarray(l2, "float32")[:, None, None]
+    x, y, orders, mask, steps = _member_arrays(splits, seeds, epochs, batch)
+    weights, penalty = _initial(members, [splits[0].n_inputs, *hidden, int(splits[0].n_outputs)], l2)
 
     def forward(params, inputs):
         h = inputs
