@@ -55,7 +55,8 @@ def assert_matches_plain_fit(exp, members, trained, fits, tolerance=2e-5):
             np.testing.assert_allclose(own, ref, rtol=tolerance, atol=tolerance, err_msg=member.job.variant.name)
 
 
-@pytest.mark.parametrize("loss", [keras.losses.Huber(delta=0.3), "mean_absolute_error"])
+@pytest.mark.parametrize("loss", [keras.losses.Huber(delta=0.3),
+                                  pytest.param("mean_absolute_error", marks=pytest.mark.slow)])
 def test_a_regression_loss_trains_as_keras_trains_it(tmp_path, loss):
     exp = Equivalence()
     exp.task, exp.load_data, exp.variants, exp.loss = "regression", TinyRegression().load_data, VARIANTS, loss
@@ -83,7 +84,7 @@ class Imbalanced(Equivalence):
         return Dataset(data.name, data.X, y, "classification")
 
 
-@pytest.mark.parametrize("class_weight", ["balanced", {"rare": 3.0, "rarest": 8.0}])
+@pytest.mark.parametrize("class_weight", ["balanced", pytest.param({"rare": 3.0, "rarest": 8.0}, marks=pytest.mark.slow)])
 def test_class_weights_train_as_keras_fit_class_weight(tmp_path, class_weight):
     exp = Imbalanced()
     exp.class_weight = class_weight

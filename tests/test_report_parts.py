@@ -261,3 +261,22 @@ def test_a_learning_curves_paired_tests_compare_within_each_training_size(workdi
         scores = ok.pivot(index="split", columns="variant", values="score")
         p = sps.ttest_rel(scores["L2 1e-3"], scores["none"]).pvalue
         assert table.at["L2 1e-3", "p"] == pytest.approx(p, rel=1e-3, abs=1e-4)
+
+
+def test_long_curves_are_pixels_in_the_svg_and_short_ones_stay_vectors(tmp_path, monkeypatch):
+    """A 2000-epoch loss curve (toy-1d's) is drawn as an image inside the SVG, its axes and text
+    still vector, and the file is a fraction of the all-vector one; a 100-epoch curve stays a path."""
+    rng = np.random.default_rng(0)
+
+    def svg_of(epochs, name):
+        decay = np.exp(-np.arange(epochs) / (epochs / 5))
+        curves = {f"v{i}": (decay + 0.01 * rng.random((5, epochs)), decay + 0.02 * rng.random((5, epochs)),
+                            [epochs // 2] * 5) for i in range(4)}
+        figures.save(figures.loss_curves(curves), tmp_path / f"{name}.png", tmp_path / f"{name}.svg")
+        return (tmp_path / f"{name}.svg").read_text()
+
+    short, long = svg_of(100, "short"), svg_of(2000, "long")
+    assert "<image" not in short and "<image" in long and "<path" in long  # axes, ticks and text stay vector
+    monkeypatch.setattr(figures, "DENSE_POINTS", 10**9)
+    vector = svg_of(2000, "vector")
+    assert "<image" not in vector and len(long) < len(vector) / 3
