@@ -3,21 +3,19 @@ dict) and sample weights train the same in the stacked engine as in a plain Kera
 the same loss, `class_weight=` or per-row weights; bad ones are refused in one line."""
 from __future__ import annotations
 
-import math
 
 import keras
 import numpy as np
 import pandas as pd
 import pytest
-import tensorflow as tf
 from sklearn.utils.class_weight import compute_class_weight
 
 from harness import Dataset, HarnessError, Variant
 from harness.engines.keras_fit import build_member, fit_member, targets_for
-from harness.engines.stacked import member_order, train_members
+from harness.engines.stacked import train_members
 from harness.runner import prepare
 from tests.conftest import TinyRegression, tiny_classification
-from tests.test_stacked import Equivalence, stacked_members
+from tests.test_stacked import Equivalence, member_batches, stacked_members
 
 VARIANTS = (Variant("none"), Variant("L2", l2=1e-2), Variant("weight decay", weight_decay=0.05))
 
@@ -29,20 +27,8 @@ def plain_fit(exp, variant, fd, seed, loss, class_weight=None, sample_weight=Non
     model = build_member(exp, variant, fd, seed)
     n_out = int(model.outputs[0].shape[-1])
     model.compile(optimizer=exp.make_optimizer(variant), loss=loss)
-    y = targets_for(fd.y_fit, n_out)
-    steps = math.ceil(len(fd.x_fit) / exp.batch_size)
-
-    def batches():
-        for epoch in range(exp.epochs):
-            rows = member_order(seed, epoch, len(fd.x_fit))
-            for s in range(steps):
-                take = rows[s * exp.batch_size:(s + 1) * exp.batch_size]
-                yield (fd.x_fit[take], y[take]) + (() if sample_weight is None else (sample_weight[take],))
-
-    spec = (tf.TensorSpec((None, fd.n_inputs), tf.float32), tf.TensorSpec((None,), tf.as_dtype(y.dtype)))
-    if sample_weight is not None:
-        spec += (tf.TensorSpec((None,), tf.float32),)
-    history = model.fit(tf.data.Dataset.from_generator(batches, output_signature=spec), steps_per_epoch=steps,
+    data, steps = member_batches(exp, fd, seed, targets_for(fd.y_fit, n_out), sample_weight)
+    history = model.fit(data, steps_per_epoch=steps,
                         epochs=exp.epochs, class_weight=class_weight, shuffle=False, verbose=0).history
     return model, history
 

@@ -51,11 +51,10 @@ def reference_fit(exp, variant, fd, seed):
     return _REFERENCE_FITS[key]
 
 
-def _reference_fit(exp, variant, fd, seed):
-    model = build_member(exp, variant, fd, seed)
-    n_out = int(model.outputs[0].shape[-1])
-    model.compile(optimizer=exp.make_optimizer(variant), loss=loss_for(exp, n_out))
-    y = targets_for(fd.y_fit, n_out)
+def member_batches(exp, fd, seed, y, sample_weight=None):
+    """The member's training batches, epoch after epoch, in the order the stacked engine feeds
+    it (`member_order`), as a dataset for `model.fit`, with each row's weight as a third element
+    where given; and its steps per epoch."""
     steps = math.ceil(len(fd.x_fit) / exp.batch_size)
 
     def batches():
@@ -63,10 +62,19 @@ def _reference_fit(exp, variant, fd, seed):
             rows = member_order(seed, epoch, len(fd.x_fit))
             for s in range(steps):
                 take = rows[s * exp.batch_size:(s + 1) * exp.batch_size]
-                yield fd.x_fit[take], y[take]
+                yield (fd.x_fit[take], y[take]) + (() if sample_weight is None else (sample_weight[take],))
 
-    data = tf.data.Dataset.from_generator(batches, output_signature=(
-        tf.TensorSpec((None, fd.n_inputs), tf.float32), tf.TensorSpec((None,), tf.as_dtype(y.dtype))))
+    spec = (tf.TensorSpec((None, fd.n_inputs), tf.float32), tf.TensorSpec((None,), tf.as_dtype(y.dtype)))
+    if sample_weight is not None:
+        spec += (tf.TensorSpec((None,), tf.float32),)
+    return tf.data.Dataset.from_generator(batches, output_signature=spec), steps
+
+
+def _reference_fit(exp, variant, fd, seed):
+    model = build_member(exp, variant, fd, seed)
+    n_out = int(model.outputs[0].shape[-1])
+    model.compile(optimizer=exp.make_optimizer(variant), loss=loss_for(exp, n_out))
+    data, steps = member_batches(exp, fd, seed, targets_for(fd.y_fit, n_out))
     callbacks, validation = [], None
     if exp.patience is not None:
         stopper = keras.callbacks.EarlyStopping(patience=exp.patience, min_delta=exp.min_delta, restore_best_weights=True)
