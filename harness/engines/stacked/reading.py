@@ -220,8 +220,8 @@ def describe_model(model: keras.Model) -> tuple[Architecture, list[float], list[
             ops.append(("noise", float(layer.stddev)))
         elif isinstance(layer, (keras.layers.BatchNormalization, keras.layers.LayerNormalization)):
             ops.append(_normalization_op(layer))
-        elif _shape_op(layer) is not None:
-            ops.append(_shape_op(layer))
+        elif (shape_op := _shape_op(layer)) is not None:
+            ops.append(shape_op)
         else:
             raise Unsupported(f"layer {layer.name!r} ({type(layer).__name__}) is not one the stacked engine "
                               f"stacks ({STACKED_LAYERS})")
