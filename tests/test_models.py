@@ -79,3 +79,26 @@ def test_the_penalty_kind_is_read_from_the_built_model_and_the_hash_follows_the_
     assert kind(Variant("a", settings={"layer_l1": [1e-4]})) == "L1"  # however the variant asks for it
     assert Variant("a", l2=1e-4).config_hash() == Variant("a", l2=1e-4).config_hash()
     assert Variant("a", l2=1e-4).config_hash() != Variant("a", l2=1e-3).config_hash()
+
+
+def test_members_that_share_a_seed_share_their_initial_draws_and_get_what_they_would_draw_alone():
+    """`initial_weights` with a dict kept across models (what a stacked model's build does):
+    every model gets exactly the values it draws on its own, and two variants that share a
+    seed and layer shapes (a paired design's variants on one split) draw once, not twice."""
+    from harness.engines.keras_fit import initial_weights
+
+    plain = mlp(5, 3, hidden=(6, 4))
+    penalized = mlp(5, 3, hidden=(6, 4), l2=1e-2, dropout=0.3)  # same shapes, other variant
+    wider = mlp(5, 3, hidden=(8, 4))
+    drawn: dict = {}
+    shared = [initial_weights(model, seed, drawn) for model, seed in ((plain, 7), (penalized, 7), (plain, 8), (wider, 7))]
+    alone = [initial_weights(model, seed) for model, seed in ((plain, 7), (penalized, 7), (plain, 8), (wider, 7))]
+    for got, expected in zip(shared, alone):
+        assert len(got) == len(expected)
+        for a, b in zip(got, expected):
+            np.testing.assert_array_equal(a, b)
+    kernels = len(plain.layers)  # seeded (Glorot); the biases' zeros take no seed and are not lent
+    # seed 7 drawn once for both variants, seed 8 anew, and the wider model's two kernels of other shapes anew
+    assert len(drawn) == 2 * kernels + 2
+    assert not np.array_equal(shared[0][0], shared[2][0])  # another seed, other values
+    np.testing.assert_array_equal(shared[0][0], shared[1][0])

@@ -1,6 +1,8 @@
 """The reference engine: one ordinary `model.fit` per (variant, split)."""
 from __future__ import annotations
 
+import json
+
 import time
 from typing import TYPE_CHECKING, Any, Sequence
 
@@ -50,21 +52,28 @@ def batches(x: np.ndarray, y: np.ndarray, batch_size: int, shuffle_seed: int | N
     return dataset.batch(batch_size)
 
 
-def _reseeded(initializer: Any, seed: int) -> Any:
+def _reseeded(initializer: Any, seed: int) -> tuple[Any, str | None]:
+    """The initializer drawing from `seed`, and its configuration as text (None for one that
+    takes no seed, whose draw is not a function of its configuration)."""
     config = keras.initializers.serialize(initializer)
     if isinstance(config, dict) and "seed" in config.get("config", {}):
         config["config"]["seed"] = seed
-        return keras.initializers.deserialize(config)
-    return initializer
+        return keras.initializers.deserialize(config), json.dumps(config, sort_keys=True, default=str)
+    return initializer, None
 
 
-def initial_weights(model: keras.Model, seed: int) -> list[np.ndarray]:
+def initial_weights(model: keras.Model, seed: int, drawn_before: dict[Any, np.ndarray] | None = None) -> list[np.ndarray]:
     """Fresh initial values for `model.weights`, drawn from `seed`.
 
     Every weight a layer made with an `<name>_initializer` (Dense kernels and biases, PReLU
     alphas, ...) is drawn anew from that same initializer, reseeded from (seed, weight index);
     other weights keep their values. Both engines start a member from these values, so a job's
     seed fixes its initial weights whichever engine trains it, without rebuilding the model.
+
+    A seeded draw is a function of the initializer's configuration (its seed included), the
+    shape and the dtype alone, so `drawn_before`, a dict the caller keeps across models, lends
+    a draw made before to every model that asks for the same: the members of a stacked model
+    that share a seed (every variant on a split, in a paired design) draw once, not once each.
     """
     drawn: dict[int, np.ndarray] = {}
     index = 0
@@ -72,8 +81,14 @@ def initial_weights(model: keras.Model, seed: int) -> list[np.ndarray]:
         for variable in own_variables(layer):
             initializer = getattr(layer, f"{variable.name}_initializer", None)
             if initializer is not None:
-                values = _reseeded(initializer, derive_seed(seed, index))(tuple(variable.shape), dtype=variable.dtype)
-                drawn[id(variable)] = np.asarray(values)
+                reseeded, config = _reseeded(initializer, derive_seed(seed, index))
+                key = None if config is None or drawn_before is None else (config, tuple(variable.shape), str(variable.dtype))
+                if key is None or key not in drawn_before:
+                    values = np.asarray(reseeded(tuple(variable.shape), dtype=variable.dtype))
+                    if key is not None:
+                        values.setflags(write=False)  # lent to other models: nobody writes into it
+                        drawn_before[key] = values
+                drawn[id(variable)] = values if key is None else drawn_before[key]
             index += 1
     return [drawn.get(id(v), v.numpy()) for v in model.weights]
 

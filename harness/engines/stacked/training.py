@@ -135,7 +135,8 @@ def build_stacked(members: Sequence[Member], initial: bool = True) -> StackedMod
     model(np.zeros((count, 1, architecture.n_inputs), dtype="float32"))
     if not initial:
         return model
-    starts = [initial_weights(m.template, m.job.seed) for m in members]
+    drawn: dict = {}  # members that share a seed and layer shapes share their draws
+    starts = [initial_weights(m.template, m.job.seed, drawn) for m in members]
     for variable, index in zip(model.member_weights(), member_weight_indices(members[0].template)):
         variable.assign(np.stack([weights[index] for weights in starts]))
     return model
