@@ -49,3 +49,16 @@ def test_the_gpu_check_refuses_in_one_line_without_a_gpu(capsys):
     assert gpu_check.main([]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: no CUDA device is visible to TensorFlow") and "\n" not in err
+
+
+def test_the_wide_first_layer_forms_compute_the_batched_gradient():
+    """`python -m harness.perf_wide`: each wide form is the per-member product regrouped, so its
+    kernels' gradient equals the batched one's (the script prints the difference; here it must
+    be float32 rounding), in the executor and under XLA."""
+    from harness.perf_wide import measure
+
+    rows = measure(members=6, group=3, features=7, units=4, batch=5, repeats=1)
+    assert [(name, where) for name, where, _, _ in rows] == [
+        (name, where) for where in ("executor", "XLA") for name in ("batched", "wide, kernels moved", "wide, kernels kept wide")]
+    assert all(diff < 1e-5 for _, _, _, diff in rows)
+    assert all(ms > 0 for _, _, ms, _ in rows)
