@@ -2,6 +2,7 @@
 tiny run of the whole script (its timings are quoted in README, never asserted)."""
 import contextlib
 import io
+import re
 
 from harness import perf
 from harness.perf_fused import fused_fit
@@ -62,3 +63,26 @@ def test_the_wide_first_layer_forms_compute_the_batched_gradient():
         (name, where) for where in ("executor", "XLA") for name in ("batched", "wide, kernels moved", "wide, kernels kept wide")]
     assert all(diff < 1e-5 for _, _, _, diff in rows)
     assert all(ms > 0 for _, _, ms, _ in rows)
+
+
+def test_the_stage_clock_splits_a_real_run_into_its_parts(capsys):
+    """`python -m harness.perf_stages NAME`: a real stacked run, its engine time split into
+    build, compile, train and score; every stacked model counted once as first or compacted
+    and once as XLA or executor; nothing left wrapped afterwards."""
+    from harness.engines.stacked import loop, training
+    from harness.perf_stages import main
+
+    before = (training.Stage.__init__, training.Stage.outcomes, loop.EpochLoop.__call__)
+    main(["mccaffrey-l2-demo"])
+    out = capsys.readouterr().out
+    assert (training.Stage.__init__, training.Stage.outcomes, loop.EpochLoop.__call__) == before
+    head = out.splitlines()[0]
+    counts = re.search(r"over (\d+) stacked models \((\d+) first, (\d+) compacted; (\d+) under XLA, (\d+) in the executor\)",
+                       head)
+    assert counts, head
+    stages, first, compacted, xla, executor = map(int, counts.groups())
+    assert stages >= 1 and first + compacted == stages == xla + executor
+    seconds = {line.split()[0]: float(line.split()[1]) for line in out.splitlines()[1:5]}
+    assert list(seconds) == ["build", "compile", "train", "score"]
+    assert all(s > 0 for s in seconds.values())
+    assert "whose shapes an earlier one had" in out
