@@ -126,7 +126,7 @@ class StageClock:
         return repeats
 
 
-def main(argv: Sequence[str] | None = None) -> None:
+def main(argv: Sequence[str] | None = None) -> StageClock:
     parser = argparse.ArgumentParser(prog="python -m harness.perf_stages", description=__doc__.split("\n")[0])
     parser.add_argument("names", nargs="*", help="built-in experiments (default: the default suite)")
     args = parser.parse_args(argv)
@@ -160,6 +160,7 @@ def main(argv: Sequence[str] | None = None) -> None:
           f"plan {clock.planning['plan']:.1f} s (keys, Keras models, the first plan loads TensorFlow)")
     print(f"  stacked models whose shapes an earlier one had (a compiled loop could be reused): "
           f"{clock.repeated()} of {len(clock.shapes)}")
+    return clock
 
 
 if __name__ == "__main__":
