@@ -46,20 +46,36 @@ class StageClock:
         self._saved.append((owner, name, original))
         setattr(owner, name, wrapper(original))
 
+    def _timed(self, into: dict[str, float], part: str) -> Any:
+        """A wrapper adding each call's seconds to `into[part]`."""
+        def wrapper(original):
+            def timed(*args, **kwargs):
+                start = time.perf_counter()
+                try:
+                    return original(*args, **kwargs)
+                finally:
+                    into[part] += time.perf_counter() - start
+            return timed
+        return wrapper
+
     def install(self) -> "StageClock":
         from .engines.stacked import loop, training
+        from .runner import orchestrate
 
         clock = self
 
-        def timed_build(original):
+        def counted(original):
             def build(stage, *args, **kwargs):
-                start = time.perf_counter()
                 original(stage, *args, **kwargs)
-                clock.seconds["build"] += time.perf_counter() - start
                 clock.counts["stages"] += 1
-                clock.counts["compacted" if kwargs.get("orders") is not None or len(args) > 7 else "first"] += 1  # a compacted stage carries its orders
                 clock.counts["XLA" if stage.jit_compile else "executor"] += 1
             return build
+
+        def compacting(original):
+            def compacted(stage, *args, **kwargs):
+                clock.counts["compacted"] += 1
+                return original(stage, *args, **kwargs)
+            return compacted
 
         def timed_call(original):
             def call(epoch_loop, indices, row_mask, epochs):
@@ -75,32 +91,13 @@ class StageClock:
                 return result
             return call
 
-        def timed_outcomes(original):
-            def outcomes(stage, *args, **kwargs):
-                start = time.perf_counter()
-                result = original(stage, *args, **kwargs)
-                clock.seconds["score"] += time.perf_counter() - start
-                return result
-            return outcomes
-
-        from .runner import orchestrate
-
-        def timed_step(part):
-            def wrapper(original):
-                def step(*args, **kwargs):
-                    start = time.perf_counter()
-                    try:
-                        return original(*args, **kwargs)
-                    finally:
-                        clock.planning[part] += time.perf_counter() - start
-                return step
-            return wrapper
-
-        self._wrap(orchestrate, "prepare", timed_step("prepare"))
-        self._wrap(orchestrate, "plan", timed_step("plan"))
-        self._wrap(training.Stage, "__init__", timed_build)
+        self._wrap(orchestrate, "prepare", self._timed(self.planning, "prepare"))
+        self._wrap(orchestrate, "plan", self._timed(self.planning, "plan"))
+        self._wrap(training.Stage, "__init__", counted)
+        self._wrap(training.Stage, "__init__", self._timed(self.seconds, "build"))
+        self._wrap(training.Stage, "compacted", compacting)
         self._wrap(loop.EpochLoop, "__call__", timed_call)
-        self._wrap(training.Stage, "outcomes", timed_outcomes)
+        self._wrap(training.Stage, "outcomes", self._timed(self.seconds, "score"))
         return self
 
     def uninstall(self) -> None:
@@ -150,7 +147,7 @@ def main(argv: Sequence[str] | None = None) -> StageClock:
     engine = sum(clock.seconds.values())
     c = clock.counts
     print(f"{len(experiments)} experiment(s) in one process: {wall:.1f} s end to end; the stacked engine {engine:.1f} s "
-          f"over {c['stages']} stacked models ({c['first']} first, {c['compacted']} compacted; "
+          f"over {c['stages']} stacked models ({c['stages'] - c['compacted']} first, {c['compacted']} compacted; "
           f"{c['XLA']} under XLA, {c['executor']} in the executor)")
     for part in ("build", "compile", "train", "score"):
         seconds = clock.seconds[part]

@@ -71,8 +71,7 @@ def measure(members: int, group: int, features: int, units: int, batch: int, rep
     def kept():
         with tf.GradientTape() as tape:
             value = loss(tf.matmul(x_groups, wide))
-        grad = tape.gradient(value, wide)  # back to (M, F, H) for the comparison only, outside the timing
-        return grad
+        return tape.gradient(value, wide)  # (G, F, k·H): `as_members` reorders it for the comparison, untimed
 
     def as_members(grad):
         return tf.reshape(tf.transpose(tf.reshape(grad, (groups, features, group, units)), (0, 2, 1, 3)),
