@@ -446,12 +446,25 @@ class StackedModel(keras.Model):
         counts = ops.sum(mask, axis=1)
         return ops.sum(per_row * mask, axis=1) / ops.maximum(counts, 1.0), counts
 
-    def set_training_data(self, x: np.ndarray, y: np.ndarray, weights: np.ndarray | None = None) -> None:
-        """The members' resident training rows (M, N, …), targets (M, N) and row weights (M, N)
-        or None."""
-        self.x_train = tf.constant(x, dtype="float32")
-        self.y_train = tf.constant(y)
-        self.w_train = None if weights is None else tf.constant(weights, dtype="float32")
+    def set_training_data(self, x: np.ndarray, y: np.ndarray, weights: np.ndarray | None = None,
+                          source: np.ndarray | None = None) -> None:
+        """The resident training rows of the members' distinct splits (S, N, …), targets (S, N)
+        and row weights (S, N) or None, and each member's split among them (`source`, (M,);
+        default: member m has split m). Members that share a split (the variants of a paired
+        design) share its rows: they are held once, not once per member, flat as (S·N, …), and
+        member m's row r is row `row_base[m] + r`."""
+        source = np.arange(len(x)) if source is None else np.asarray(source)
+        rows = x.shape[1]
+        self.x_train = tf.constant(x.reshape((-1,) + x.shape[2:]), dtype="float32")
+        self.y_train = tf.constant(y.reshape((-1,) + y.shape[2:]))
+        self.w_train = None if weights is None else tf.constant(weights.reshape(-1), dtype="float32")
+        self.row_base = tf.constant((source * rows).astype("int32")[:, None])
+
+    def training_rows(self, rows: Any) -> tuple[Any, Any, Any]:
+        """Each member's rows `rows` (M, B) of its split: x (M, B, …), y (M, B), weights or None."""
+        at = rows + self.row_base
+        w = None if self.w_train is None else tf.gather(self.w_train, at)
+        return tf.gather(self.x_train, at), tf.gather(self.y_train, at), w
 
     def penalized_variables(self) -> tuple[list[Any], list[np.ndarray], list[np.ndarray]]:
         """Trainable variables in order, with each one's per-member L1 and L2 coefficients

@@ -29,8 +29,9 @@ class EpochLoop:
     """Up to `epochs_per_call` epochs of a StackedModel in one compiled TensorFlow call.
 
     `loop(indices, row_mask, epochs)` trains `epochs` more epochs (at most `epochs_per_call`).
-    Its data: row indices (M, epochs_per_call, steps·batch) into the members' resident
-    training rows (`set_training_data`: x (M, N, F), y (M, N)), each member's rows in its own
+    Its data: row indices (M, epochs_per_call, steps·batch) into the resident training rows
+    of each member's split (`set_training_data`: held once per distinct split, shared by the
+    members that train on it; `training_rows`), each member's rows in its own
     order per epoch; row b of step s is member m's row indices[m, e, s·batch + b]. A member
     with fewer rows than steps·batch has its tail masked (`row_mask`, (M, steps·batch)): its
     short last batch is padded and masked, as Keras' last batch is short.
@@ -120,9 +121,7 @@ class EpochLoop:
         members, width = self.model.members, self.batch
         rows = tf.slice(indices, [0, epoch, step * width], [members, 1, width])[:, 0]
         mask = tf.slice(row_mask, [0, step * width], [members, width])
-        x = tf.gather(self.model.x_train, rows, batch_dims=1)
-        y = tf.gather(self.model.y_train, rows, batch_dims=1)
-        w = None if self.model.w_train is None else tf.gather(self.model.w_train, rows, batch_dims=1)
+        x, y, w = self.model.training_rows(rows)
         with tf.GradientTape() as tape:
             tape.watch(weights)
             with keras.StatelessScope(state_mapping=self._mapping(weights, state)) as scope:
@@ -144,7 +143,8 @@ class EpochLoop:
         return weights, state, optimizer_state, loss_sum / ops.maximum(loss_count, 1.0)
 
     def _validation_loss(self, weights, state):
-        x_val, y_val, val_mask = self.validation
+        x_val, y_val, val_mask, source = self.validation  # per distinct split, then each member's
+        x_val, y_val, val_mask = (tf.gather(a, source) for a in (x_val, y_val, val_mask))
         with keras.StatelessScope(state_mapping=self._mapping(weights, state)):
             data_loss, _ = self.model.data_losses(x_val, y_val, val_mask, training=False)
         return data_loss + self.penalty(weights)

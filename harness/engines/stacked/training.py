@@ -29,6 +29,11 @@ MAX_EPOCH_BYTES = 256 * 2**20
 #: most epochs per compiled call
 EPOCHS_PER_CALL = 128
 
+#: bytes of one call's batch orders (members × epochs × rows, int32): a call's orders are held
+#: three times over (drawn, padded, as a tensor), and at 256 MB they were a worker's largest
+#: allocation (Sjöo's experiment: ~0.8 GB of a 2 GB peak)
+ORDER_BYTES = 32 * 2**20
+
 #: estimated seconds of training above which XLA's compilation pays (`worth_compiling`)
 XLA_WORTH_S = 2.0
 
@@ -38,8 +43,9 @@ COMPACT_COST_S = 1.5
 #: most epochs per call with early stopping: how often stopped members can be dropped
 EPOCHS_PER_CALL_STOPPING = 32
 
-#: bytes of one block of rows the members' outputs are computed on for scoring
-SCORING_BYTES = 64 * 2**20
+#: bytes of one block of rows the members' outputs are computed on for scoring (a block is
+#: held about three times over while Keras converts and computes it)
+SCORING_BYTES = 16 * 2**20
 
 #: the generator stream of batch orders, beside a member's other seeded draws
 ORDER_STREAM = 0x0BDE
@@ -142,6 +148,18 @@ def build_stacked(members: Sequence[Member], initial: bool = True) -> StackedMod
     return model
 
 
+def distinct_splits(members: Sequence[Member]) -> tuple[list[Any], np.ndarray]:
+    """The members' distinct splits (one object each, in first-use order) and, per member, the
+    index of its own among them."""
+    index: dict[int, int] = {}
+    splits = []
+    for m in members:
+        if id(m.split) not in index:
+            index[id(m.split)] = len(splits)
+            splits.append(m.split)
+    return splits, np.array([index[id(m.split)] for m in members], dtype="int32")
+
+
 def _padded(arrays: Sequence[np.ndarray], dtype: str) -> tuple[np.ndarray, np.ndarray]:
     """Stack per-member arrays of different lengths: (members, longest, ...) and a row mask."""
     longest = max(len(a) for a in arrays)
@@ -184,10 +202,11 @@ def member_order(seed: int, epoch: int, rows: int) -> np.ndarray:
 
 
 def epochs_per_call(exp: Experiment, members: int, width: int) -> int:
-    """Epochs per compiled call: all of them, within the index arrays' memory bound (and at
-    most EPOCHS_PER_CALL, so early-stopped members do not leave many orders drawn for nothing)."""
+    """Epochs per compiled call: all of them, within the batch orders' memory bound
+    (ORDER_BYTES), and at most EPOCHS_PER_CALL, so early-stopped members do not leave many
+    orders drawn for nothing."""
     most = EPOCHS_PER_CALL_STOPPING if exp.patience is not None else EPOCHS_PER_CALL
-    return max(1, min(exp.epochs, most, MAX_EPOCH_BYTES // max(members * width * 4, 1)))
+    return max(1, min(exp.epochs, most, ORDER_BYTES // max(members * width * 4, 1)))
 
 
 def step_flops(architecture: Architecture, rows: int) -> float:
@@ -275,25 +294,26 @@ class Stage:
         self.members, self.positions, self.steps, self.width = list(members), positions, steps, width
         self.jit_compile = jit_compile
         spec = members[0].spec
-        splits = [m.split for m in members]
         n_out = int(members[0].template.outputs[0].shape[-1])
         self.model = build_stacked(members, initial=orders is None)  # a compacted stage carries its weights over
         optimizer = stateless_optimizer(spec.optimizer_key[0], spec.optimizer_config)
+        # the variants of a paired design share each split: its rows are held once
+        splits, source = distinct_splits(members)
         y_fit = [targets_for(fd.y_fit, n_out) for fd in splits]
         y_dtype = str(y_fit[0].dtype)
         weights = None
         if splits[0].w_fit is not None:
             weights = _padded([fd.w_fit for fd in splits], "float32")[0]
         self.model.set_training_data(_padded([fd.x_fit for fd in splits], "float32")[0], _padded(y_fit, y_dtype)[0],
-                                     weights)
+                                     weights, source)
         self.validation = None
         if splits[0].x_val is not None:
             x_val, val_mask = _padded([fd.x_val for fd in splits], "float32")
             y_val, _ = _padded([targets_for(fd.y_val, n_out) for fd in splits], y_dtype)
-            self.validation = (tf.constant(x_val), tf.constant(y_val), tf.constant(val_mask))
+            self.validation = (tf.constant(x_val), tf.constant(y_val), tf.constant(val_mask), tf.constant(source))
         self.loop = EpochLoop(self.model, optimizer, width, steps, per_call, self.validation, exp.patience,
                               exp.min_delta, jit_compile)
-        sizes = [len(fd.x_fit) for fd in splits]
+        sizes = [len(m.split.x_fit) for m in members]
         self.orders = orders or MemberOrders([m.job.seed for m in members], sizes, steps * width)
         self.row_mask = tf.constant(np.arange(steps * width)[None, :] < np.asarray(sizes)[:, None], dtype="float32")
         self.per_call = per_call
@@ -317,13 +337,15 @@ class Stage:
 
     def scored_outputs(self) -> list[np.ndarray]:
         """Each member's outputs for its `scored_rows` (test rows, then fit rows), in inference
-        mode, in blocks of rows that keep the input within SCORING_BYTES."""
-        rows = [scored_rows(m.split) for m in self.members]
+        mode, in blocks of rows that keep the input within SCORING_BYTES. The rows are gathered
+        once per distinct split and handed to each member block by block."""
+        splits, source = distinct_splits(self.members)
+        rows = [scored_rows(fd) for fd in splits]
         x, _ = _padded(rows, "float32")
-        block = max(1, SCORING_BYTES // max(x.shape[0] * x.shape[2] * 4, 1))
-        parts = [np.asarray(self.model(x[:, i : i + block], training=False)) for i in range(0, x.shape[1], block)]
+        block = max(1, SCORING_BYTES // max(len(source) * x[0, 0].size * 4, 1))
+        parts = [np.asarray(self.model(x[source, i : i + block], training=False)) for i in range(0, x.shape[1], block)]
         outputs = np.concatenate(parts, axis=1)
-        return [outputs[m, : len(r)] for m, r in enumerate(rows)]
+        return [outputs[m, : len(rows[s])] for m, s in enumerate(source)]
 
     def compacted(self, exp: Experiment, keep_mask: np.ndarray) -> "Stage":
         """The same training with only the members `keep_mask` marks, their state carried over."""
