@@ -32,6 +32,13 @@ from .splits import SplitData
 
 #: TensorFlow's intra-op threads in a worker process (set before TensorFlow loads)
 THREADS_ENV = "HARNESS_TF_THREADS"
+#: a Dask worker whose resident memory exceeds this many MB after a task is restarted by its
+#: nanny before it takes another (`recycle_if_large`); unset or 0: never
+RECYCLE_ENV = "HARNESS_RECYCLE_MB"
+#: what `--workers N` sets it to: a worker holds ~0.8 GB once TensorFlow has loaded and ~1.1 GB
+#: after its first tasks (the default suite at 1150: 8 restarts, peak 1.62 GB, in the same
+#: 5:17 as at 1300 with 2 restarts and a peak of 1.75 GB)
+RECYCLE_MB = 1150
 
 
 @dataclass
@@ -161,9 +168,45 @@ def _is_users(module: Any) -> bool:
 
 
 def run_payload(payload: bytes) -> bytes:
-    """A worker's entry point: bytes of a Task in, bytes of its records out."""
+    """A worker's entry point: bytes of a Task in, bytes of its records out, with the address
+    of this worker when it should be restarted before its next task (`recycle_if_large`)."""
     configure_threads()
-    return cloudpickle.dumps(execute(cloudpickle.loads(payload)))
+    records = execute(cloudpickle.loads(payload))
+    return cloudpickle.dumps((records, recycle_if_large()))
+
+
+def recycle_if_large() -> str | None:
+    """This Dask worker's address, paused, when its resident memory is over $HARNESS_RECYCLE_MB
+    (None otherwise, or outside a worker). XLA's compiled programs are freed only with their
+    process (measured: ~8 MB each, kept after `clear_session`, `clear_kernel_cache` and
+    `malloc_trim`), so a worker that has compiled many stacked models is restarted between
+    tasks: paused first, so that the scheduler sends it nothing more (the pause travels on the
+    same stream as, and before, the task's result), then restarted by the client once it holds
+    the result (`Futures`). Nothing it ran is lost or run twice."""
+    limit = float(os.environ.get(RECYCLE_ENV) or 0)
+    if limit <= 0:
+        return None
+    try:
+        from distributed import get_worker
+
+        worker = get_worker()
+    except (ImportError, ValueError):  # not on a Dask worker
+        return None
+    import psutil
+
+    if worker.nanny is None or psutil.Process().memory_info().rss < limit * 2**20:
+        return None
+    worker.loop.add_callback(_pause, worker)
+    return worker.address
+
+
+def _pause(worker: Any) -> None:
+    """Pause a worker for good: Dask's memory monitor, which lifts a pause of its own once
+    memory falls below its threshold, stops pausing and unpausing this worker."""
+    from distributed.core import Status
+
+    worker.memory_manager.memory_pause_fraction = False
+    worker.status = Status.paused
 
 
 def _entry_by_value() -> Any:
@@ -309,6 +352,8 @@ class Futures:
         self.client = client
         self.pending: dict[Any, Task] = {}
         self.finished = as_completed(loop=client.loop)
+        #: workers restarted to give back their memory (`recycle_if_large`)
+        self.recycled = 0
 
     def submit(self, task: Task, priority: float = 0.0) -> None:
         import warnings
@@ -327,7 +372,10 @@ class Futures:
         for future in self.finished:
             task = self.pending.pop(future)
             if future.status == "finished":
-                yield task, cloudpickle.loads(future.result())
+                records, recycle = cloudpickle.loads(future.result())
+                if recycle:
+                    self._restart(future, recycle)
+                yield task, records
                 continue
             if future.status != "error":  # cancelled or lost: the scheduler or the connection is gone
                 raise HarnessError(f"lost the Dask cluster (a task came back {future.status}); finished "
@@ -339,11 +387,47 @@ class Futures:
                 reason = f"{type(exc).__name__} on the worker: {exc}"
             yield task, [failed_record(task, job, reason) for job in task.jobs]
 
+    def _restart(self, future: Any, worker: str) -> None:
+        """Restart a worker that paused itself after its task (`recycle_if_large`), in the
+        background, once the scheduler has let go of the task's result (a worker that leaves
+        holding a result the client still wants has it computed again elsewhere)."""
+        import asyncio
+
+        key, client = future.key, self.client
+        future.release()
+
+        async def restart() -> None:
+            for _ in range(200):  # the release travels on another stream than the restart
+                if not (await client.scheduler.who_has(keys=[key])).get(key):
+                    break
+                await asyncio.sleep(0.01)
+            self.recycled += 1
+            _QUIET_RESTARTS.planned += 1
+            await client._restart_workers(workers=[worker], timeout=60, raise_for_error=False)
+
+        client.loop.add_callback(restart)
+
     def close(self) -> None:
         """Stopped early (an error, Ctrl-C): the cluster should not go on with this run's tasks."""
         if self.pending:
             self.client.cancel(list(self.pending))
             self.pending.clear()
+
+
+class _PlannedRestarts:
+    """A logging filter on Dask's nanny that drops its "Restarting worker" warning for each
+    restart this run asked for (`Futures._restart`), and lets through those of a worker that died."""
+
+    planned = 0
+
+    def filter(self, record: Any) -> bool:
+        if self.planned > 0 and str(record.msg).startswith("Restarting worker"):
+            self.planned -= 1
+            return False
+        return True
+
+
+_QUIET_RESTARTS = _PlannedRestarts()
 
 
 class LocalWorkers(DaskCluster):
@@ -354,8 +438,13 @@ class LocalWorkers(DaskCluster):
     name = "worker processes"
 
     def __init__(self, workers: int, threads: int | None = None) -> None:
+        import logging
+
         import dask
         from distributed import Client, LocalCluster
+
+        if _QUIET_RESTARTS not in logging.getLogger("distributed.nanny").filters:
+            logging.getLogger("distributed.nanny").addFilter(_QUIET_RESTARTS)
 
         threads = threads or int(os.environ.get(THREADS_ENV) or 0) or max(1, (os.cpu_count() or 1) // workers)
         # a worker holds only the task it runs (saturation 1.0; Dask's default sends it a second
@@ -365,16 +454,20 @@ class LocalWorkers(DaskCluster):
             self.cluster = LocalCluster(
                 n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
                 dashboard_address=None,
-                env={THREADS_ENV: str(threads), "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "3")},
+                env={THREADS_ENV: str(threads), "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "3"),
+                     RECYCLE_ENV: os.environ.get(RECYCLE_ENV, str(RECYCLE_MB))},
             )
         try:
             super().__init__(Client(self.cluster), owned=True)
         except BaseException:
             self.cluster.close()
             raise
-        # each worker loads TensorFlow now, while the parent prepares the data and plans
-        self._warm = [self.client.submit(warm_up, pure=False, workers=[address])
-                      for address in self.client.nthreads()]
+        # each worker loads TensorFlow now, while the parent prepares the data and plans (held
+        # by nobody, so that a worker restarted later is not asked to do it again)
+        from distributed import fire_and_forget
+
+        fire_and_forget([self.client.submit(warm_up, pure=False, workers=[address])
+                         for address in self.client.nthreads()])
 
     def close(self) -> None:
         try:

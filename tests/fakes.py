@@ -12,7 +12,8 @@ give the same bits. A variant with `settings={"fake_failure": "why"}` fails with
 `settings={"fake_exit_worker": True}` ends the process of a Dask worker that trains it; one with
 `settings={"fake_error_once": PATH}` makes the first task of it raise (its jobs come back 'error')
 and creates PATH, so that the next try trains it;
-$HARNESS_FAKE_SECONDS makes each job take that long (to kill a run mid-training).
+$HARNESS_FAKE_SECONDS makes each job take that long (to kill a run mid-training);
+$HARNESS_FAKE_LOG names a file to which each job trained appends its key and its process's id.
 """
 from __future__ import annotations
 
@@ -62,6 +63,9 @@ class FakeTrainer:
             time.sleep(delay)
             if job.variant.settings.get("fake_exit_worker") and on_a_dask_worker():
                 os._exit(1)
+            if os.environ.get("HARNESS_FAKE_LOG"):
+                with open(os.environ["HARNESS_FAKE_LOG"], "a") as log:
+                    log.write(f"{job.key} {os.getpid()}\n")
             emit(fake_record(exp, dataset, splits[job.data], job, self.name))
 
 

@@ -75,6 +75,33 @@ def test_two_worker_processes_give_one_process_rows_and_lines(workdir, tmp_path)
         np.testing.assert_allclose(b, a, rtol=1e-6)
 
 
+def test_workers_restarted_to_give_back_memory_lose_nothing_and_run_nothing_twice(workdir, tmp_path, monkeypatch,
+                                                                                   capfd):
+    """A worker over $HARNESS_RECYCLE_MB after a task is restarted before its next one (XLA's
+    compiled programs are freed only with their process); at 1 MB every worker is restarted
+    after every task, and the run still stores what one process stores, each job trained once."""
+    _, serial = run_fake([Mixed(), TinyRegression()], workdir)
+    log = tmp_path / "trained.log"
+    monkeypatch.setenv("HARNESS_FAKE_LOG", str(log))
+    monkeypatch.setenv("HARNESS_RECYCLE_MB", "1")
+    other = types.SimpleNamespace(db=tmp_path / "recycled.sqlite", reports=tmp_path / "recycled", data=workdir.data)
+    capfd.readouterr()
+    outcomes, _ = run_fake([Mixed(), TinyRegression()], other, workers=2)
+    assert [(o.experiment, o.ok, o.failed) for o in outcomes] == [("mixed", 10, 0), ("tiny-regression", 4, 0)]
+    assert "WARNING" not in capfd.readouterr().err  # Dask's nanny names no planned restart
+    one, two = rows(workdir.db), rows(other.db)
+    assert list(one["job_key"]) == list(two["job_key"])
+    np.testing.assert_allclose(two["score"], one["score"], rtol=1e-6)
+    trained = [line.split() for line in log.read_text().splitlines()]
+    network_jobs = [key for key, kind in zip(two["job_key"], rows_kind(other.db)) if kind == "network"]
+    assert sorted(key for key, _ in trained) == sorted(network_jobs)  # each network job once, none twice
+    assert len({pid for _, pid in trained}) > 2  # more processes than the two workers: they were restarted
+
+
+def rows_kind(db):
+    return list(load_results(db)["kind"])
+
+
 USER_FILE = textwrap.dedent('''
     import os, sys
     import numpy as np, pandas as pd
