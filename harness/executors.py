@@ -192,9 +192,7 @@ def recycle_if_large() -> str | None:
         worker = get_worker()
     except (ImportError, ValueError):  # not on a Dask worker
         return None
-    import psutil
-
-    if worker.nanny is None or psutil.Process().memory_info().rss < limit * 2**20:
+    if worker.nanny is None or worker.monitor.get_process_memory() < limit * 2**20:
         return None
     worker.loop.add_callback(_pause, worker)
     return worker.address

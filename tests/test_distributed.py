@@ -62,36 +62,27 @@ def cluster():
     cluster.close()
 
 
-def test_two_worker_processes_give_one_process_rows_and_lines(workdir, tmp_path):
+def test_two_worker_processes_give_one_process_rows_and_lines(workdir, tmp_path, monkeypatch, capfd):
+    """Two worker processes store the rows and print the lines of one process, also when every
+    worker is restarted after every task: a worker over
+    $HARNESS_RECYCLE_MB after a task is restarted before its next one (XLA's compiled programs
+    are freed only with their process), and at 1 MB that is every task; each job is still
+    trained once, none twice, and Dask's nanny names no planned restart."""
     _, serial = run_fake([Mixed(), TinyRegression()], workdir)
+    log = tmp_path / "trained.log"
+    monkeypatch.setenv("HARNESS_FAKE_LOG", str(log))
+    monkeypatch.setenv("HARNESS_RECYCLE_MB", "1")
     other = types.SimpleNamespace(db=tmp_path / "parallel.sqlite", reports=tmp_path / "parallel", data=workdir.data)
+    capfd.readouterr()
     outcomes, parallel = run_fake([Mixed(), TinyRegression()], other, workers=2)
     assert [(o.experiment, o.ok, o.failed) for o in outcomes] == [("mixed", 10, 0), ("tiny-regression", 4, 0)]
+    assert "WARNING" not in capfd.readouterr().err
     assert heaton_lines(parallel) == heaton_lines(serial)  # plan order, whatever order tasks finished in
     one, two = rows(workdir.db), rows(other.db)
     assert list(one["job_key"]) == list(two["job_key"])
     np.testing.assert_allclose(two["score"], one["score"], rtol=1e-6)
     for a, b in zip(one["loss"], two["loss"]):
         np.testing.assert_allclose(b, a, rtol=1e-6)
-
-
-def test_workers_restarted_to_give_back_memory_lose_nothing_and_run_nothing_twice(workdir, tmp_path, monkeypatch,
-                                                                                   capfd):
-    """A worker over $HARNESS_RECYCLE_MB after a task is restarted before its next one (XLA's
-    compiled programs are freed only with their process); at 1 MB every worker is restarted
-    after every task, and the run still stores what one process stores, each job trained once."""
-    _, serial = run_fake([Mixed(), TinyRegression()], workdir)
-    log = tmp_path / "trained.log"
-    monkeypatch.setenv("HARNESS_FAKE_LOG", str(log))
-    monkeypatch.setenv("HARNESS_RECYCLE_MB", "1")
-    other = types.SimpleNamespace(db=tmp_path / "recycled.sqlite", reports=tmp_path / "recycled", data=workdir.data)
-    capfd.readouterr()
-    outcomes, _ = run_fake([Mixed(), TinyRegression()], other, workers=2)
-    assert [(o.experiment, o.ok, o.failed) for o in outcomes] == [("mixed", 10, 0), ("tiny-regression", 4, 0)]
-    assert "WARNING" not in capfd.readouterr().err  # Dask's nanny names no planned restart
-    one, two = rows(workdir.db), rows(other.db)
-    assert list(one["job_key"]) == list(two["job_key"])
-    np.testing.assert_allclose(two["score"], one["score"], rtol=1e-6)
     trained = [line.split() for line in log.read_text().splitlines()]
     network_jobs = [key for key, kind in zip(two["job_key"], rows_kind(other.db)) if kind == "network"]
     assert sorted(key for key, _ in trained) == sorted(network_jobs)  # each network job once, none twice
