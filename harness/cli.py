@@ -2,13 +2,15 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import signal
 import sqlite3
 import sys
-from typing import Sequence
+from typing import Iterator, Sequence
 
 from ._quiet import VERBOSE_ENV
-from .errors import HarnessError, program
+from .errors import HarnessError, Terminated, program
 from .options import RunOptions
 from .settings import SETTINGS, Setting
 from .store import DEFAULT_DB
@@ -121,8 +123,49 @@ def _report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _on_signal(signum: int, frame: object) -> None:
+    """The first SIGINT or SIGTERM stops the run where it is (KeyboardInterrupt, or Terminated),
+    so that what finished is kept and the run's workers are shut down; a second one, while that
+    happens, stops the process at once, with the worker processes it started."""
+    signal.signal(signal.SIGINT, _at_once)
+    signal.signal(signal.SIGTERM, _at_once)
+    raise Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
+
+
+def _at_once(signum: int, frame: object) -> None:
+    import multiprocessing
+
+    for child in multiprocessing.active_children():
+        child.kill()
+    os._exit(128 + signum)
+
+
+@contextlib.contextmanager
+def _signals_handled() -> Iterator[None]:
+    """SIGINT and SIGTERM as `_on_signal` says, while the command runs (the handlers before it
+    are put back after it); only in the main thread, the only one where Python handles signals."""
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    before = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
+    for signum in before:
+        signal.signal(signum, _on_signal)
+    try:
+        yield
+    finally:
+        for signum, handler in before.items():
+            signal.signal(signum, handler)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    with _signals_handled():
+        return _command(args)
+
+
+def _command(args: argparse.Namespace) -> int:
     try:
         if args.command == "list":
             return _list()
@@ -140,9 +183,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: the results store {getattr(args, 'db', DEFAULT_DB)} is damaged ({exc}); finished jobs stored before the damage "
               "may be recovered with sqlite3's .recover", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("interrupted: finished jobs are in the store; the same command resumes the run", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        what = "terminated (SIGTERM)" if isinstance(exc, Terminated) else "interrupted"
+        print(f"{what}: finished jobs are in the store; the same command resumes the run", file=sys.stderr)
+        return 128 + (signal.SIGTERM if isinstance(exc, Terminated) else signal.SIGINT)
 
 
 def console() -> None:

@@ -8,6 +8,12 @@ class HarnessError(Exception):
     """Bad input or configuration, described in one line that names the problem."""
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (what Slurm, Kubernetes, systemd and `docker stop` send), raised where the main
+    thread is, so that a run stops as Ctrl-C stops it: what finished is kept, the run is marked
+    interrupted, and the worker processes it started are shut down (`cli.main`)."""
+
+
 class DataUnavailable(HarnessError):
     """A dataset is neither cached nor downloadable (offline): the experiment is skipped."""
 

@@ -437,6 +437,7 @@ class LocalWorkers(DaskCluster):
 
     def __init__(self, workers: int, threads: int | None = None) -> None:
         import logging
+        import warnings
 
         import dask
         from distributed import Client, LocalCluster
@@ -448,10 +449,17 @@ class LocalWorkers(DaskCluster):
         # a worker holds only the task it runs (saturation 1.0; Dask's default sends it a second
         # to queue), so a task submitted later with a higher priority runs next
         with dask.config.set({"distributed.worker.multiprocessing-method": "spawn",
-                              "distributed.scheduler.worker-saturation": 1.0}):
+                              "distributed.scheduler.worker-saturation": 1.0}), warnings.catch_warnings():
+            # a second run on this machine finds the scheduler's HTTP port (8787) taken, and its
+            # scheduler takes another one: nothing the user must do
+            warnings.filterwarnings("ignore", message="Port .* is already in use", category=UserWarning)
             self.cluster = LocalCluster(
                 n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
                 dashboard_address=None,
+                # Dask's own log lines (a worker restarted, closed while busy, its heartbeat cut by a
+                # shutdown) are not the user's business: what a task did reaches the store and the
+                # console as records, a failed one with its reason
+                silence_logs=logging.CRITICAL,
                 env={THREADS_ENV: str(threads), "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "3"),
                      RECYCLE_ENV: os.environ.get(RECYCLE_ENV, str(RECYCLE_MB))},
             )

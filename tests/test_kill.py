@@ -11,6 +11,7 @@ import textwrap
 import time
 
 import pandas as pd
+import pytest
 
 from harness import load_results
 from harness.registry import load_file
@@ -57,12 +58,13 @@ EXPERIMENT = textwrap.dedent('''
 JOBS = 5 * 3 + 3
 
 
-def start(tmp_path, db, **wait):
+def start(tmp_path, db, args=(), seconds=0.1, **wait):
     env = {**os.environ, "KILL_TEST_MARKS": str(tmp_path / "marks"), "TF_CPP_MIN_LOG_LEVEL": "3",
-           "HARNESS_FAKE_SECONDS": "0.1"}
+           "HARNESS_FAKE_SECONDS": str(seconds)}
     env.update({f"KILL_TEST_WAIT_{k.upper()}": str(v) for k, v in wait.items()})
     command = [sys.executable, "-m", "harness", "run", str(tmp_path / "kill_me.py"), "--no-progress", "--engine", "fake",
-               "--db", str(db), "--reports-dir", str(tmp_path / "reports"), "--data-dir", str(tmp_path / "data")]
+               "--db", str(db), "--reports-dir", str(tmp_path / "reports"), "--data-dir", str(tmp_path / "data"),
+               *args]
     return subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
@@ -145,3 +147,64 @@ def test_a_run_killed_three_times_and_resumed_ends_with_an_uninterrupted_runs_ro
     comparison = page.split("<h2>Comparison of variants</h2>")[1].split("<h2>")[0]
     for name in ("none", "L2 1e-3", "wide", "deep", "dropout 0.2", "logistic (reference model)"):
         assert f'<td class="name">{name}</td>' in comparison
+
+
+def descendants(pid):
+    """The processes below `pid` (from /proc: Linux)."""
+    parents = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as stat:
+                    parents[int(entry)] = int(stat.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+    found, frontier = set(), {pid}
+    while frontier:
+        frontier = {child for child, parent in parents.items() if parent in frontier} - found
+        found |= frontier
+    return found
+
+
+def alive(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.parametrize("signum, workers", [  # the two others under `make test-all`: ~40 s each
+    pytest.param(signal.SIGTERM, 1, marks=pytest.mark.slow), (signal.SIGTERM, 2),
+    pytest.param(signal.SIGINT, 2, marks=pytest.mark.slow)])
+def test_a_signal_stops_the_run_keeps_what_finished_and_leaves_no_process_behind(tmp_path, signum, workers):
+    """SIGTERM (Slurm, Kubernetes, systemd, `docker stop`) stops a run as Ctrl-C does: within
+    seconds, exit 143 (130 for SIGINT), every finished job kept, the run marked interrupted,
+    a line saying how to resume; the worker processes it started are gone, with no leaked
+    semaphores; the same command then finishes the run."""
+    (tmp_path / "kill_me.py").write_text(EXPERIMENT)
+    (tmp_path / "marks").mkdir()
+    db = tmp_path / "signalled.sqlite"
+    run = start(tmp_path, db, args=("--workers", str(workers)), seconds=0.5)
+    wait_for(lambda: stored_rows(db) > 0 or run.poll() is not None, "the first stored task")
+    assert run.poll() is None, run.communicate()[0]
+    below = descendants(run.pid)
+    assert len(below) >= (3 if workers > 1 else 0)  # the workers (and Python's resource tracker)
+    sent = time.monotonic()
+    run.send_signal(signum)
+    output = run.communicate(timeout=60)[0]
+    assert time.monotonic() - sent < 20
+    assert run.returncode == 128 + signum, output
+    assert "finished jobs are in the store; the same command resumes the run" in output.splitlines()[-1]
+    assert "leaked" not in output and "Traceback" not in output, output
+    kept = stored_rows(db)
+    assert 0 < kept < JOBS, f"the signal came too late: {kept} of {JOBS} jobs stored"
+    with sqlite3.connect(db) as connection:
+        assert [row[0] for row in connection.execute("SELECT status FROM runs")] == ["interrupted"]
+    wait_for(lambda: not any(alive(pid) for pid in below), "the run's processes to end", timeout=15)
+
+    resumed = start(tmp_path, db)
+    output = resumed.communicate(timeout=300)[0]
+    assert resumed.returncode == 0, output
+    assert f"kill-me: {kept} of {JOBS} jobs found done in the store; training the other {JOBS - kept}" in output
+    assert stored_rows(db) == JOBS
