@@ -400,7 +400,6 @@ class Futures:
                     break
                 await asyncio.sleep(0.01)
             self.recycled += 1
-            _QUIET_RESTARTS.planned += 1
             await client._restart_workers(workers=[worker], timeout=60, raise_for_error=False)
 
         client.loop.add_callback(restart)
@@ -410,22 +409,6 @@ class Futures:
         if self.pending:
             self.client.cancel(list(self.pending))
             self.pending.clear()
-
-
-class _PlannedRestarts:
-    """A logging filter on Dask's nanny that drops its "Restarting worker" warning for each
-    restart this run asked for (`Futures._restart`), and lets through those of a worker that died."""
-
-    planned = 0
-
-    def filter(self, record: Any) -> bool:
-        if self.planned > 0 and str(record.msg).startswith("Restarting worker"):
-            self.planned -= 1
-            return False
-        return True
-
-
-_QUIET_RESTARTS = _PlannedRestarts()
 
 
 class LocalWorkers(DaskCluster):
@@ -441,9 +424,6 @@ class LocalWorkers(DaskCluster):
 
         import dask
         from distributed import Client, LocalCluster
-
-        if _QUIET_RESTARTS not in logging.getLogger("distributed.nanny").filters:
-            logging.getLogger("distributed.nanny").addFilter(_QUIET_RESTARTS)
 
         threads = threads or int(os.environ.get(THREADS_ENV) or 0) or max(1, (os.cpu_count() or 1) // workers)
         # a worker holds only the task it runs (saturation 1.0; Dask's default sends it a second
