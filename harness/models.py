@@ -80,6 +80,17 @@ def build(exp: Any, variant: Any, n_inputs: int, n_outputs: int) -> Any:
     """`exp.build_model(...)`, built: a subclassed `keras.Model` (its own `call`, no input
     declared) has no weights until it is called, so it is called once on a batch of zeros."""
     model = exp.build_model(variant, n_inputs, n_outputs)
+    import keras
+
+    if not isinstance(model, keras.Model):
+        import inspect
+
+        try:
+            where = f" ({inspect.getsourcefile(type(exp))})"
+        except TypeError:  # a class defined where Python keeps no file
+            where = ""
+        raise HarnessError(f"experiment {exp.name!r}{where}: build_model returned {type(model).__name__} for variant "
+                           f"{variant.name!r}; it must return a keras.Model (Sequential, functional or subclassed)")
     if not getattr(model, "built", True):
         import numpy as np
 

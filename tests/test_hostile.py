@@ -218,6 +218,25 @@ def test_hostile_loaders_end_in_one_line(loader, tmp_path):
     assert_harness_error(lambda: prepare(Loaded(), tmp_path))
 
 
+@pytest.mark.parametrize("returned", [None, 0, "a model", "dense layer", "list of layers"])
+def test_a_builder_that_returns_no_keras_model_is_refused_in_one_line(returned, workdir):
+    import keras
+
+    made = {"dense layer": lambda: keras.layers.Dense(2),
+            "list of layers": lambda: [keras.layers.Dense(2)]}.get(returned, lambda: returned)
+
+    class NotAModel(TinyClassification):
+        name = "not-a-model"
+
+        def build_model(self, variant, n_inputs, n_outputs):
+            return made()
+
+    message = assert_harness_error(lambda: run_fake([NotAModel()], workdir))
+    assert "'not-a-model'" in message and "build_model returned" in message and "keras.Model" in message
+    assert __file__ in message  # the file that defines the experiment
+    assert not workdir.db.exists() or load_results(workdir.db).empty  # refused before anything trains
+
+
 # ------------------------------------------------------------------ options and attributes
 CLI_SETTINGS = [s for s in SETTINGS if s.parse is not None]
 TEXT_VALUES = st.one_of(
