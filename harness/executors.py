@@ -350,8 +350,6 @@ class Futures:
         self.client = client
         self.pending: dict[Any, Task] = {}
         self.finished = as_completed(loop=client.loop)
-        #: workers restarted to give back their memory (`recycle_if_large`)
-        self.recycled = 0
 
     def submit(self, task: Task, priority: float = 0.0) -> None:
         import warnings
@@ -399,7 +397,6 @@ class Futures:
                 if not (await client.scheduler.who_has(keys=[key])).get(key):
                     break
                 await asyncio.sleep(0.01)
-            self.recycled += 1
             await client._restart_workers(workers=[worker], timeout=60, raise_for_error=False)
 
         client.loop.add_callback(restart)
