@@ -18,6 +18,7 @@ import contextlib
 import io
 import json
 import sqlite3
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -40,10 +41,18 @@ SCHEMA_VERSION = 3
 _SQLITE_HEADER = b"SQLite format 3\x00"
 
 
+#: the stores this process has open, by resolved path, with how many connections each
+_OPEN: dict[Path, int] = {}
+_OPEN_LOCK = threading.Lock()
+
+
 def _refuse_foreign_file(path: Path) -> None:
     """Refuse a --db that exists but is not a SQLite database (a CSV, a report, anything else)
-    before SQLite touches it."""
-    if not path.exists():
+    before SQLite touches it. Not while this process has the store open already (it was
+    checked then): closing any file descriptor of the database would drop the POSIX locks
+    that this process's connections hold on it, and another process could then checkpoint
+    and cut the write-ahead log under them (SQLite's "How To Corrupt", 2.2)."""
+    if not path.exists() or _OPEN.get(path.resolve()):
         return
     if path.is_dir():
         raise HarnessError(f"the results store {path} is a folder; give the path of a database file")
@@ -128,7 +137,24 @@ class Store:
 
     def __init__(self, path: str | Path = DEFAULT_DB) -> None:
         self.path = Path(path)
-        _refuse_foreign_file(self.path)
+        with _OPEN_LOCK:
+            _refuse_foreign_file(self.path)
+            self._key = self.path.resolve()
+            _OPEN[self._key] = _OPEN.get(self._key, 0) + 1
+        self._db: sqlite3.Connection | None = None
+        try:
+            self._connect()
+        except BaseException:
+            if self._db is not None:
+                self._db.close()
+            self._forget()
+            raise
+
+    def _forget(self) -> None:
+        with _OPEN_LOCK:
+            _OPEN[self._key] -= 1
+
+    def _connect(self) -> None:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -188,7 +214,10 @@ class Store:
             self._db.execute("ALTER TABLE results RENAME COLUMN fold TO split")
 
     def close(self) -> None:
-        self._db.close()
+        if getattr(self, "_db", None) is not None:
+            self._db.close()
+            self._db = None
+            self._forget()
 
     def __enter__(self) -> "Store":
         return self

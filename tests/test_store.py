@@ -307,3 +307,23 @@ def test_an_old_run_keeps_the_baseline_rule_it_was_made_under():
 
     assert results(None).baseline == "none"  # stored before the baseline was recorded
     assert results("L2").baseline == "L2"  # recorded: the experiment's choice
+
+
+def test_a_second_store_opened_in_a_process_keeps_the_locks_of_the_first(tmp_path):
+    """POSIX drops every lock a process holds on a file when it closes any descriptor of it: had
+    opening a second Store read the file's header with open(), the first connection's locks
+    would be gone, and another process closing the database would take itself for its last
+    user, checkpoint and delete the write-ahead log under the first (seen as SQLITE_IOERR_SHORT_READ
+    in runs whose report thread opened the store while a reader came and went)."""
+    import subprocess
+    import sys
+
+    db = tmp_path / "s.sqlite"
+    with Store(db) as store:
+        store.start_run(RunRecord.from_json({}, "a", "data"))
+        assert (tmp_path / "s.sqlite-wal").exists()
+        Store(db).close()  # the report thread's and the heartbeat's own connections
+        subprocess.run([sys.executable, "-c", f"import sqlite3; sqlite3.connect({str(db)!r}).execute("
+                        "'SELECT COUNT(*) FROM runs').fetchone()"], check=True)
+        assert (tmp_path / "s.sqlite-wal").exists()  # the other process knew it was not the last
+        assert store.runs()["experiment"].tolist() == ["a"]
