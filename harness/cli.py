@@ -7,6 +7,7 @@ import os
 import signal
 import sqlite3
 import sys
+from pathlib import Path
 from typing import Iterator, Sequence
 
 from ._quiet import VERBOSE_ENV
@@ -48,6 +49,10 @@ def _parser() -> argparse.ArgumentParser:
 
     rep = sub.add_parser("report", help="rewrite every report from the results store")
     RunOptions.add_arguments(rep, store_only=True)
+    runs = sub.add_parser("runs", help="list the runs in the results store: finished, interrupted, running "
+                          "(its process alive, beating) or died (its process gone: running it again resumes it)")
+    runs.add_argument("--db", type=Path, default=DEFAULT_DB, metavar="PATH",
+                      help=f"the results store (default: {DEFAULT_DB})")
     return parser
 
 
@@ -123,6 +128,34 @@ def _report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _runs(args: argparse.Namespace) -> int:
+    import math
+    import time
+
+    from .store import Store
+
+    if not args.db.exists():
+        raise HarnessError(f"no results database at {args.db}; run an experiment first")
+    with Store(args.db) as store:
+        progress = store.run_progress()
+    now = time.time()
+    lines = [("run", "experiment", "started", "jobs stored", "status")]
+    for row in progress.itertuples():
+        status = row.status
+        if status == "running":
+            status += f" (pid {row.pid} on {row.host}, last heartbeat {now - row.heartbeat:.0f} s ago)"
+        elif status == "died":
+            last = "never recorded" if math.isnan(row.heartbeat) else \
+                time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(row.heartbeat))
+            status += f" (last heartbeat {last}; running it again resumes it)"
+        lines.append((row.run_id, row.experiment, time.strftime("%Y-%m-%d %H:%M", time.localtime(row.started_at)),
+                      f"{row.stored} of {row.planned}", status))
+    widths = [max(len(str(line[i])) for line in lines) for i in range(4)]
+    for line in lines:
+        print("  ".join(str(value).ljust(width) for value, width in zip(line, widths)) + "  " + line[4])
+    return 0
+
+
 def _on_signal(signum: int, frame: object) -> None:
     """The first SIGINT or SIGTERM stops the run where it is (KeyboardInterrupt, or Terminated),
     so that what finished is kept and the run's workers are shut down; a second one, while that
@@ -171,6 +204,8 @@ def _command(args: argparse.Namespace) -> int:
             return _list()
         if args.command == "run":
             return _run(args)
+        if args.command == "runs":
+            return _runs(args)
         return _report(args)
     except HarnessError as exc:
         message = str(exc).replace("\r", "\\r").replace("\n", "\\n")  # one line, whatever a name holds

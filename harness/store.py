@@ -17,10 +17,13 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import os
+import socket
 import sqlite3
 import threading
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
 
@@ -35,9 +38,13 @@ DEFAULT_DB = Path("reports") / "results.sqlite"
 BUSY_TIMEOUT = 120.0
 
 #: the store's layout (SQLite's user_version): 0 before it was versioned (migrated on opening),
-#: 1 the tables below with job keys, 2 each row's kind (network or reference model). A store
-#: of a newer version is refused, never rewritten.
-SCHEMA_VERSION = 3
+#: 1 the tables below with job keys, 2 each row's kind (network or reference model), 3 tuned
+#: variants' roles, 4 runs' heartbeats and the leases of live runs. A store of a newer version is
+#: refused, never rewritten.
+SCHEMA_VERSION = 4
+#: seconds between a live run's heartbeats, and without one after which its process is taken for dead
+HEARTBEAT_SECONDS = 10.0
+STALE_SECONDS = 60.0
 _SQLITE_HEADER = b"SQLite format 3\x00"
 
 
@@ -65,6 +72,35 @@ def _refuse_foreign_file(path: Path) -> None:
         raise HarnessError(f"{path} is not a SQLite database, so not a harness results store; use another --db")
 
 
+@dataclass(frozen=True)
+class Owner:
+    """A process running experiments on a store: a token of its own, its pid and its host."""
+
+    token: str
+    pid: int
+    host: str
+
+    @classmethod
+    def this_process(cls) -> "Owner":
+        return cls(uuid.uuid4().hex, os.getpid(), socket.gethostname())
+
+
+def alive(pid: Any, host: Any, heartbeat: Any, now: float | None = None) -> bool:
+    """Whether the process behind a heartbeat is running still: it beat within STALE_SECONDS
+    and, when it ran on this machine, its pid exists (a killed run is seen dead at once here)."""
+    now = time.time() if now is None else now
+    if heartbeat is None or pd.isna(heartbeat) or now - float(heartbeat) > STALE_SECONDS:
+        return False
+    if host == socket.gethostname() and pid is not None and not pd.isna(pid):
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:  # another user's process: it exists
+            return True
+    return True
+
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
     run_id TEXT PRIMARY KEY,
@@ -74,7 +110,18 @@ CREATE TABLE IF NOT EXISTS runs (
     finished_at REAL,
     status TEXT NOT NULL,
     engine TEXT,
-    settings TEXT NOT NULL
+    settings TEXT NOT NULL,
+    owner TEXT,
+    pid INTEGER,
+    host TEXT,
+    heartbeat REAL
+);
+CREATE TABLE IF NOT EXISTS leases (
+    experiment TEXT PRIMARY KEY,
+    owner TEXT NOT NULL,
+    pid INTEGER NOT NULL,
+    host TEXT NOT NULL,
+    heartbeat REAL NOT NULL
 );
 CREATE TABLE IF NOT EXISTS results (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -200,6 +247,10 @@ class Store:
                 self._db.execute("ALTER TABLE results ADD COLUMN role TEXT NOT NULL DEFAULT ''")
                 self._db.execute("ALTER TABLE results ADD COLUMN inner_split INTEGER")
                 self._db.execute("ALTER TABLE results ADD COLUMN candidate TEXT")
+            run_columns = {row[1] for row in self._db.execute("PRAGMA table_info(runs)")}
+            for name, kind in (("owner", "TEXT"), ("pid", "INTEGER"), ("host", "TEXT"), ("heartbeat", "REAL")):
+                if name not in run_columns:  # before heartbeats: a run's process could not be told dead
+                    self._db.execute(f"ALTER TABLE runs ADD COLUMN {name} {kind}")
             self._db.execute("CREATE UNIQUE INDEX IF NOT EXISTS results_by_job ON results(job_key)")
             self._db.execute(f"PRAGMA user_version = {int(SCHEMA_VERSION)}")
 
@@ -238,19 +289,60 @@ class Store:
             raise
 
     # ------------------------------------------------------------------ writing
-    def start_run(self, run: RunRecord, engine: str = "", plan: Sequence[str] = ()) -> str:
+    def start_run(self, run: RunRecord, engine: str = "", plan: Sequence[str] = (), owner: Owner | None = None) -> str:
         """Record a run (its `RunRecord`, as JSON) and its plan: the keys of its jobs, in the
-        order its report lists them. `engine` names the trainers of its networks, for people."""
+        order its report lists them. `engine` names the trainers of its networks, for people;
+        `owner`, the process that runs it (whose heartbeats, `beat`, keep it alive)."""
         run_id = f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:8]}"
+        owner = owner or Owner.this_process()
+        now = time.time()
         with self._write() as db:
             db.execute(
-                "INSERT INTO runs (run_id, experiment, dataset, started_at, status, engine, settings) "
-                "VALUES (?, ?, ?, ?, 'running', ?, ?)",
-                (run_id, run.experiment, run.dataset, time.time(), engine, json.dumps(run.to_json(), default=str)),
+                "INSERT INTO runs (run_id, experiment, dataset, started_at, status, engine, settings, owner, pid, host, "
+                "heartbeat) VALUES (?, ?, ?, ?, 'running', ?, ?, ?, ?, ?, ?)",
+                (run_id, run.experiment, run.dataset, now, engine, json.dumps(run.to_json(), default=str),
+                 owner.token, owner.pid, owner.host, now),
             )
             db.executemany("INSERT INTO run_jobs (run_id, position, job_key) VALUES (?, ?, ?)",
                            [(run_id, i, key) for i, key in enumerate(plan)])
         return run_id
+
+    def claim(self, experiments: Sequence[str], owner: Owner) -> list[tuple[Any, ...]]:
+        """Take the leases of these experiments for `owner`, all in one transaction: refused
+        (HarnessError, nothing taken) while another live process holds one of them. A lease
+        whose holder died is taken over, and the dead runs of these experiments (still marked
+        running) are marked 'died'; returns those runs (run_id, experiment, pid, host, heartbeat)."""
+        names = list(dict.fromkeys(experiments))
+        marks = ", ".join("?" for _ in names)
+        now = time.time()
+        with self._write() as db:
+            for name, token, pid, host, beat in db.execute(
+                    f"SELECT experiment, owner, pid, host, heartbeat FROM leases WHERE experiment IN ({marks})", names):
+                if token != owner.token and alive(pid, host, beat, now):
+                    raise HarnessError(
+                        f"experiment {name!r} is being run on the store {self.path} by another process (pid {pid} on "
+                        f"{host}, last heartbeat {now - beat:.0f} s ago); wait for it to finish, or give this run another --db")
+            dead = [row for row in db.execute(
+                f"SELECT run_id, experiment, pid, host, heartbeat FROM runs WHERE status = 'running' AND experiment IN "
+                f"({marks}) AND (owner IS NULL OR owner != ?)", [*names, owner.token]) if not alive(*row[2:], now)]
+            db.executemany("UPDATE runs SET status = 'died' WHERE run_id = ?", [(row[0],) for row in dead])
+            db.executemany(
+                "INSERT INTO leases (experiment, owner, pid, host, heartbeat) VALUES (?, ?, ?, ?, ?) ON CONFLICT(experiment) "
+                "DO UPDATE SET owner = excluded.owner, pid = excluded.pid, host = excluded.host, heartbeat = excluded.heartbeat",
+                [(name, owner.token, owner.pid, owner.host, now) for name in names])
+        return dead
+
+    def beat(self, owner: Owner) -> None:
+        """A heartbeat of `owner`: its leases and its running runs are alive now."""
+        now = time.time()
+        with self._write() as db:
+            db.execute("UPDATE leases SET heartbeat = ? WHERE owner = ?", (now, owner.token))
+            db.execute("UPDATE runs SET heartbeat = ? WHERE owner = ? AND status = 'running'", (now, owner.token))
+
+    def release(self, owner: Owner) -> None:
+        """Give up `owner`'s leases (its run is over, however it ended)."""
+        with self._write() as db:
+            db.execute("DELETE FROM leases WHERE owner = ?", (owner.token,))
 
     def extend_plan(self, run_id: str, keys: Sequence[str]) -> None:
         """Add jobs planned while the run went on (a tuned variant's later inner rounds and its
@@ -348,11 +440,12 @@ class Store:
         return frame
 
     def run_progress(self) -> pd.DataFrame:
-        """Per run: experiment, started_at, status, planned jobs and how many of them are stored
-        (runs from before plans were recorded count their own rows)."""
-        return pd.read_sql_query(
+        """Per run: experiment, started_at, status, pid, host, heartbeat, planned jobs and how
+        many of them are stored (runs from before plans were recorded count their own rows);
+        a run marked running whose process is dead (`alive`) has status 'died'."""
+        frame = pd.read_sql_query(
             """
-            SELECT r.run_id, r.experiment, r.started_at, r.status,
+            SELECT r.run_id, r.experiment, r.started_at, r.status, r.pid, r.host, r.heartbeat,
                    (SELECT COUNT(*) FROM run_jobs j WHERE j.run_id = r.run_id) AS planned,
                    CASE WHEN EXISTS (SELECT 1 FROM run_jobs j WHERE j.run_id = r.run_id)
                         THEN (SELECT COUNT(*) FROM run_jobs j JOIN results f ON f.job_key = j.job_key
@@ -362,6 +455,11 @@ class Store:
             """,
             self._db,
         )
+        now = time.time()
+        running = frame["status"] == "running"
+        dead = [not alive(row.pid, row.host, row.heartbeat, now) for row in frame[running].itertuples()]
+        frame.loc[frame.index[running][dead], "status"] = "died"
+        return frame
 
     def latest_run_ids(self) -> dict[str, str]:
         """experiment -> the run its report shows: its newest finished run, or, when none has

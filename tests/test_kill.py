@@ -58,9 +58,9 @@ EXPERIMENT = textwrap.dedent('''
 JOBS = 5 * 3 + 3
 
 
-def start(tmp_path, db, args=(), seconds=0.1, **wait):
+def start(tmp_path, db, args=(), seconds=0.1, env=None, **wait):
     env = {**os.environ, "KILL_TEST_MARKS": str(tmp_path / "marks"), "TF_CPP_MIN_LOG_LEVEL": "3",
-           "HARNESS_FAKE_SECONDS": str(seconds)}
+           "HARNESS_FAKE_SECONDS": str(seconds), **(env or {})}
     env.update({f"KILL_TEST_WAIT_{k.upper()}": str(v) for k, v in wait.items()})
     command = [sys.executable, "-m", "harness", "run", str(tmp_path / "kill_me.py"), "--no-progress", "--engine", "fake",
                "--db", str(db), "--reports-dir", str(tmp_path / "reports"), "--data-dir", str(tmp_path / "data"),
@@ -141,8 +141,9 @@ def test_a_run_killed_three_times_and_resumed_ends_with_an_uninterrupted_runs_ro
         assert connection.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         statuses = [row[0] for row in connection.execute("SELECT status FROM runs ORDER BY started_at")]
     # no run row for the kill during preparation (nothing was planned); the one killed mid-training
-    # could not say so; the one killed while writing its report had stored all its jobs
-    assert statuses == ["running", "finished", "finished"]
+    # could not say so, and the next run, taking its jobs over, marked it died; the one killed
+    # while writing its report had stored all its jobs
+    assert statuses == ["died", "finished", "finished"]
     page = (tmp_path / "reports" / "kill-me" / "index.html").read_text()
     comparison = page.split("<h2>Comparison of variants</h2>")[1].split("<h2>")[0]
     for name in ("none", "L2 1e-3", "wide", "deep", "dropout 0.2", "logistic (reference model)"):

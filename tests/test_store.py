@@ -267,6 +267,9 @@ def test_a_store_of_the_previous_layout_loads_and_is_reported(workdir):
         connection.execute("UPDATE runs SET settings = ?", (json.dumps(settings),))
         for column in ("kind", "role", "inner_split", "candidate"):
             connection.execute(f"ALTER TABLE results DROP COLUMN {column}")
+        for column in ("owner", "pid", "host", "heartbeat"):
+            connection.execute(f"ALTER TABLE runs DROP COLUMN {column}")
+        connection.execute("DROP TABLE leases")
         connection.execute("PRAGMA user_version = 1")
     with Store(workdir.db) as store:
         results = store.results(LogisticBaseline.name)
@@ -276,7 +279,7 @@ def test_a_store_of_the_previous_layout_loads_and_is_reported(workdir):
     after = load_results(workdir.db).sort_values("job_key").reset_index(drop=True)
     from harness.store import SCHEMA_VERSION
 
-    assert version == SCHEMA_VERSION == 3 and list(after["score"]) == list(before["score"])
+    assert version == SCHEMA_VERSION == 4 and list(after["score"]) == list(before["score"])
     assert set(after["role"]) == {""} and after["candidate"].isna().all()
     assert list(after["kind"]) == list(before["kind"]) and "reference model" in set(after["kind"])
     assert results.reference_models == ["logistic"] and results.baseline == results.variants[0].name

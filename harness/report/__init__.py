@@ -99,7 +99,7 @@ def write_index(store: Store, reports_dir: Path, suite: Suites = ()) -> Path:
                 "pending": None if newer.empty else {
                     "started": time.strftime("%Y-%m-%d %H:%M", time.localtime(newer.iloc[0]["started_at"])),
                     "stored": int(newer.iloc[0]["stored"]), "planned": int(newer.iloc[0]["planned"]),
-                    "status": newer.iloc[0]["status"]},
+                    "status": newer.iloc[0]["status"], "heartbeat": _clock(newer.iloc[0]["heartbeat"])},
             }
         )
     fdr = _index_fdr(entries)
@@ -110,6 +110,11 @@ def write_index(store: Store, reports_dir: Path, suite: Suites = ()) -> Path:
     page.write_text(TEMPLATES.get_template("index.html").render(entries=entries, groups=groups, fdr=fdr),
                     encoding="utf-8")
     return page
+
+
+def _clock(seconds: Any) -> str | None:
+    """A time of day from the epoch seconds the store holds (None when it holds none)."""
+    return None if seconds is None or pd.isna(seconds) else time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(seconds))
 
 
 def _index_fdr(entries: list[dict[str, Any]]) -> dict[str, Any]:

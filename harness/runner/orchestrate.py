@@ -36,7 +36,8 @@ from ..losses import check_class_weight, check_loss
 from ..scoring import check_score
 from ..splitters import traits
 from ..tuning import Tuning, inner_splits, tuned_variants
-from ..store import Store
+from ..store import Owner, Store
+from .heartbeat import Heartbeat
 from .metadata import run_record
 from ..options import RunOptions
 from .progress import Progress
@@ -301,9 +302,11 @@ def _run(experiments: Sequence[Experiment], executor: Any, options: RunOptions) 
     trainers = [plan(item, options.engine) for item in prepared]  # refuses what the engine cannot train
     store = Store(options.db)
     bar: Progress | None = None
+    held: Heartbeat | None = None
     try:
+        held = Heartbeat(store, [item.exp.name for item in prepared], stream)  # refused while another process runs one
         for item, item_trainers in zip(prepared, trainers):
-            _resume(item, item_trainers, store, options.fresh, options.retry_failed, stream)
+            _resume(item, item_trainers, store, options, stream, held.owner)
         show_bar = options.progress if options.progress is not None else _interactive(stream)
         bar = Progress(0, stream, show_bar, options.lines)
         outcomes += _train(prepared, executor, store, bar, reports_dir, options)
@@ -319,6 +322,8 @@ def _run(experiments: Sequence[Experiment], executor: Any, options: RunOptions) 
                 store.finish_run(item.run_id, "interrupted")
         raise
     finally:
+        if held is not None:
+            held.close()
         if bar is not None:
             bar.close()
         store.close()
@@ -340,20 +345,21 @@ def _finished(store: Store, run_id: str) -> bool:
     return bool((runs.loc[runs["run_id"] == run_id, "status"] == "finished").any())
 
 
-def _resume(item: Prepared, trainers: dict[str, Any], store: Store, fresh: bool, retry_failed: bool,
-            stream: TextIO) -> None:
+def _resume(item: Prepared, trainers: dict[str, Any], store: Store, options: RunOptions, stream: TextIO,
+            owner: Owner) -> None:
     """Start the experiment's run (its record and the plan known so far) and look its first
     wave's jobs up in the store; its tasks are cut from the whole wave, so a resumed run trains
     each member beside the members an uninterrupted run would have (the tasks found done are
     dropped later, by `drop_found`)."""
     first = [job for job in item.wave if job.role == INNER]
     keys = [job.key for job in item.planned] + [job.key for job in first]
-    _lookup(item, store, item.planned + first, fresh, retry_failed)
+    fresh = options.fresh
+    _lookup(item, store, item.planned + first, fresh, options.retry_failed)
     record = run_record(item, item.notes)
     # the data as loaded, so that the report is rebuilt from the store alone
     if not store.save_dataset(item.data_key, item.data):
         record.data_fingerprint = None
-    item.run_id = store.start_run(record, engine_label(trainers), plan=keys)
+    item.run_id = store.start_run(record, engine_label(trainers), plan=keys, owner=owner)
     todo = [key for key in keys if key not in item.found]
     if item.found:
         failed = sum(1 for found in item.found.values() if found[2] != OK)
