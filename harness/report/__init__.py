@@ -20,6 +20,7 @@ from .. import stats
 from ..core import OK, Definition, Results
 from ..stats.across import Suites, find_groups
 from ..store import Store
+from . import atomic
 from .render import TEMPLATES, Exports, SectionBuilder, build_sections, render_section, slug, write_csv
 from .sections import SECTIONS
 
@@ -43,11 +44,11 @@ def write_experiment_report(
     write_csv(pd.concat([export, metrics], axis=1), folder / "folds.csv")
     write_csv(stats.summary(results), folder / "summary.csv")
     page = folder / "index.html"
-    page.write_text(TEMPLATES.get_template("experiment.html").render(
+    atomic.write_text(page, TEMPLATES.get_template("experiment.html").render(
         results=results, run=results.run, sections=rendered,
         started=time.strftime("%Y-%m-%d %H:%M", time.localtime(results.started)),
         engines=sorted(set(results.splits["engine"])), n_splits=int(results.splits["split"].nunique()),
-    ), encoding="utf-8")
+    ))
     return page
 
 
@@ -107,8 +108,7 @@ def write_index(store: Store, reports_dir: Path, suite: Suites = ()) -> Path:
     page.parent.mkdir(parents=True, exist_ok=True)
     groups = write_across(runs, reports_dir, suite)
     write_csv(_index_table(entries), page.parent / "index.csv")
-    page.write_text(TEMPLATES.get_template("index.html").render(entries=entries, groups=groups, fdr=fdr),
-                    encoding="utf-8")
+    atomic.write_text(page, TEMPLATES.get_template("index.html").render(entries=entries, groups=groups, fdr=fdr))
     return page
 
 

@@ -20,7 +20,7 @@ from ..stats import wilcoxon_floor
 from ..stats.across import (BOOTSTRAP, FOLDER, MIN_ASYMPTOTIC, OTHER_PROPERTIES, PERMUTATIONS, RELATIVE_ROPE, Analysis,
                              FriedmanResult, Group, analyse, effect_sizes, properties, property_trends, trend)
 from ..stats.significance import ALPHA
-from . import figures
+from . import atomic, figures
 from .formatting import fmt
 from .render import Exports, render_section
 
@@ -466,6 +466,6 @@ def write_group(group: Group, reports_dir: Path, template: Any) -> dict[str, Any
                  "notes": group.notes}
     exports = Exports(folder)
     rendered = [render_section(section, folder, exports=exports) for section in sections]
-    (folder / "index.html").write_text(template.render(group=group, sections=rendered, notes=extra["notes"],
-                                                       headline=extra["headline"]), encoding="utf-8")
+    atomic.write_text(folder / "index.html", template.render(group=group, sections=rendered, notes=extra["notes"],
+                                                             headline=extra["headline"]))
     return extra["headline"]

@@ -25,6 +25,8 @@ from matplotlib.ticker import NullFormatter  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
+from . import atomic  # noqa: E402
+
 MAX_CURVE_PANELS = 24
 
 
@@ -80,15 +82,18 @@ def save(fig: plt.Figure, png: Path, svg: Path | None = None) -> None:
     """Save the figure as PNG (and SVG, its text drawn as paths), cropped to what it draws with
     PAD_IN around it, as `bbox_inches="tight"` crops, and close it. The crop is found in the
     PNG's own pixels (`_drawn_png`); matplotlib would measure it with a layout pass of its own
-    for each file, a third of a figure's cost."""
+    for each file, a third of a figure's cost. Each file is replaced whole (`atomic.replacing`):
+    written to a temporary file beside it, then renamed onto it."""
     try:
         plain_log_ticks(fig)
-        crop = _drawn_png(fig, png)
-        if crop is None:  # measured as matplotlib measures it
-            crop = fig.get_tightbbox(fig.canvas.get_renderer()).padded(PAD_IN)
-            fig.savefig(png, format="png", dpi=DPI, bbox_inches=crop)
+        with atomic.replacing(png) as temporary:
+            crop = _drawn_png(fig, temporary)
+            if crop is None:  # measured as matplotlib measures it
+                crop = fig.get_tightbbox(fig.canvas.get_renderer()).padded(PAD_IN)
+                fig.savefig(temporary, format="png", dpi=DPI, bbox_inches=crop)
         if svg is not None:
-            fig.savefig(svg, format="svg", bbox_inches=crop, dpi=DPI)
+            with atomic.replacing(svg) as temporary:
+                fig.savefig(temporary, format="svg", bbox_inches=crop, dpi=DPI)
     finally:
         plt.close(fig)
 

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from ..core import Results, Section
-from . import figures
+from . import atomic, figures
 from .formatting import fmt, hms
 
 #: a function from `Results` to a `Section` (or a list of them, or None to leave it out)
@@ -52,13 +52,15 @@ def spreadsheet_safe(value: Any) -> Any:
 
 def write_csv(frame: pd.DataFrame, path: Path) -> None:
     """A table as CSV, every text cell and column name neutralised against formula injection
-    (`spreadsheet_safe`): a variant named '=HYPERLINK(…)' stays text when opened in Excel."""
+    (`spreadsheet_safe`): a variant named '=HYPERLINK(…)' stays text when opened in Excel. The
+    file is replaced whole (`atomic.replacing`)."""
     safe = frame.copy()
     safe.columns = [spreadsheet_safe(str(c)) for c in safe.columns]
     for position, dtype in enumerate(safe.dtypes):
         if dtype == object or isinstance(dtype, (pd.StringDtype, pd.CategoricalDtype)):
             safe.isetitem(position, safe.iloc[:, position].astype(object).map(spreadsheet_safe))
-    safe.to_csv(path, index=False)
+    with atomic.replacing(path) as temporary:
+        safe.to_csv(temporary, index=False)
 
 
 def cell(value: Any, digits: int) -> dict[str, Any]:
@@ -97,7 +99,7 @@ class Exports:
         """Save a matplotlib Figure as PNG and SVG (and close it); a base64 PNG string as PNG."""
         png = self.name(stem, "png")
         if isinstance(figure, str):
-            (self.folder / png).write_bytes(base64.b64decode(figure))
+            atomic.write_bytes(self.folder / png, base64.b64decode(figure))
             return {"png": png, "svg": None}
         svg = self.name(stem, "svg")
         figures.save(figure, self.folder / png, self.folder / svg)
