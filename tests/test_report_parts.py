@@ -280,3 +280,32 @@ def test_long_curves_are_pixels_in_the_svg_and_short_ones_stay_vectors(tmp_path,
     monkeypatch.setattr(figures, "DENSE_POINTS", 10**9)
     vector = svg_of(2000, "vector")
     assert "<image" not in vector and len(long) < len(vector) / 3
+
+
+def test_a_report_file_is_replaced_whole_or_not_at_all(tmp_path):
+    """harness/report/atomic.py: a write that fails leaves the previous file and no temporary
+    file; a new file gets the permissions a plain write gives (not mkstemp's 0600)."""
+    from harness.report import atomic
+
+    page = tmp_path / "index.html"
+    atomic.write_text(page, "<html>old</html>")
+    with pytest.raises(RuntimeError), atomic.replacing(page) as temporary:
+        temporary.write_text("<html>half")
+        raise RuntimeError("killed halfway")
+    assert page.read_text() == "<html>old</html>" and [p.name for p in tmp_path.iterdir()] == ["index.html"]
+    (tmp_path / "plain.html").write_text("x")
+    assert page.stat().st_mode == (tmp_path / "plain.html").stat().st_mode
+
+
+def test_temporary_files_a_killed_report_left_are_removed_when_their_folder_is_written(tmp_path):
+    import os
+
+    from harness.report import atomic
+
+    stale, fresh, other = (tmp_path / name for name in (".a.svg.0123abcd.tmp", ".b.csv.89abcdef.tmp", ".keep.tmp"))
+    for path in (stale, fresh, other):
+        path.write_text("partial")
+    os.utime(stale, (atomic._STARTED - 60, atomic._STARTED - 60))  # left by a process before this one
+    os.utime(other, (atomic._STARTED - 60, atomic._STARTED - 60))  # not a name the report gives
+    atomic.write_bytes(tmp_path / "f.png", b"png")
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".b.csv.89abcdef.tmp", ".keep.tmp", "f.png"]
