@@ -2,6 +2,7 @@
 the name of the command the messages tell the user to run."""
 import sys
 from pathlib import Path
+from typing import Any
 
 
 class HarnessError(Exception):
@@ -23,6 +24,19 @@ def one_line(exc: BaseException, limit: int = 300) -> str:
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
     text = text if len(text) <= limit else text[: limit - 1] + "…"
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def experiment_label(exp: Any) -> str:
+    """How a message names a user's experiment: its name and, where Python knows it, the file
+    that defines its class (`experiment 'mine' (/home/me/mine.py)`)."""
+    import inspect
+
+    try:
+        file = inspect.getsourcefile(type(exp))
+    except TypeError:  # a class defined where Python keeps no file
+        file = None
+    where = f" ({file})" if file else ""
+    return f"experiment {getattr(exp, 'name', None)!r}{where}"
 
 
 def program() -> str:

@@ -56,6 +56,25 @@ def make_loss(loss: Any, task: str, n_model_outputs: int) -> Any:
     return loss  # as it is (a Keras loss keeps no state; a copy goes through get_config, and Huber's leaves its delta out)
 
 
+def expects_probabilities(loss: Any) -> bool | None:
+    """What a Keras loss takes as the model's outputs: True for probabilities (a cross-entropy
+    with `from_logits=False`), False for logits (`from_logits=True`), None for a loss that
+    has no such choice (mean squared error, Huber, …). Read from the loss's own `from_logits`
+    (its configuration, or its function's default)."""
+    import inspect
+
+    function, kwargs = loss_function_parts(loss)
+    if "from_logits" in kwargs:
+        return not kwargs["from_logits"]
+    try:
+        parameter = inspect.signature(function).parameters.get("from_logits")
+    except (TypeError, ValueError):  # a callable Python cannot read the signature of
+        return None
+    if parameter is None or not isinstance(parameter.default, bool):
+        return None
+    return not parameter.default
+
+
 def check_loss(owner: str, loss: Any, task: str, n_classes: int) -> None:
     """Refuse, in one line, a loss Keras does not know or that cannot judge the task's outputs:
     tried on made-up targets and outputs of the task's shapes before anything trains."""
