@@ -15,9 +15,9 @@ from typing import Any, ClassVar, Mapping, Sequence
 import pandas as pd
 
 from .core import DEFAULT_SCORE, SCORES, Dataset, Results, Section, Variant, score_label, standard_variants
-from .errors import HarnessError
+from .errors import HarnessError, experiment_label, one_line
 from .settings import BY_NAME, SETTINGS, check_settings
-from .splitters import resized
+from .splitters import SPLITTER_WANTED, is_splitter, resized
 
 class Experiment:
     """Base class of every experiment. Subclass it and override only what differs.
@@ -281,8 +281,16 @@ class Experiment:
         """`splitter()` with `--folds`/`--quick` applied (see `harness.splitters.resized`); for
         `data` with groups, `group_splitter()` unless `splitter` is overridden."""
         grouped = getattr(data, "groups", None) is not None and type(self).splitter is Experiment.splitter
-        return resized(self.group_splitter() if grouped else self.splitter(), self.overrides.get("folds"), self.quick,
-                       self.name)
+        hook = "group_splitter" if grouped else "splitter"
+        try:
+            splitter = self.group_splitter() if grouped else self.splitter()
+        except HarnessError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the user's hook
+            raise HarnessError(f"{experiment_label(self)}: {hook}() failed: {one_line(exc)}") from None
+        if not is_splitter(splitter):
+            raise HarnessError(f"{experiment_label(self)}: {hook}() returned {type(splitter).__name__}; {SPLITTER_WANTED}")
+        return resized(splitter, self.overrides.get("folds"), self.quick, self.name)
 
     def check(self) -> None:
         """Raise HarnessError for settings that cannot work."""

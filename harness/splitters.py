@@ -103,6 +103,16 @@ def _sklearn_traits(splitter: Any) -> SplitterTraits:
                           ordered=isinstance(splitter, ms.TimeSeriesSplit))
 
 
+#: what a splitter hook must return, as the messages that refuse another thing say it
+SPLITTER_WANTED = ("it must return a scikit-learn splitter (KFold(5), StratifiedKFold(5, shuffle=True), …) or a "
+                   "harness.Splitter: an object with split() and get_n_splits()")
+
+
+def is_splitter(value: Any) -> bool:
+    """Whether `value` splits as scikit-learn's splitters do: callable `split` and `get_n_splits`."""
+    return callable(getattr(value, "split", None)) and callable(getattr(value, "get_n_splits", None))
+
+
 def traits(splitter: Any) -> SplitterTraits:
     """The properties of any splitter: declared by a `Splitter`, derived for scikit-learn's
     (from their classes and parameters); anything else that splits is taken at its most
@@ -115,7 +125,7 @@ def traits(splitter: Any) -> SplitterTraits:
                               splitter.test_sets_partition, grouped=splitter.grouped, ordered=splitter.ordered)
     if type(splitter).__module__.startswith("sklearn."):
         return _sklearn_traits(splitter)
-    if not (callable(getattr(splitter, "split", None)) and callable(getattr(splitter, "get_n_splits", None))):
+    if not is_splitter(splitter):
         raise HarnessError(f"splitter {splitter!r} has no split() and get_n_splits(); return a scikit-learn "
                            "splitter or a harness.Splitter")
     return SplitterTraits("partial", resizable=False, stratified=False, test_sets_partition=False)
