@@ -15,7 +15,7 @@ import pandas as pd
 from sklearn.base import clone
 from sklearn.model_selection import train_test_split
 
-from .errors import HarnessError, one_line
+from .errors import HarnessError, experiment_label, one_line
 from .core import Dataset
 from .experiment import Experiment
 from .losses import row_weights
@@ -312,16 +312,30 @@ def _sample_weights(data: Dataset, rows: np.ndarray) -> np.ndarray | None:
 def _features(exp: Experiment, data: Dataset, split: int, fit_index: np.ndarray, val_index: np.ndarray | None,
               test_index: np.ndarray) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
     """The experiment's preprocessor fitted on the fit rows, applied to fit, validation and test
-    rows; its failures and non-finite outputs as one-line errors."""
+    rows; its failures, outputs of the wrong shape and non-finite outputs as one-line errors
+    naming the experiment's file."""
+    owner = experiment_label(exp)
     try:
-        transformer = clone(exp.preprocessor(data.X))
+        made = exp.preprocessor(data.X)
+    except Exception as exc:  # noqa: BLE001 - the user's hook
+        raise HarnessError(f"{owner}: preprocessor() failed: {exc if isinstance(exc, HarnessError) else one_line(exc)}") from None
+    if not all(callable(getattr(made, method, None)) for method in ("fit_transform", "transform", "get_params")):
+        raise HarnessError(f"{owner}: preprocessor() returned {type(made).__name__}; it must return an unfitted "
+                           "scikit-learn transformer (fit_transform, transform, get_params), e.g. StandardScaler() "
+                           "or a ColumnTransformer")
+    try:
+        transformer = clone(made)
         x_fit = _as_float32(transformer.fit_transform(data.X.iloc[fit_index]))
         x_test = _as_float32(transformer.transform(data.X.iloc[test_index]))
         x_val = None if val_index is None else _as_float32(transformer.transform(data.X.iloc[val_index]))
-    except HarnessError:
-        raise
     except Exception as exc:  # noqa: BLE001 - the experiment's preprocessor on the user's data
-        raise HarnessError(f"{exp.name}: split {split}: the preprocessor failed: {one_line(exc)}") from None
+        why = exc if isinstance(exc, HarnessError) else one_line(exc)
+        raise HarnessError(f"{owner}: split {split}: the preprocessor failed: {why}") from None
+    for part, x, rows in (("training", x_fit, fit_index), ("validation", x_val, val_index), ("test", x_test, test_index)):
+        if x is not None and (x.ndim != 2 or len(x) != len(rows) or x.shape[1] == 0 or x.shape[1] != x_fit.shape[1]):
+            raise HarnessError(f"{owner}: split {split}: the preprocessor turned {len(rows)} {part} rows into an array "
+                               f"of shape {x.shape}; it must give a 2-D array of one row per row it is given, with "
+                               "the same columns (at least one) for the training, validation and test rows")
     if not (np.isfinite(x_fit).all() and np.isfinite(x_test).all()):
         raise HarnessError(f"{exp.name}: split {split}: the preprocessed features hold NaN or infinite values; "
                            "impute or drop them in the preprocessor")
