@@ -7,12 +7,12 @@ like a variant's; its record has no epochs and no weights.
 from __future__ import annotations
 
 import time
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
 from ..core import FAILED, OK, REFERENCE, Emit, SplitRecord
-from ..errors import HarnessError
+from ..errors import HarnessError, experiment_label, one_line
 from ..experiment import Experiment
 from ..jobs import Job
 from ..scoring import FoldFailed, score_outputs, scored_rows
@@ -25,28 +25,33 @@ def check_reference_models(exp: Experiment) -> dict[str, Any]:
     variant uses, values are scikit-learn estimators (fit, predict, clonable) of the task's kind."""
     from sklearn.base import clone, is_classifier, is_regressor
 
+    owner = f"{experiment_label(exp)}: reference_models()"
     try:
-        references = dict(exp.reference_models() or {})
+        made = exp.reference_models()
     except HarnessError:
         raise
     except Exception as exc:  # the user's code: report it in one line
-        raise HarnessError(f"{exp.name}: reference_models() failed: {type(exc).__name__}: {exc}") from None
+        raise HarnessError(f"{owner} failed: {one_line(exc)}") from None
+    if made is not None and not isinstance(made, Mapping):
+        raise HarnessError(f"{owner} returned {type(made).__name__}; it must return a dict of name -> unfitted "
+                           "scikit-learn estimator ({} for none)")
+    references = dict(made or {})
     variants = {v.name for v in exp.variants}
     for name, estimator in references.items():
         if not isinstance(name, str) or not name.strip():
-            raise HarnessError(f"{exp.name}: reference model names must be non-empty strings, got {name!r}")
+            raise HarnessError(f"{owner}: reference model names must be non-empty strings, got {name!r}")
         if name in variants:
-            raise HarnessError(f"{exp.name}: reference model {name!r} has the name of a variant; give it another name")
+            raise HarnessError(f"{owner}: reference model {name!r} has the name of a variant; give it another name")
         if not (callable(getattr(estimator, "fit", None)) and callable(getattr(estimator, "predict", None))):
-            raise HarnessError(f"{exp.name}: reference model {name!r} is not a scikit-learn estimator (no fit/predict): {estimator!r}")
+            raise HarnessError(f"{owner}: reference model {name!r} is not a scikit-learn estimator (no fit/predict): {estimator!r}")
         try:
             clone(estimator)
         except Exception as exc:  # noqa: BLE001 - any reason clone refuses it
-            raise HarnessError(f"{exp.name}: reference model {name!r} cannot be cloned: {exc}") from None
+            raise HarnessError(f"{owner}: reference model {name!r} cannot be cloned: {one_line(exc)}") from None
         wrong = is_classifier(estimator) if exp.task == "regression" else is_regressor(estimator)
         if wrong:
             kind = "classifier" if exp.task == "regression" else "regressor"
-            raise HarnessError(f"{exp.name}: reference model {name!r} is a {kind} but the task is {exp.task}")
+            raise HarnessError(f"{owner}: reference model {name!r} is a {kind} but the task is {exp.task}")
     return references
 
 
