@@ -203,13 +203,27 @@ def source_reported(results: Results) -> Section | None:
 
 
 def own_sections(results: Results) -> Sequence[Section]:
-    """The experiment's `report_sections`; one that raises says why on the page."""
+    """The experiment's `report_sections`: None is none, one Section is one; one that raises,
+    or returns something other than Sections, says why on the page and the rest stands."""
     if results.definition is None:
         return []
+    title = "Experiment-specific analysis (report_sections)"
     try:
-        return list(results.definition.report_sections(results))
+        made = results.definition.report_sections(results)
     except Exception as exc:  # noqa: BLE001 - reported on the page, the rest of the report stands
-        return [Section("Experiment-specific analysis", error=f"{type(exc).__name__}: {exc}")]
+        return [Section(title, error=f"{type(exc).__name__}: {exc}")]
+    if made is None or isinstance(made, Section):
+        return [] if made is None else [made]
+    try:
+        made = list(made)
+    except TypeError:
+        made = [made]
+    wrong = next((i for i, section in enumerate(made) if not isinstance(section, Section)), None)
+    if wrong is None:
+        return made
+    return [section for section in made if isinstance(section, Section)] + [Section(title, error=(
+        f"report_sections() returned {type(made[wrong]).__name__} at position {wrong}; it must return a list of "
+        "harness.Section (or None, or one Section)"))]
 
 
 def failed_splits(results: Results) -> Section | None:
