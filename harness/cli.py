@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import os
 import signal
 import sqlite3
@@ -122,6 +123,7 @@ def _report(args: argparse.Namespace) -> int:
     if not options.db.exists():
         raise HarnessError(f"no results database at {options.db}; run an experiment first")
     definitions, suite = known_to_reports()
+    report.atomic.check_folder(options.reports_dir)
     with Store(options.db) as store:
         page = report.write_all(store, options.reports_dir, definitions, suite)
     print(f"report: {page.resolve()}")
@@ -212,7 +214,12 @@ def _command(args: argparse.Namespace) -> int:
         print(f"error: {message}", file=sys.stderr)
         return 2
     except sqlite3.OperationalError as exc:  # locked by another writer too long, a full disk, a read-only file
-        print(f"error: the results store {getattr(args, 'db', DEFAULT_DB)}: {exc}", file=sys.stderr)
+        print(f"error: the results store {getattr(args, 'db', DEFAULT_DB)}: {exc}{_resumes(args, exc)}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # a report that cannot be written: a full disk, a file system gone read-only
+        if exc.errno not in _CANNOT_WRITE:
+            raise
+        print(f"error: cannot write {exc.filename or 'a report'}: {exc.strerror}{_resumes(args, exc)}", file=sys.stderr)
         return 2
     except sqlite3.DatabaseError as exc:  # a page of the store went bad after it opened
         print(f"error: the results store {getattr(args, 'db', DEFAULT_DB)} is damaged ({exc}); finished jobs stored before the damage "
@@ -222,6 +229,20 @@ def _command(args: argparse.Namespace) -> int:
         what = "terminated (SIGTERM)" if isinstance(exc, Terminated) else "interrupted"
         print(f"{what}: finished jobs are in the store; the same command resumes the run", file=sys.stderr)
         return 128 + (signal.SIGTERM if isinstance(exc, Terminated) else signal.SIGINT)
+
+
+#: what an OSError says when a file cannot be written: no space, over quota, a read-only file
+#: system, no permission, an I/O error
+_CANNOT_WRITE = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EIO}
+
+
+def _resumes(args: argparse.Namespace, exc: Exception) -> str:
+    """What a run stopped by a store or report it could not write keeps, and how it goes on."""
+    if args.command != "run":
+        return ""
+    space = " free some space, and" if "full" in str(exc) or getattr(exc, "errno", None) in (errno.ENOSPC, errno.EDQUOT) \
+        else ""
+    return f": the jobs stored before are kept;{space} the same command resumes the run"
 
 
 def console() -> None:

@@ -72,6 +72,21 @@ def _refuse_foreign_file(path: Path) -> None:
         raise HarnessError(f"{path} is not a SQLite database, so not a harness results store; use another --db")
 
 
+def _writable(path: Path) -> bool:
+    """Whether this process may write the store at `path` and its folder (SQLite writes its
+    journal and shared-memory files beside it)."""
+    return os.access(path.parent, os.W_OK) and (not path.exists() or os.access(path, os.W_OK))
+
+
+def _why_not_writable(path: Path) -> str:
+
+    folder = path.parent
+    statvfs = os.statvfs(folder)
+    if statvfs.f_flag & os.ST_RDONLY:
+        return f"{folder} is on a read-only file system"
+    return f"this user may not write {path if path.exists() and not os.access(path, os.W_OK) else folder}"
+
+
 @dataclass(frozen=True)
 class Owner:
     """A process running experiments on a store: a token of its own, its pid and its host."""
@@ -212,6 +227,9 @@ class Store:
             self._db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT, isolation_level=None)
             self._open()
         except sqlite3.DatabaseError as exc:
+            if not _writable(self.path):
+                raise HarnessError(f"cannot write the results store {self.path} ({exc}): "
+                                   f"{_why_not_writable(self.path)}; give another --db") from None
             raise HarnessError(f"{self.path} is damaged or not a harness results store ({exc}); "
                                "use another --db, or move it away to start a new store") from None
 

@@ -16,6 +16,8 @@ import time
 from pathlib import Path
 from typing import Iterator
 
+from ..errors import HarnessError
+
 #: a temporary file's name: a dot, the file's own name, eight hex digits, .tmp
 TEMPORARY = re.compile(r"^\..+\.[0-9a-f]{8}\.tmp$")
 
@@ -39,6 +41,11 @@ def replacing(path: Path) -> Iterator[Path]:
         yield temporary
         _fsync(temporary)
         os.replace(temporary, path)
+    except OSError as exc:  # a full disk, a file system gone read-only: said of the file, not of its temporary
+        temporary.unlink(missing_ok=True)
+        if exc.filename is None or str(exc.filename) == str(temporary):
+            raise OSError(exc.errno, exc.strerror, str(path)) from exc
+        raise
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise
@@ -54,6 +61,23 @@ def write_bytes(path: Path, data: bytes) -> None:
     """`path.write_bytes(data)`, the file replaced whole (`replacing`)."""
     with replacing(path) as temporary:
         temporary.write_bytes(data)
+
+
+def check_folder(folder: Path) -> None:
+    """Refuse (HarnessError, one line) a reports folder that cannot be created or written: a
+    read-only or virtual file system, a file in the way, no permission. Checked before a run
+    trains, so that its reports are not lost after the training."""
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with replacing(folder / ".write-check") as temporary:
+            temporary.write_bytes(b"")
+        (folder / ".write-check").unlink()
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise HarnessError(f"cannot write the reports folder {folder}: {reason}"
+                           f"{f' ({exc.filename})' if exc.filename and str(exc.filename) != str(folder) else ''}; "
+                           "give another --reports-dir") from None
 
 
 def sweep(folder: Path) -> None:

@@ -315,6 +315,7 @@ def _run(experiments: Sequence[Experiment], executor: Any, options: RunOptions) 
             stream.write(f"skipped {exp.name}: {exc}\n")
             outcomes.append(Outcome(exp.name, skipped=str(exc), definition=exp))
     trainers = [plan(item, options.engine) for item in prepared]  # refuses what the engine cannot train
+    report.atomic.check_folder(reports_dir)  # before anything trains, as the store is opened here
     store = Store(options.db)
     bar: Progress | None = None
     held: Heartbeat | None = None

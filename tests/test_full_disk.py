@@ -1,0 +1,100 @@
+"""Outputs that cannot be written, on real small file systems (a tmpfs of a few MB, mounted by
+the test: it needs root, as CI has here): a reports folder or store that cannot be written is
+refused before anything trains, in one line; a disk that fills while a run trains stops it
+with one line, keeps every job committed before, and the same command then resumes it."""
+import contextlib
+import os
+import sqlite3
+import subprocess
+
+import pytest
+
+from tests.test_kill import EXPERIMENT, JOBS, start, stored_rows, wait_for
+
+
+@contextlib.contextmanager
+def tmpfs(folder, size="2m", read_only=False):
+    folder.mkdir(parents=True, exist_ok=True)
+    options = f"size={size}" + (",ro" if read_only else "")
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(folder)], capture_output=True, text=True)
+    if mounted.returncode != 0:
+        if os.environ.get("CI"):
+            raise AssertionError(f"cannot mount a tmpfs: {mounted.stderr.strip()}")
+        pytest.skip(f"cannot mount a tmpfs here ({mounted.stderr.strip()}): needs root")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], check=True)
+
+
+def _fill(folder):
+    """Write zeros into `folder` until its file system is full."""
+    with open(folder / "filler", "wb") as handle:
+        with contextlib.suppress(OSError):
+            while True:
+                handle.write(b"\0" * 65536)
+                handle.flush()
+    with contextlib.suppress(OSError):  # the last few blocks
+        with open(folder / "filler-2", "wb") as handle:
+            while True:
+                handle.write(b"\0" * 512)
+                handle.flush()
+
+
+def _last_line(output):
+    lines = output.strip().splitlines()
+    assert "Traceback" not in output, output
+    return lines[-1]
+
+
+@pytest.mark.parametrize("where", ["store", "reports"])
+def test_an_output_on_a_read_only_file_system_is_refused_before_anything_trains(tmp_path, where):
+    (tmp_path / "kill_me.py").write_text(EXPERIMENT)
+    (tmp_path / "marks").mkdir()
+    with tmpfs(tmp_path / "ro", read_only=True) as ro:
+        db = ro / "results.sqlite" if where == "store" else tmp_path / "results.sqlite"
+        args = () if where == "store" else ("--reports-dir", str(ro / "reports"))
+        run = start(tmp_path, db, args=args)
+        output = run.communicate(timeout=300)[0]
+        assert run.returncode == 2, output
+        expected = (f"error: cannot write the results store {db} (unable to open database file): {ro} is on a read-only "
+                    "file system; give another --db" if where == "store" else
+                    f"error: cannot write the reports folder {ro / 'reports'}: Read-only file system; give another --reports-dir")
+        assert output.strip().splitlines() == [expected]  # one line, before anything trained
+        assert stored_rows(tmp_path / "results.sqlite") == 0
+
+
+@pytest.mark.parametrize("where", ["store", "reports"])
+def test_a_disk_that_fills_mid_run_stops_it_in_one_line_keeping_what_was_committed(tmp_path, where):
+    (tmp_path / "kill_me.py").write_text(EXPERIMENT)
+    (tmp_path / "marks").mkdir()
+    with tmpfs(tmp_path / "small", size="2m") as small:
+        db = small / "results.sqlite" if where == "store" else tmp_path / "results.sqlite"
+        args = () if where == "store" else ("--reports-dir", str(small / "reports"))
+        run = start(tmp_path, db, args=args, seconds=0.5)
+        wait_for(lambda: stored_rows(db) > 0 or run.poll() is not None, "the first stored task")
+        _fill(small)
+        kept = stored_rows(db)
+        output = run.communicate(timeout=120)[0]
+        assert run.returncode == 2, output
+        if where == "store":
+            assert _last_line(output) == (f"error: the results store {db}: database or disk is full: the jobs stored "
+                                          "before are kept; free some space, and the same command resumes the run")
+            assert 0 < kept == stored_rows(db) < JOBS
+        else:  # every job trained and stored; the report could not be written
+            assert _last_line(output).startswith(f"error: cannot write {small / 'reports'}")
+            assert _last_line(output).endswith(": No space left on device: the jobs stored before are kept; free some "
+                                               "space, and the same command resumes the run")
+            kept = stored_rows(db)
+            assert kept == JOBS
+        for filler in small.glob("filler*"):
+            filler.unlink()
+        with sqlite3.connect(db) as connection:
+            assert connection.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        resumed = start(tmp_path, db, args=args)  # the same command
+        output = resumed.communicate(timeout=300)[0]
+        assert resumed.returncode == 0, output
+        assert f"kill-me: {kept} of {JOBS} jobs found done in the store; training the other {JOBS - kept}" in output
+        assert stored_rows(db) == JOBS
+        assert "</html>" in (tmp_path / "reports" if where == "store" else small / "reports").joinpath(
+            "kill-me", "index.html").read_text()
