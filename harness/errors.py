@@ -33,7 +33,7 @@ def experiment_label(exp: Any) -> str:
 
     try:
         file = inspect.getsourcefile(type(exp))
-    except TypeError:  # a class defined where Python keeps no file
+    except (TypeError, OSError):  # a class defined where Python keeps no file (a notebook cell, python -c)
         file = None
     where = f" ({file})" if file else ""
     return f"experiment {getattr(exp, 'name', None)!r}{where}"
