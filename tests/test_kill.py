@@ -16,6 +16,7 @@ import pytest
 from harness import load_results
 from harness.registry import load_file
 from tests.conftest import REPO, run_fake, run_paths
+from tests.test_distributed import started_by_hand  # noqa: F401 - a fixture
 
 EXPERIMENT = textwrap.dedent('''
     import os, time
@@ -205,6 +206,39 @@ def test_a_signal_stops_the_run_keeps_what_finished_and_leaves_no_process_behind
     wait_for(lambda: not any(alive(pid) for pid in below), "the run's processes to end", timeout=15)
 
     resumed = start(tmp_path, db)
+    output = resumed.communicate(timeout=300)[0]
+    assert resumed.returncode == 0, output
+    assert f"kill-me: {kept} of {JOBS} jobs found done in the store; training the other {JOBS - kept}" in output
+    assert stored_rows(db) == JOBS
+
+
+@pytest.mark.slow  # ~50 s: a scheduler and a worker start, the run, its resume (under `make test-all`)
+def test_a_signal_stops_a_run_on_a_dask_cluster_and_leaves_the_cluster_running(tmp_path, started_by_hand):
+    """On a cluster of the user's (`--scheduler`), SIGTERM stops the run as it does a local one
+    (exit 143, the run interrupted, what finished kept), cancels the run's tasks there and leaves
+    the cluster itself running, with nothing of the run's left on it; the same command resumes."""
+    import distributed
+
+    (tmp_path / "kill_me.py").write_text(EXPERIMENT)
+    (tmp_path / "marks").mkdir()
+    db = tmp_path / "on-a-cluster.sqlite"
+    run = start(tmp_path, db, args=("--scheduler", started_by_hand), seconds=0.5)
+    wait_for(lambda: stored_rows(db) > 0 or run.poll() is not None, "the first stored task")
+    assert run.poll() is None, run.communicate()[0]
+    run.send_signal(signal.SIGTERM)
+    output = run.communicate(timeout=60)[0]
+    assert run.returncode == 143, output
+    assert "finished jobs are in the store; the same command resumes the run" in output.splitlines()[-1]
+    assert "Traceback" not in output, output
+    kept = stored_rows(db)
+    assert 0 < kept < JOBS
+    with sqlite3.connect(db) as connection:
+        assert [row[0] for row in connection.execute("SELECT status FROM runs")] == ["interrupted"]
+    with distributed.Client(started_by_hand, timeout=30) as client:
+        assert len(client.scheduler_info()["workers"]) == 1  # the cluster is the user's: still there
+        wait_for(lambda: client.run_on_scheduler(lambda dask_scheduler: len(dask_scheduler.tasks)) == 0,
+                 "the run's tasks to leave the scheduler", timeout=30)
+    resumed = start(tmp_path, db, args=("--scheduler", started_by_hand))
     output = resumed.communicate(timeout=300)[0]
     assert resumed.returncode == 0, output
     assert f"kill-me: {kept} of {JOBS} jobs found done in the store; training the other {JOBS - kept}" in output
