@@ -64,7 +64,7 @@ def test_an_output_on_a_read_only_file_system_is_refused_before_anything_trains(
         assert stored_rows(tmp_path / "results.sqlite") == 0
 
 
-@pytest.mark.parametrize("where", ["store", "reports"])
+@pytest.mark.parametrize("where", ["store", pytest.param("reports", marks=pytest.mark.slow)])  # reports: test-all
 def test_a_disk_that_fills_mid_run_stops_it_in_one_line_keeping_what_was_committed(tmp_path, where):
     (tmp_path / "kill_me.py").write_text(EXPERIMENT)
     (tmp_path / "marks").mkdir()

@@ -139,7 +139,8 @@ USER_FILE = """
 """
 
 
-@pytest.mark.parametrize("editable", [False, True], ids=["pip install", "pip install -e"])
+@pytest.mark.parametrize("editable", [False, pytest.param(True, marks=pytest.mark.slow)],  # -e: under make test-all
+                         ids=["pip install", "pip install -e"])
 def test_installed_console_command_runs_a_users_file_from_another_folder(tmp_path, editable):
     (tmp_path / "src").mkdir()
     source = _source_copy((tmp_path / "src").resolve())

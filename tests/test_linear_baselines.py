@@ -194,6 +194,7 @@ class LogisticBaseline(TinyClassification):
         return {"logistic": LogisticRegression(max_iter=1000)}
 
 
+@pytest.mark.slow  # ~18 s; a reference model failing on one split is tested under make test in test_hooks.py
 def test_a_failing_baseline_is_recorded_and_the_run_goes_on(workdir):
     outcomes, printed = run_fake([BrokenBaseline(), LogisticBaseline()], workdir)
     assert (outcomes[0].ok, outcomes[0].failed) == (2 * 2 + 2, 2)

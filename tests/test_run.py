@@ -11,7 +11,7 @@ from harness import Variant, load_results
 from tests.conftest import TinyClassification, TinyRegression, run_fake, run_quietly
 
 
-@pytest.mark.parametrize("engine", ["keras", "stacked"])
+@pytest.mark.parametrize("engine", [pytest.param("keras", marks=pytest.mark.slow), "stacked"])  # keras: ~30 s, test-all
 def test_same_seed_gives_identical_fold_scores(workdir, engine):
     run_quietly([TinyClassification(), TinyRegression()], workdir, engine=engine)
     first = load_results(workdir.db)

@@ -287,6 +287,7 @@ KILLED = textwrap.dedent('''
 ''')
 
 
+@pytest.mark.slow  # ~25 s; resuming after a kill is tested under make test in test_kill.py and test_liveness.py
 def test_a_run_killed_in_the_middle_of_an_inner_grid_resumes_it(tmp_path):
     """Each candidate's nine inner jobs are one task of the fake trainer (0.2 s a job); the run is
     killed once some but not all of the 36 inner jobs are stored; the same command finishes
