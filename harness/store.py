@@ -247,7 +247,9 @@ class Store:
             self._create_or_migrate()
         # write-ahead logging only once the file is known to be a harness store
         self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
+        # every commit reaches the disk (an fsync of the log per finished task): a task the run has
+        # said is stored stays stored when the machine or its disk fails right after
+        self._db.execute("PRAGMA synchronous=FULL")
 
     def _create_or_migrate(self) -> None:
         with self._write():  # a new store, or one of an older schema: create and migrate in one transaction

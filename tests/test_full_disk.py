@@ -98,3 +98,68 @@ def test_a_disk_that_fills_mid_run_stops_it_in_one_line_keeping_what_was_committ
         assert stored_rows(db) == JOBS
         assert "</html>" in (tmp_path / "reports" if where == "store" else small / "reports").joinpath(
             "kill-me", "index.html").read_text()
+
+
+
+@contextlib.contextmanager
+def ext4(folder, image, size_mb=16):
+    """An ext4 file system on a loop device (made in `image` when it does not exist) mounted on
+    `folder`, that turns read-only on its first error (errors=remount-ro), as a failing disk's
+    does; yields the sysfs file whose writing makes that error (`trigger_fs_error`)."""
+    if not image.exists():
+        with open(image, "wb") as handle:
+            handle.truncate(size_mb << 20)
+        subprocess.run(["mkfs.ext4", "-q", "-F", str(image)], check=True, capture_output=True)
+    else:  # checked after its error, as a user would before mounting it again
+        subprocess.run(["e2fsck", "-fy", str(image)], capture_output=True)
+    loop = subprocess.run(["losetup", "-f", "--show", str(image)], capture_output=True, text=True)
+    if loop.returncode != 0:
+        if os.environ.get("CI"):
+            raise AssertionError(f"cannot attach a loop device: {loop.stderr.strip()}")
+        pytest.skip(f"cannot attach a loop device here ({loop.stderr.strip()}): needs root")
+    device = loop.stdout.strip()
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        subprocess.run(["blockdev", "--setrw", device], check=True)
+        subprocess.run(["mount", "-o", "errors=remount-ro", device, str(folder)], check=True, capture_output=True)
+        yield f"/sys/fs/ext4/{os.path.basename(device)}/trigger_fs_error"
+    finally:
+        subprocess.run(["umount", str(folder)], capture_output=True)
+        subprocess.run(["losetup", "-d", device], capture_output=True)
+
+
+def _mount_options(folder):
+    for line in open("/proc/mounts"):
+        fields = line.split()
+        if fields[1] == str(folder):
+            return fields[3].split(",")
+    return []
+
+
+def test_a_store_whose_file_system_turns_read_only_mid_run_stops_it_in_one_line_and_resumes(tmp_path):
+    """ext4 on a loop device, made to fail while the run trains: the kernel remounts it
+    read-only under the open store (a remount by hand is refused while a file is open for
+    writing, so this is how a store turns read-only)."""
+    (tmp_path / "kill_me.py").write_text(EXPERIMENT)
+    (tmp_path / "marks").mkdir()
+    disk, image = tmp_path / "disk", tmp_path / "disk.img"
+    db = disk / "results.sqlite"
+    with ext4(disk, image) as trigger:
+        run = start(tmp_path, db, seconds=0.5)
+        wait_for(lambda: stored_rows(db) > 0 or run.poll() is not None, "the first stored task")
+        with open(trigger, "w") as handle:  # ext4 records an error and remounts itself read-only
+            handle.write("regbench test: the store's disk fails\n")
+        output = run.communicate(timeout=120)[0]
+        assert "emergency_ro" in _mount_options(disk) or "ro" in _mount_options(disk)
+        assert run.returncode == 2, output
+        last = _last_line(output)
+        assert last.startswith(f"error: the results store {db}: ") and last.endswith(
+            ": the jobs stored before are kept; the same command resumes the run"), last
+    with ext4(disk, image):  # checked and mounted again
+        kept = stored_rows(db)
+        assert 0 < kept < JOBS
+        resumed = start(tmp_path, db)
+        output = resumed.communicate(timeout=300)[0]
+        assert resumed.returncode == 0, output
+        assert f"kill-me: {kept} of {JOBS} jobs found done in the store; training the other {JOBS - kept}" in output
+        assert stored_rows(db) == JOBS
