@@ -101,7 +101,8 @@ def execute(task: Task) -> list[SplitRecord]:
         for job in task.jobs:
             records.setdefault(job.key, failed_record(task, job, reason))
     finally:
-        release_memory()
+        if getattr(_trainers.get((task.trainer, task.factory)), "keras", True):
+            release_memory()
     return [records.get(job.key) or failed_record(task, job, "the trainer returned no result") for job in task.jobs]
 
 

@@ -39,6 +39,7 @@ class FakeTrainer:
     numerics = "fake/1"
     kind = NETWORK
     splittable = True
+    keras = False  # NumPy only: no Keras state to let go after a task
 
     def skip(self, exp: Any, splits: Any, job: Any) -> str | None:
         return None if job.variant is not None else "a reference model is not a network"

@@ -56,6 +56,9 @@ class Trainer(Protocol):
     #: whether a task of several jobs may be cut into smaller tasks that train each job the
     #: same (the runner cuts large tasks so that every worker has work)
     splittable: bool
+    #: whether its tasks build Keras models, whose global state the process lets go after each
+    #: task (`executors.release_memory`, ~0.2 s of garbage collection); assumed when absent
+    keras: bool
 
     def skip(self, exp: Experiment, splits: Splits, job: Job) -> str | None:
         """Why it cannot train `job` (one line), or None when it can."""

@@ -129,6 +129,7 @@ class SklearnEngine(OneJobPerTask):
     name = "sklearn"
     numerics = "sklearn/2"
     kind = REFERENCE
+    keras = False  # scikit-learn's estimators leave no Keras state to let go after a task
 
     def run(self, exp: Experiment, dataset: str, splits: Splits, jobs: Sequence[Job], emit: Emit) -> None:
         for job in jobs:
