@@ -120,6 +120,13 @@ def test_a_run_killed_three_times_and_resumed_ends_with_an_uninterrupted_runs_ro
     kept = stored_rows(db)
     assert 0 < kept < JOBS, f"the kill came too late: {kept} of {JOBS} jobs stored"
     before = load_results(db, latest=False).set_index("job_key")["created_at"]
+    from harness.report import write_index
+    from harness.store import Store
+
+    with Store(db) as store:  # the only run, dead: the index shows its rows and says so
+        index = write_index(store, tmp_path / "dead-index").read_text()
+    assert "This run (" in index and ", died: its process stopped; last heartbeat " in index
+    assert f"has not finished: {kept} of {JOBS} jobs stored; running it again resumes it." in index
 
     # 3. while the report is written: every job is stored (the run counts as finished), the page is not
     (tmp_path / "marks" / "report").unlink(missing_ok=True)

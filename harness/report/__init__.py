@@ -72,6 +72,7 @@ def write_index(store: Store, reports_dir: Path, suite: Suites = ()) -> Path:
         run = store.runs(experiment).set_index("run_id").loc[run_id]
         newer = progress[(progress["experiment"] == experiment) & (progress["started_at"] > run["started_at"])]
         newer = newer[newer["status"] != "finished"].tail(1)
+        shown = progress[progress["run_id"] == run_id].iloc[0]
         results = store.results(experiment, run_id, weights=False, data=False)
         runs.append(results)
         record, splits = results.run, results.splits
@@ -97,10 +98,9 @@ def write_index(store: Store, reports_dir: Path, suite: Suites = ()) -> Path:
                 "started": time.strftime("%Y-%m-%d %H:%M", time.localtime(run["started_at"])),
                 "quick": record.quick,
                 # a newer run that has not finished (still running, or killed: running it again resumes it)
-                "pending": None if newer.empty else {
-                    "started": time.strftime("%Y-%m-%d %H:%M", time.localtime(newer.iloc[0]["started_at"])),
-                    "stored": int(newer.iloc[0]["stored"]), "planned": int(newer.iloc[0]["planned"]),
-                    "status": newer.iloc[0]["status"], "heartbeat": _clock(newer.iloc[0]["heartbeat"])},
+                "pending": None if newer.empty else _progress(newer.iloc[0]),
+                # the run shown, when none has finished (interrupted, died, or running still)
+                "unfinished": _progress(shown) if shown["status"] != "finished" else None,
             }
         )
     fdr = _index_fdr(entries)
@@ -110,6 +110,13 @@ def write_index(store: Store, reports_dir: Path, suite: Suites = ()) -> Path:
     write_csv(_index_table(entries), page.parent / "index.csv")
     atomic.write_text(page, TEMPLATES.get_template("index.html").render(entries=entries, groups=groups, fdr=fdr))
     return page
+
+
+def _progress(row: Any) -> dict[str, Any]:
+    """What the index says of a run that has not finished: when it started, its jobs stored of
+    those planned, its status (running, interrupted, died) and its last heartbeat."""
+    return {"started": time.strftime("%Y-%m-%d %H:%M", time.localtime(row["started_at"])), "stored": int(row["stored"]),
+            "planned": int(row["planned"]), "status": row["status"], "heartbeat": _clock(row["heartbeat"])}
 
 
 def _clock(seconds: Any) -> str | None:
