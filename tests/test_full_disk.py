@@ -124,8 +124,10 @@ def ext4(folder, image, size_mb=16):
         subprocess.run(["mount", "-o", "errors=remount-ro", device, str(folder)], check=True, capture_output=True)
         yield f"/sys/fs/ext4/{os.path.basename(device)}/trigger_fs_error"
     finally:
-        subprocess.run(["umount", str(folder)], capture_output=True)
+        unmounted = subprocess.run(["umount", str(folder)], capture_output=True, text=True)
+        subprocess.run(["umount", "-l", str(folder)], capture_output=True)  # never left mounted, whatever held it
         subprocess.run(["losetup", "-d", device], capture_output=True)
+    assert unmounted.returncode == 0, f"the test left a file open on its disk: {unmounted.stderr.strip()}"
 
 
 def _mount_options(folder):

@@ -2,6 +2,7 @@
 run's rows: every job once, the same scores and weights, a sound database, a full report.
 The networks are trained by the fake trainer (tests/fakes.py): what is under test is the run
 around training, and each job takes $HARNESS_FAKE_SECONDS, so that a kill lands mid-training."""
+import contextlib
 import os
 import signal
 import sqlite3
@@ -80,7 +81,7 @@ def wait_for(condition, what, timeout=120):
 def stored_rows(db):
     if not db.exists():
         return 0
-    with sqlite3.connect(db, timeout=30) as connection:
+    with contextlib.closing(sqlite3.connect(db, timeout=30)) as connection:  # closed: no file left open
         try:
             return connection.execute("SELECT COUNT(*) FROM results").fetchone()[0]
         except sqlite3.OperationalError:  # the table is not created yet
