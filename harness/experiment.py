@@ -19,6 +19,22 @@ from .errors import HarnessError, experiment_label, one_line
 from .settings import BY_NAME, SETTINGS, check_settings
 from .splitters import SPLITTER_WANTED, is_splitter, resized
 
+
+def hook_splitter(exp: Any, hook: str, make: Any) -> Any:
+    """The splitter a hook of the experiment makes (`make()`: `splitter`, `group_splitter`, an
+    overridden `make_splitter`); what it raises, or returns instead of a splitter, is refused in
+    one line naming the hook and the experiment's file."""
+    try:
+        splitter = make()
+    except HarnessError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - the user's hook
+        raise HarnessError(f"{experiment_label(exp)}: {hook}() failed: {one_line(exc)}") from None
+    if not is_splitter(splitter):
+        raise HarnessError(f"{experiment_label(exp)}: {hook}() returned {type(splitter).__name__}; {SPLITTER_WANTED}")
+    return splitter
+
+
 class Experiment:
     """Base class of every experiment. Subclass it and override only what differs.
 
@@ -282,14 +298,7 @@ class Experiment:
         `data` with groups, `group_splitter()` unless `splitter` is overridden."""
         grouped = getattr(data, "groups", None) is not None and type(self).splitter is Experiment.splitter
         hook = "group_splitter" if grouped else "splitter"
-        try:
-            splitter = self.group_splitter() if grouped else self.splitter()
-        except HarnessError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - the user's hook
-            raise HarnessError(f"{experiment_label(self)}: {hook}() failed: {one_line(exc)}") from None
-        if not is_splitter(splitter):
-            raise HarnessError(f"{experiment_label(self)}: {hook}() returned {type(splitter).__name__}; {SPLITTER_WANTED}")
+        splitter = hook_splitter(self, hook, self.group_splitter if grouped else self.splitter)
         return resized(splitter, self.overrides.get("folds"), self.quick, self.name)
 
     def check(self) -> None:

@@ -26,15 +26,15 @@ from typing import Any, Sequence, TextIO
 from .. import report, tracking
 from ..core import ERROR, FAILED, INNER, NETWORK, OK, Dataset, candidate_label
 from ..data import default_data_dir
-from ..errors import DataUnavailable, HarnessError, experiment_label, one_line
+from ..errors import DataUnavailable, HarnessError, one_line
 from ..executors import DaskCluster, InProcess, LocalWorkers, Task, connect
-from ..experiment import Experiment
+from ..experiment import Experiment, hook_splitter
 from ..jobs import Job, KeyMaker, job_seed, library_versions, make_jobs, reference_jobs, with_key
 from ..registry import known_to_reports
 from ..splits import SplitData, check_dataset, make_splits, prepare_split
 from ..losses import check_class_weight, check_loss
 from ..scoring import check_score
-from ..splitters import SPLITTER_WANTED, is_splitter, traits
+from ..splitters import traits
 from ..tuning import Tuning, inner_splits, tuned_variants
 from ..store import Owner, Store
 from .heartbeat import Heartbeat
@@ -124,21 +124,6 @@ def load(exp: Experiment, data_dir: Path) -> Any:
         raise HarnessError(f"{exp.name}: load_data failed{where}: {one_line(exc)}") from None
 
 
-def make_splitter(exp: Experiment, data: Any) -> Any:
-    """`exp.make_splitter(data)`, which an experiment may override too: what it raises or
-    returns instead of a splitter is refused in one line naming the hook and the file."""
-    try:
-        splitter = exp.make_splitter(data)
-    except HarnessError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - the user's override
-        raise HarnessError(f"{experiment_label(exp)}: make_splitter() failed: {one_line(exc)}") from None
-    if not is_splitter(splitter):
-        raise HarnessError(f"{experiment_label(exp)}: make_splitter() returned {type(splitter).__name__}; "
-                           f"{SPLITTER_WANTED}")
-    return splitter
-
-
 def prepare(exp: Experiment, data_dir: Path) -> Prepared:
     """Load, check and split one experiment; raises HarnessError on bad input."""
     from ..engines.sklearn_fit import check_reference_models
@@ -146,7 +131,7 @@ def prepare(exp: Experiment, data_dir: Path) -> Prepared:
     exp.check()
     references = check_reference_models(exp)
     data = load(exp, Path(data_dir))
-    splitter = make_splitter(exp, data)
+    splitter = hook_splitter(exp, "make_splitter", lambda: exp.make_splitter(data))  # it may be overridden too
     check_dataset(exp, data, splitter)
     n_classes = len(data.classes) if exp.task == "classification" else 0
     check_score(exp, n_classes)
@@ -369,8 +354,7 @@ def _resume(item: Prepared, trainers: dict[str, Any], store: Store, options: Run
     dropped later, by `drop_found`)."""
     first = [job for job in item.wave if job.role == INNER]
     keys = [job.key for job in item.planned] + [job.key for job in first]
-    fresh = options.fresh
-    _lookup(item, store, item.planned + first, fresh, options.retry_failed)
+    _lookup(item, store, item.planned + first, options.fresh, options.retry_failed)
     record = run_record(item, item.notes)
     # the data as loaded, so that the report is rebuilt from the store alone
     if not store.save_dataset(item.data_key, item.data):
@@ -382,7 +366,7 @@ def _resume(item: Prepared, trainers: dict[str, Any], store: Store, options: Run
         also = f" ({failed} of them failed; --retry-failed trains those again)" if failed else ""
         stream.write(f"{item.exp.name}: {len(item.found)} of {len(keys)} jobs found done in the store{also}; "
                      f"training the other {len(todo)}\n")
-    elif fresh and item.fresh_replaced:
+    elif options.fresh and item.fresh_replaced:
         stream.write(f"{item.exp.name}: --fresh: training all {len(keys)} jobs again "
                      f"({item.fresh_replaced} stored results will be replaced)\n")
 
