@@ -12,11 +12,26 @@ import pytest
 from tests.test_kill import EXPERIMENT, JOBS, start, stored_rows, wait_for
 
 
+def system(*command, check=False, timeout=60):
+    """A mount, umount, mkfs, fsck or losetup, bounded in time: one that does not end within
+    `timeout` seconds fails the test, and is not waited for again (a process stuck in the kernel
+    cannot be killed, and `subprocess.run` would wait for it for ever)."""
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        out, err = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        raise AssertionError(f"{' '.join(command)} did not end within {timeout} s") from None
+    if check and process.returncode != 0:
+        raise AssertionError(f"{' '.join(command)} failed ({process.returncode}): {err.strip()}")
+    return subprocess.CompletedProcess(command, process.returncode, out, err)
+
+
 @contextlib.contextmanager
 def tmpfs(folder, size="2m", read_only=False):
     folder.mkdir(parents=True, exist_ok=True)
     options = f"size={size}" + (",ro" if read_only else "")
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(folder)], capture_output=True, text=True)
+    mounted = system("mount", "-t", "tmpfs", "-o", options, "tmpfs", str(folder))
     if mounted.returncode != 0:
         if os.environ.get("CI"):
             raise AssertionError(f"cannot mount a tmpfs: {mounted.stderr.strip()}")
@@ -24,7 +39,7 @@ def tmpfs(folder, size="2m", read_only=False):
     try:
         yield folder
     finally:
-        subprocess.run(["umount", "-l", str(folder)], check=True)
+        system("umount", "-l", str(folder), check=True)
 
 
 def _fill(folder):
@@ -109,10 +124,10 @@ def ext4(folder, image, size_mb=16):
     if not image.exists():
         with open(image, "wb") as handle:
             handle.truncate(size_mb << 20)
-        subprocess.run(["mkfs.ext4", "-q", "-F", str(image)], check=True, capture_output=True)
+        system("mkfs.ext4", "-q", "-F", str(image), check=True)
     else:  # checked after its error, as a user would before mounting it again
-        subprocess.run(["e2fsck", "-fy", str(image)], capture_output=True)
-    loop = subprocess.run(["losetup", "-f", "--show", str(image)], capture_output=True, text=True)
+        system("e2fsck", "-fy", str(image))
+    loop = system("losetup", "-f", "--show", str(image))
     if loop.returncode != 0:
         if os.environ.get("CI"):
             raise AssertionError(f"cannot attach a loop device: {loop.stderr.strip()}")
@@ -120,13 +135,17 @@ def ext4(folder, image, size_mb=16):
     device = loop.stdout.strip()
     folder.mkdir(parents=True, exist_ok=True)
     try:
-        subprocess.run(["blockdev", "--setrw", device], check=True)
-        subprocess.run(["mount", "-o", "errors=remount-ro", device, str(folder)], check=True, capture_output=True)
+        system("blockdev", "--setrw", device, check=True)
+        system("mount", "-o", "errors=remount-ro", device, str(folder), check=True)
         yield f"/sys/fs/ext4/{os.path.basename(device)}/trigger_fs_error"
     finally:
-        unmounted = subprocess.run(["umount", str(folder)], capture_output=True, text=True)
-        subprocess.run(["umount", "-l", str(folder)], capture_output=True)  # never left mounted, whatever held it
-        subprocess.run(["losetup", "-d", device], capture_output=True)
+        try:
+            unmounted = system("umount", str(folder))
+        finally:  # never left mounted or attached, whatever held it
+            with contextlib.suppress(AssertionError):
+                system("umount", "-l", str(folder))
+            with contextlib.suppress(AssertionError):
+                system("losetup", "-d", device)
     assert unmounted.returncode == 0, f"the test left a file open on its disk: {unmounted.stderr.strip()}"
 
 
