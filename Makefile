@@ -38,7 +38,7 @@ test: $(READY)
 	$(PY) -m pytest
 
 test-all: $(READY)
-	$(PY) -m pytest -m ""
+	$(PY) -m pytest -m "" --timeout 3600
 
 clean:
 	rm -rf $(VENV) .pytest_cache
