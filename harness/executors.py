@@ -39,6 +39,10 @@ RECYCLE_ENV = "HARNESS_RECYCLE_MB"
 #: after its first tasks (the default suite at 1150: 8 restarts, peak 1.62 GB, in the same
 #: 5:17 as at 1300 with 2 restarts and a peak of 1.75 GB)
 RECYCLE_MB = 1150
+#: seconds a cluster this run started may go without any worker while tasks wait, before its
+#: workers are replaced; then the seconds new ones have to start before the run stops (HarnessError)
+LOST_SECONDS = 30.0
+REPLACE_SECONDS = 120.0
 
 
 @dataclass
@@ -343,14 +347,27 @@ class Futures:
     Dask itself moves a task whose worker dies to another worker; past the scheduler's
     `distributed.scheduler.allowed-failures` deaths it gives up with `KilledWorker`, and the
     task's jobs come back as records with that reason and status 'error'. Losing the scheduler
-    stops the run (HarnessError)."""
+    stops the run (HarnessError).
 
-    def __init__(self, client: Any) -> None:
+    On a cluster the run started (`lost` and `replace_workers` given), tasks never wait for
+    ever: when its workers have been `lost` (no worker, and no nanny bringing one back: Dask's
+    did not always, `LocalWorkers`) for `LOST_SECONDS`, they are replaced; when none of the
+    new ones has started `REPLACE_SECONDS` later, the run stops (HarnessError), what finished
+    stored."""
+
+    def __init__(self, client: Any, lost: Callable[[], bool] | None = None,
+                 replace_workers: Callable[[], None] | None = None) -> None:
         from distributed import as_completed
 
         self.client = client
         self.pending: dict[Any, Task] = {}
         self.finished = as_completed(loop=client.loop)
+        self.lost, self.replace_workers = lost, replace_workers
+        #: how many times the workers were replaced; since when the cluster has had no worker, and
+        #: when its workers were replaced since
+        self.replaced, self._next_look = 0, 0.0
+        self._alone_since: float | None = None
+        self._replaced_at: float | None = None
 
     def submit(self, task: Task, priority: float = 0.0) -> None:
         import warnings
@@ -366,7 +383,7 @@ class Futures:
 
         from .errors import HarnessError
 
-        for future in self.finished:
+        for future in self._as_completed():
             task = self.pending.pop(future)
             if future.status == "finished":
                 records, recycle = cloudpickle.loads(future.result())
@@ -384,6 +401,45 @@ class Futures:
                 reason = f"{type(exc).__name__} on the worker: {exc}"
             yield task, [failed_record(task, job, reason) for job in task.jobs]
 
+    def _as_completed(self) -> Iterator[Any]:
+        """The futures as they finish, until none is pending; meanwhile `_look_for_workers`."""
+        import time
+
+        while True:
+            batch = self.finished.next_batch(block=False)
+            if batch:
+                yield from batch
+            elif self.finished.is_empty():
+                return
+            else:
+                self._look_for_workers()
+                time.sleep(0.02)
+
+    def _look_for_workers(self) -> None:
+        """Every 2 s, on a cluster the run started: replace its workers once they have been
+        `lost` for `LOST_SECONDS`, and stop the run when none has started `REPLACE_SECONDS` later."""
+        import time
+
+        from .errors import HarnessError
+
+        now = time.monotonic()
+        if self.lost is None or now < self._next_look:
+            return
+        self._next_look = now + 2.0
+        if not self.lost():
+            self._alone_since = self._replaced_at = None
+            return
+        if self._alone_since is None:
+            self._alone_since = now
+        elif self._replaced_at is None:
+            if now - self._alone_since >= LOST_SECONDS:
+                self._replaced_at = now
+                self.replaced += 1
+                self.replace_workers()
+        elif now - self._replaced_at >= REPLACE_SECONDS:
+            raise HarnessError(f"the Dask workers of this run are gone, and new ones did not start within "
+                               f"{REPLACE_SECONDS:.0f} s; finished jobs are stored: run the same command again to resume")
+
     def _restart(self, future: Any, worker: str) -> None:
         """Restart a worker that paused itself after its task (`recycle_if_large`), in the
         background, once the scheduler has let go of the task's result (a worker that leaves
@@ -394,11 +450,14 @@ class Futures:
         future.release()
 
         async def restart() -> None:
-            for _ in range(200):  # the release travels on another stream than the restart
-                if not (await client.scheduler.who_has(keys=[key])).get(key):
-                    break
-                await asyncio.sleep(0.01)
-            await client._restart_workers(workers=[worker], timeout=60, raise_for_error=False)
+            try:
+                for _ in range(200):  # the release travels on another stream than the restart
+                    if not (await client.scheduler.who_has(keys=[key])).get(key):
+                        break
+                    await asyncio.sleep(0.01)
+                await client._restart_workers(workers=[worker], timeout=60, raise_for_error=False)
+            except (OSError, asyncio.CancelledError):  # the run ended meanwhile, and closed its client
+                pass
 
         client.loop.add_callback(restart)
 
@@ -417,13 +476,29 @@ class LocalWorkers(DaskCluster):
     name = "worker processes"
 
     def __init__(self, workers: int, threads: int | None = None) -> None:
+        import dask
+
+        threads = threads or int(os.environ.get(THREADS_ENV) or 0) or max(1, (os.cpu_count() or 1) // workers)
+        # While it lives (read when a worker leaves, restored by `close`): a LocalCluster closes
+        # for good the nanny of a worker that left, once `lost-worker-timeout` (15 s) later no
+        # worker of its name is there, even when the nanny is restarting it just then. A worker
+        # restarted twice within those 15 s (`recycle_if_large`) lost its nanny that way, and a
+        # run whose workers all did waited for ever (2 of 2 tries of the restart test with the
+        # other core busy). This run restarts its workers on purpose, and watches for lost ones.
+        self._lost_worker_timeout = dask.config.set({"distributed.deploy.lost-worker-timeout": "7 days"})
+        try:
+            self._start(workers, threads)
+        except BaseException:
+            self._lost_worker_timeout.__exit__(None, None, None)
+            raise
+
+    def _start(self, workers: int, threads: int) -> None:
         import logging
         import warnings
 
         import dask
         from distributed import Client, LocalCluster
 
-        threads = threads or int(os.environ.get(THREADS_ENV) or 0) or max(1, (os.cpu_count() or 1) // workers)
         # a worker holds only the task it runs (saturation 1.0; Dask's default sends it a second
         # to queue), so a task submitted later with a higher priority runs next
         with dask.config.set({"distributed.worker.multiprocessing-method": "spawn",
@@ -453,11 +528,47 @@ class LocalWorkers(DaskCluster):
         fire_and_forget([self.client.submit(warm_up, pure=False, workers=[address])
                          for address in self.client.nthreads()])
 
+    def stream(self) -> Futures:
+        return Futures(self.client, lost=self.lost, replace_workers=self.replace_workers)
+
+    def lost(self) -> bool:
+        """Whether the cluster has no worker, and no nanny that may bring one back (a nanny
+        restarting its worker is running; one that gave up is closed, or gone from the cluster)."""
+        from distributed.core import Status
+
+        try:
+            if self.client.nthreads():
+                return False
+        except OSError:  # the scheduler is gone: its futures come back lost, and say so (`Futures`)
+            return False
+        return not any(nanny.status == Status.running for nanny in list(self.cluster.workers.values()))
+
+    def replace_workers(self) -> None:
+        """Close every nanny of the cluster and start as many new ones (and so new worker
+        processes), on the cluster's loop: for when every worker is gone and no nanny brought
+        its worker back."""
+        import asyncio
+        import contextlib
+
+        cluster = self.cluster
+
+        async def replace() -> None:
+            for name, nanny in list(cluster.workers.items()):
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(nanny.close(reason="harness-replace"), 10)
+                cluster.workers.pop(name, None)
+            cluster.scale(len(cluster.worker_spec))  # starts a nanny for each name without one
+
+        cluster.loop.add_callback(replace)
+
     def close(self) -> None:
         try:
             super().close()
         finally:
-            self.cluster.close()
+            try:
+                self.cluster.close()
+            finally:
+                self._lost_worker_timeout.__exit__(None, None, None)
 
 
 def connect(address: str, timeout: float = 30.0) -> Any:

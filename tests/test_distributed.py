@@ -62,16 +62,42 @@ def cluster():
     cluster.close()
 
 
+def _nannies_that_do_not_restart(monkeypatch, replace=True):
+    """Worker processes whose nannies close instead of bringing them back, as Dask's did under
+    load (`LocalWorkers`); every worker restarted after every task, so both are soon gone; the
+    run's streams, to read how often it replaced its workers. `replace=False`: replacing the
+    workers does nothing either."""
+    from harness import executors
+
+    start, stream, streams = executors.LocalWorkers._start, executors.LocalWorkers.stream, []
+
+    def start_then_break(self, workers, threads):
+        start(self, workers, threads)
+        for nanny in self.cluster.workers.values():
+            nanny.close_gracefully(reason="test: this nanny does not bring its worker back")
+
+    monkeypatch.setattr(executors.LocalWorkers, "_start", start_then_break)
+    monkeypatch.setattr(executors.LocalWorkers, "stream", lambda self: streams.append(stream(self)) or streams[-1])
+    monkeypatch.setattr(executors, "LOST_SECONDS", 2.0)
+    if not replace:
+        monkeypatch.setattr(executors.LocalWorkers, "replace_workers", lambda self: None)
+        monkeypatch.setattr(executors, "REPLACE_SECONDS", 2.0)
+    monkeypatch.setenv("HARNESS_RECYCLE_MB", "1")
+    return streams
+
+
 def test_two_worker_processes_give_one_process_rows_and_lines(workdir, tmp_path, monkeypatch, capfd):
     """Two worker processes store the rows and print the lines of one process, also when every
-    worker is restarted after every task: a worker over
+    worker is restarted after every task, and when both are lost for good: a worker over
     $HARNESS_RECYCLE_MB after a task is restarted before its next one (XLA's compiled programs
-    are freed only with their process), and at 1 MB that is every task; each job is still
-    trained once, none twice, and Dask's nanny names no planned restart."""
+    are freed only with their process), and at 1 MB that is every task; here the first two
+    workers' nannies close instead of bringing them back, so the run replaces its workers
+    once (it used to wait for ever: CI's 90 minutes ran out). Each job is still trained once,
+    none twice, and Dask's nanny names no planned restart."""
     _, serial = run_fake([Mixed(), TinyRegression()], workdir)
     log = tmp_path / "trained.log"
     monkeypatch.setenv("HARNESS_FAKE_LOG", str(log))
-    monkeypatch.setenv("HARNESS_RECYCLE_MB", "1")
+    streams = _nannies_that_do_not_restart(monkeypatch)  # and HARNESS_RECYCLE_MB=1
     other = types.SimpleNamespace(db=tmp_path / "parallel.sqlite", reports=tmp_path / "parallel", data=workdir.data)
     capfd.readouterr()
     outcomes, parallel = run_fake([Mixed(), TinyRegression()], other, workers=2)
@@ -87,6 +113,19 @@ def test_two_worker_processes_give_one_process_rows_and_lines(workdir, tmp_path,
     network_jobs = [key for key, kind in zip(two["job_key"], rows_kind(other.db)) if kind == "network"]
     assert sorted(key for key, _ in trained) == sorted(network_jobs)  # each network job once, none twice
     assert len({pid for _, pid in trained}) > 2  # more processes than the two workers: they were restarted
+    assert [stream.replaced for stream in streams] == [1]  # the new nannies brought their workers back
+
+
+def test_a_run_whose_workers_do_not_come_back_stops_in_one_line(workdir, monkeypatch):
+    _nannies_that_do_not_restart(monkeypatch, replace=False)
+    began = time.monotonic()
+    with pytest.raises(HarnessError) as raised:
+        run_fake([TinyRegression(), TinyClassification()], workdir, workers=2)
+    assert str(raised.value) == ("the Dask workers of this run are gone, and new ones did not start within 2 s; "
+                                 "finished jobs are stored: run the same command again to resume")
+    assert time.monotonic() - began < 90
+    stored = load_results(workdir.db)
+    assert 0 < len(stored) < 8 and (stored["status"] == "ok").all()  # the jobs of the tasks that finished
 
 
 def rows_kind(db):
