@@ -402,18 +402,21 @@ class Futures:
             yield task, [failed_record(task, job, reason) for job in task.jobs]
 
     def _as_completed(self) -> Iterator[Any]:
-        """The futures as they finish, until none is pending; meanwhile `_look_for_workers`."""
-        import time
-
+        """The futures as they finish, until none is pending; meanwhile `_look_for_workers`.
+        Waits as `as_completed` itself does, on the condition it signals when a future finishes
+        (checked under its lock, so that no signal is missed), at most 0.1 s at a time."""
+        finished = self.finished
         while True:
-            batch = self.finished.next_batch(block=False)
+            batch = finished.next_batch(block=False)
             if batch:
                 yield from batch
-            elif self.finished.is_empty():
+            elif finished.is_empty():
                 return
             else:
                 self._look_for_workers()
-                time.sleep(0.02)
+                with finished.thread_condition:
+                    if not finished.has_ready():
+                        finished.thread_condition.wait(timeout=0.1)
 
     def _look_for_workers(self) -> None:
         """Every 2 s, on a cluster the run started: replace its workers once they have been
